@@ -1,0 +1,136 @@
+"""streamsim: an asyncio streaming simulator for crypto perpetual futures.
+
+One strategy class runs unchanged in a backtest over recorded data, in paper replay at
+wall-clock speed, and live. See ``docs/concepts.md``.
+"""
+
+from .batches import (
+    BarBatch,
+    Batch,
+    DepthBatch,
+    LiquidationBatch,
+    MarkPriceBatch,
+    OpenInterestBatch,
+    TickerBatch,
+    TradeBatch,
+)
+from .clock import Clock, PacedClock, Timer, VirtualClock, WallClock
+from .engine import RunResult, backtest, run_backtest
+from .errors import (
+    ConfigError,
+    DataError,
+    OutOfOrderError,
+    SourceError,
+    StrategyError,
+    StreamsimError,
+)
+from .events import (
+    BUY,
+    SELL,
+    Bar,
+    DepthUpdate,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    Ticker,
+    Trade,
+)
+from .exchange import Exchange, NullExchange, Venue
+from .feed_models import (
+    CausalQuantile,
+    Constant,
+    FeedModel,
+    Recorded,
+    fixed,
+    open_interest_preset,
+)
+from .instruments import ContractKind, Instrument
+from .latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
+from .orders import (
+    Order,
+    OrderHandle,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    TimeInForce,
+)
+from .parking import SimEvent
+from .quality import DataQuality, StreamQuality
+from .sources import MemorySource, Source, Stream
+from .strategy import Context, Strategy
+from .units import DAY, HOUR, MINUTE, MS, NS, SECOND, US
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BUY",
+    "DAY",
+    "HOUR",
+    "MINUTE",
+    "MS",
+    "NS",
+    "SECOND",
+    "SELL",
+    "US",
+    "Bar",
+    "BarBatch",
+    "Batch",
+    "CausalQuantile",
+    "Clock",
+    "ConfigError",
+    "Constant",
+    "ConstantLatency",
+    "Context",
+    "ContractKind",
+    "DataError",
+    "DataQuality",
+    "DepthBatch",
+    "DepthUpdate",
+    "Exchange",
+    "FeedModel",
+    "Instrument",
+    "Liquidation",
+    "LiquidationBatch",
+    "LognormalLatency",
+    "MarkPrice",
+    "MarkPriceBatch",
+    "MemorySource",
+    "NullExchange",
+    "OpenInterest",
+    "OpenInterestBatch",
+    "Order",
+    "OrderHandle",
+    "OrderLatency",
+    "OrderRequest",
+    "OrderStatus",
+    "OrderType",
+    "OrderUpdate",
+    "OutOfOrderError",
+    "PacedClock",
+    "Recorded",
+    "RecordedLatency",
+    "RunResult",
+    "SimEvent",
+    "Source",
+    "SourceError",
+    "Strategy",
+    "StrategyError",
+    "Stream",
+    "StreamQuality",
+    "StreamsimError",
+    "Ticker",
+    "TickerBatch",
+    "TimeInForce",
+    "Timer",
+    "Trade",
+    "TradeBatch",
+    "Venue",
+    "VirtualClock",
+    "WallClock",
+    "__version__",
+    "backtest",
+    "fixed",
+    "open_interest_preset",
+    "run_backtest",
+]

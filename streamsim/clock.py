@@ -1,0 +1,196 @@
+"""Clocks: the one place that owns time.
+
+``VirtualClock`` holds simulated time and the queue of timed actions that drives both
+timelines; ``PacedClock`` is the same queue released at wall clock x speed (paper replay);
+``WallClock`` is real time for live worlds. Strategies use the clock they are given
+(``await ctx.sleep(...)``), never ``asyncio.sleep``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from collections.abc import Awaitable, Callable
+from itertools import count
+from typing import Any, Protocol
+
+import anyio
+
+from .errors import ConfigError
+from .parking import Sleep
+from .units import MS, SECOND
+
+# Order of actions that share a timestamp (lower first). The exchange sees market data,
+# then order messages; the strategy sees market data, then responses, timers, wake-ups.
+PHASE_EXCHANGE_MARKET = 0
+PHASE_EXCHANGE_ORDER = 1
+PHASE_LOCAL_MARKET = 2
+PHASE_RESPONSE = 3
+PHASE_TIMER = 4
+PHASE_WAKE = 5
+
+#: Paced clocks do not sleep for less than this; shorter waits are absorbed.
+PACE_RESOLUTION = 1 * MS
+
+Action = tuple[int, int, int, Callable[[Any], None], Any]
+
+
+class Timer:
+    """A recurring timer; ``cancel()`` stops it."""
+
+    __slots__ = ("_cancel", "cancelled", "interval")
+
+    def __init__(self, interval: int) -> None:
+        self.interval = interval
+        self.cancelled = False
+        self._cancel: Callable[[], None] | None = None
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self._cancel is not None:
+            self._cancel()
+
+
+class Clock(Protocol):
+    """What every world's clock offers."""
+
+    def now(self) -> int:
+        """Current time, ns since the Unix epoch."""
+        ...
+
+    def sleep(self, duration: int) -> Awaitable[None]:
+        """Wait ``duration`` ns."""
+        ...
+
+    def sleep_until(self, deadline: int) -> Awaitable[None]:
+        """Wait until ``deadline`` (returns at once if it has passed)."""
+        ...
+
+    def every(
+        self, interval: int, callback: Callable[[int], None], start: int | None = None
+    ) -> Timer:
+        """Call ``callback(now)`` at ``start`` (default now + interval), then each ``interval``."""
+        ...
+
+
+def _check_interval(interval: int) -> None:
+    if interval <= 0:
+        raise ConfigError(f"timer interval must be > 0 ns, got {interval}")
+
+
+class VirtualClock:
+    """Simulated time: jumps from one queued action to the next, never waits on the wall."""
+
+    paced = False
+
+    def __init__(self, start: int = 0) -> None:
+        self._now = start
+        self._heap: list[Action] = []
+        self._seq = count()
+
+    def now(self) -> int:
+        return self._now
+
+    def schedule(self, when: int, phase: int, action: Callable[[Any], None], arg: Any) -> None:
+        """Queue ``action(arg)`` at simulated time ``when`` (never before now)."""
+        heapq.heappush(self._heap, (max(when, self._now), phase, next(self._seq), action, arg))
+
+    def sleep(self, duration: int) -> Sleep:
+        return Sleep(self._now + max(duration, 0))
+
+    def sleep_until(self, deadline: int) -> Sleep:
+        return Sleep(max(deadline, self._now))
+
+    def every(
+        self, interval: int, callback: Callable[[int], None], start: int | None = None
+    ) -> Timer:
+        _check_interval(interval)
+        timer = Timer(interval)
+
+        def fire(when: int) -> None:
+            if timer.cancelled:
+                return
+            callback(when)
+            self.schedule(when + interval, PHASE_TIMER, fire, when + interval)
+
+        first = self._now + interval if start is None else start
+        self.schedule(first, PHASE_TIMER, fire, max(first, self._now))
+        return timer
+
+    def pending(self) -> int:
+        """Number of queued actions."""
+        return len(self._heap)
+
+    async def pace(self, when: int) -> None:
+        """Paced clocks wait here for the wall clock; virtual time never waits."""
+
+    def released(self) -> float:
+        """The latest simulated time the wall clock allows now (unbounded when virtual)."""
+        return float("inf")
+
+
+class PacedClock(VirtualClock):
+    """Simulated time released at ``speed`` x wall clock (``speed=1``: paper trading on history)."""
+
+    paced = True
+
+    def __init__(self, speed: float = 1.0, start: int = 0) -> None:
+        if speed <= 0:
+            raise ConfigError(f"PacedClock speed must be > 0, got {speed}")
+        super().__init__(start)
+        self.speed = speed
+        self._anchor: tuple[int, int] | None = None
+        self._reached = start
+
+    async def pace(self, when: int) -> None:
+        """Wait until the wall clock reaches the moment that maps to simulated ``when``."""
+        wall = time.perf_counter_ns()
+        if self._anchor is None:
+            self._anchor = (wall, when)
+        else:
+            wall0, sim0 = self._anchor
+            ahead = wall0 + (when - sim0) / self.speed - wall
+            if ahead > PACE_RESOLUTION:
+                await anyio.sleep(ahead / SECOND)
+        self._reached = max(self._reached, when)
+
+    def released(self) -> float:
+        if self._anchor is None:
+            return self._reached
+        wall0, sim0 = self._anchor
+        return max(self._reached, sim0 + (time.perf_counter_ns() - wall0) * self.speed)
+
+
+class WallClock:
+    """Real time, for live worlds: sleeps and timers run on the event loop."""
+
+    def now(self) -> int:
+        return time.time_ns()
+
+    async def sleep(self, duration: int) -> None:
+        await anyio.sleep(max(duration, 0) / SECOND)
+
+    async def sleep_until(self, deadline: int) -> None:
+        await anyio.sleep(max(deadline - time.time_ns(), 0) / SECOND)
+
+    def every(
+        self, interval: int, callback: Callable[[int], None], start: int | None = None
+    ) -> Timer:
+        _check_interval(interval)
+        loop = asyncio.get_running_loop()
+        timer = Timer(interval)
+        first = time.time_ns() + interval if start is None else start
+
+        def fire(when: int) -> None:
+            if timer.cancelled:
+                return
+            callback(when)
+            arm(when + interval)
+
+        def arm(when: int) -> None:
+            handle = loop.call_later(max(when - time.time_ns(), 0) / SECOND, fire, when)
+            timer._cancel = handle.cancel
+
+        arm(first)
+        return timer

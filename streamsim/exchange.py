@@ -1,0 +1,95 @@
+"""The exchange-side hook: what a simulated venue plugs into the kernel.
+
+The kernel feeds the venue market events on the exchange timeline (at ``ts_exchange``)
+and order messages when they arrive (send time + entry latency); the venue answers
+through :meth:`Venue.respond`, and the kernel delivers each answer to the strategy after
+the response latency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from .orders import OrderRequest, OrderStatus, OrderUpdate
+
+#: Binance's code for a cancel of an order it does not know.
+UNKNOWN_ORDER = -2011
+
+
+class Venue(Protocol):
+    """What the kernel offers an exchange."""
+
+    def now(self) -> int:
+        """Current exchange time, ns."""
+        ...
+
+    def respond(self, update: OrderUpdate) -> None:
+        """Send a response produced at ``update.ts_exchange`` back to the strategy."""
+        ...
+
+
+class Exchange(Protocol):
+    """A simulated venue."""
+
+    #: False when the venue ignores market data (the kernel then skips the exchange timeline).
+    wants_market: bool
+
+    def bind(self, venue: Venue) -> None:
+        """Called once before the run starts."""
+        ...
+
+    def on_market(self, events: Sequence[Any], start: int, stop: int) -> int:
+        """Apply ``events[start:stop]`` (sorted by ``ts_exchange``).
+
+        Return the index after the last event applied, in ``(start, stop]``: a venue that
+        produced a response may stop early so the kernel can deliver it in time order.
+        """
+        ...
+
+    def on_order(self, request: OrderRequest) -> None:
+        """An order message arrives now."""
+        ...
+
+
+class NullExchange:
+    """Acknowledges orders and cancels, never fills: enough to test the plumbing."""
+
+    wants_market = False
+
+    def __init__(self) -> None:
+        self._venue: Venue | None = None
+        self._open: set[str] = set()
+
+    def bind(self, venue: Venue) -> None:
+        self._venue = venue
+
+    def on_market(self, events: Sequence[Any], start: int, stop: int) -> int:
+        return stop
+
+    def on_order(self, request: OrderRequest) -> None:
+        venue = self._venue
+        assert venue is not None, "NullExchange used before bind()"
+        now = venue.now()
+        symbol = request.order.symbol
+        if request.action == "new":
+            self._open.add(request.client_id)
+            venue.respond(OrderUpdate(symbol, now, None, now, request.client_id, OrderStatus.NEW))
+        elif request.client_id in self._open:
+            self._open.discard(request.client_id)
+            venue.respond(
+                OrderUpdate(symbol, now, None, now, request.client_id, OrderStatus.CANCELED)
+            )
+        else:
+            venue.respond(
+                OrderUpdate(
+                    symbol,
+                    now,
+                    None,
+                    now,
+                    request.client_id,
+                    OrderStatus.REJECTED,
+                    code=UNKNOWN_ORDER,
+                    reason="Unknown order sent.",
+                )
+            )

@@ -1,0 +1,434 @@
+"""The kernel: one queue of timed actions driving the exchange and strategy timelines.
+
+Market events come pre-sorted from the merge, one run per timeline; order messages,
+responses, timers and wake-ups sit in the clock's heap. At each step the kernel takes the
+earliest of the three by ``(time, phase, sequence)``.
+
+Strategy code runs as plain coroutines driven with ``send``: a callback that returns
+without awaiting costs one ``send`` and no event-loop round trip. When a callback awaits
+the clock, an order or an event, the awaited object is yielded up to the kernel, which
+parks the task and resumes it at the right simulated moment; later events queue in that
+strategy's inbox meanwhile. Time advances only when every task is parked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import types
+from bisect import bisect_left, bisect_right
+from collections import deque
+from collections.abc import Callable, Coroutine, Generator
+from heapq import heappop
+from typing import Any
+
+import anyio
+import numpy as np
+
+from .broker import SimBroker, StrategyBroker
+from .clock import PHASE_LOCAL_MARKET, PHASE_WAKE, VirtualClock
+from .errors import StrategyError, StreamsimError
+from .events import Bar, DepthUpdate, Liquidation, MarkPrice, OpenInterest, Ticker, Trade
+from .exchange import Exchange
+from .merge import Epoch, Merge
+from .orders import OrderUpdate
+from .parking import NEXT_EVENT, SimEvent, Sleep
+from .quality import DataQuality
+from .strategy import Context, Strategy, TimerFired
+from .units import SECOND
+
+log = logging.getLogger(__name__)
+
+_INF = float("inf")
+
+_CALLBACKS: dict[type, str] = {
+    Trade: "on_trade",
+    DepthUpdate: "on_depth",
+    MarkPrice: "on_mark_price",
+    OpenInterest: "on_open_interest",
+    Ticker: "on_ticker",
+    Liquidation: "on_liquidation",
+    Bar: "on_bar",
+    OrderUpdate: "on_order_update",
+    TimerFired: "on_timer",
+}
+_KIND_EVENT = {
+    "trades": Trade,
+    "depth": DepthUpdate,
+    "mark_price": MarkPrice,
+    "open_interest": OpenInterest,
+    "ticker": Ticker,
+    "liquidations": Liquidation,
+    "bars": Bar,
+}
+
+
+class _Started:
+    """Internal event: the run starts."""
+
+    __slots__ = ()
+
+
+@types.coroutine
+def _drive(
+    table: dict[type, Callable[[Any], Any]],
+    on_depth: Callable[[DepthUpdate, Any], Any],
+    books: dict[str, Any],
+) -> Generator[Any, Any, None]:
+    """One strategy's callback loop: take the next event, await its callback, repeat."""
+    event = yield NEXT_EVENT
+    while True:
+        kind = type(event)
+        if kind is DepthUpdate:
+            yield from on_depth(event, books.get(event.symbol))
+        else:
+            yield from table[kind](event)
+        event = yield NEXT_EVENT
+
+
+def _overrides(strategy: Strategy, callback: str) -> bool:
+    return getattr(type(strategy), callback) is not getattr(Strategy, callback)
+
+
+class _Task:
+    """A simulated task: a strategy's callback runner or a spawned coroutine."""
+
+    __slots__ = ("close", "current", "done", "idle", "inbox", "kernel", "name", "send", "strategy")
+
+    def __init__(
+        self, kernel: Kernel, name: str, strategy: str, coro: Generator[Any, Any, Any] | Any
+    ) -> None:
+        self.kernel = kernel
+        self.name = name
+        self.strategy = strategy
+        self.send = coro.send
+        self.close = coro.close
+        self.idle = False
+        self.inbox: deque[Any] = deque()
+        self.current: Any = None
+        self.done = SimEvent()
+
+    def wake(self) -> None:
+        clock = self.kernel.clock
+        clock.schedule(clock._now, PHASE_WAKE, self.kernel.resume, self)
+
+    def deliver(self, event: Any) -> None:
+        """Hand ``event`` to this runner now, or queue it while a callback is parked."""
+        if self.idle:
+            self.idle = False
+            self.kernel.step(self, event)
+        else:
+            self.inbox.append(event)
+
+    def __await__(self) -> Generator[Any, None, None]:
+        """Spawned tasks can be awaited for completion."""
+        return self.done.__await__()
+
+
+def _during(event: Any) -> str:
+    if event is None:
+        return "a spawned task"
+    if isinstance(event, _Started):
+        return "on_start"
+    callback = _CALLBACKS.get(type(event), "a callback")
+    when = getattr(event, "ts_local", None)
+    return callback if when is None else f"{callback} (event ts_local {when})"
+
+
+class Kernel:
+    """Runs one simulated world: merge epochs, the clock's heap and strategy tasks."""
+
+    def __init__(
+        self,
+        clock: VirtualClock,
+        merge: Merge,
+        strategies: list[Strategy],
+        exchange: Exchange,
+        broker: SimBroker,
+        quality: DataQuality,
+        books: dict[str, Any],
+        end: int | None = None,
+        linger: int = 60 * SECOND,
+    ) -> None:
+        self.clock = clock
+        self.merge = merge
+        self.exchange = exchange
+        self.broker = broker
+        self.quality = quality
+        self.books = books
+        self.end = end
+        self.linger = linger
+        self.delivered = np.zeros(len(merge.streams), dtype=np.int64)
+        self._foreign: list[tuple[asyncio.Future[Any], _Task]] = []
+        self._spawned: set[_Task] = set()
+        self.runners: list[_Task] = []
+        self.contexts: list[Context] = []
+        self.strategies = strategies
+        names: set[str] = set()
+        for i, strategy in enumerate(strategies):
+            name = strategy.name or f"{type(strategy).__name__}-{i}"
+            if name in names:
+                raise StreamsimError(f"two strategies are named {name!r}; set .name")
+            names.add(name)
+            self._add_runner(strategy, name)
+        self._routes = self._build_routes()
+
+    def _add_runner(self, strategy: Strategy, name: str) -> None:
+        runner_box: list[_Task] = []
+
+        def deliver(event: Any) -> None:
+            runner_box[0].deliver(event)
+
+        ctx = Context(
+            name,
+            self.clock,
+            StrategyBroker(self.broker, deliver, name),
+            self.books,
+            lambda coro, task_name: self.spawn(coro, task_name or f"{name}.spawned", name),
+            deliver,
+        )
+        books = self.books
+        table: dict[type, Callable[[Any], Any]] = {
+            event_type: getattr(strategy, callback) for event_type, callback in _CALLBACKS.items()
+        }
+        table[TimerFired] = lambda fired: strategy.on_timer(fired.name, fired.now)
+        table[_Started] = lambda _: strategy.on_start(ctx)
+        runner = _Task(self, name, name, _drive(table, strategy.on_depth, books))
+        runner.send(None)
+        runner.idle = True
+        runner_box.append(runner)
+        self.runners.append(runner)
+        self.contexts.append(ctx)
+
+    def _build_routes(self) -> list[tuple[_Task, ...]]:
+        routes = []
+        for stream_name, reader in zip(self.merge.streams, self.merge.readers, strict=True):
+            event_type = _KIND_EVENT[reader.feed.stream.kind]
+            callback = _CALLBACKS[event_type]
+            routes.append(
+                tuple(
+                    runner
+                    for runner, strategy in zip(self.runners, self.strategies, strict=True)
+                    if _overrides(strategy, callback)
+                    and (strategy.streams is None or stream_name in strategy.streams)
+                )
+            )
+        return routes
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str, strategy: str) -> _Task:
+        """Start ``coro`` as a simulated task at the current time."""
+        task = _Task(self, name, strategy, coro)
+        self._spawned.add(task)
+        task.wake()
+        return task
+
+    def resume(self, task: _Task) -> None:
+        self.step(task, None)
+
+    def step(self, task: _Task, value: Any) -> None:
+        """Run ``task`` with ``value`` until it parks, idles or finishes."""
+        send = task.send
+        inbox = task.inbox
+        if value is not None:
+            task.current = value
+        try:
+            marker = send(value)
+            while marker is NEXT_EVENT:
+                if not inbox:
+                    task.idle = True
+                    return
+                value = task.current = inbox.popleft()
+                marker = send(value)
+        except StopIteration:
+            self._spawned.discard(task)
+            task.done.set()
+            return
+        except StreamsimError:
+            raise
+        except Exception as exc:
+            raise StrategyError(task.strategy, _during(task.current), self.clock._now, exc) from exc
+        self.park(task, marker)
+
+    def park(self, task: _Task, marker: Any) -> None:
+        """Register what ``task`` waits on."""
+        kind = type(marker)
+        if kind is Sleep:
+            self.clock.schedule(marker.until, PHASE_WAKE, self.resume, task)
+        elif kind is SimEvent:
+            marker.add_waiter(task)
+        elif isinstance(marker, asyncio.Future):
+            self._foreign.append((marker, task))
+        else:
+            raise StrategyError(
+                task.strategy,
+                _during(task.current),
+                self.clock._now,
+                TypeError(
+                    f"awaited {marker!r}, which the simulation cannot wait on; "
+                    "use ctx.sleep(), order handles or ctx.spawn()"
+                ),
+            )
+
+    async def _wait_foreign(self) -> None:
+        """A task awaits real I/O: hold simulated time until it completes."""
+        while self._foreign:
+            future, task = self._foreign.pop(0)
+            await asyncio.wait([future])
+            self.step(task, None)
+
+    # -- the loop ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Drive the world from the first event to the end."""
+        clock = self.clock
+        epoch = await self.merge.next_epoch()
+        if epoch is None:
+            self._finish()
+            return
+        clock._now = epoch.first_time
+        started = _Started()
+        for runner in self.runners:
+            runner.deliver(started)
+        await self._settle()
+        stop = _INF if self.end is None else self.end + 1
+        while epoch is not None:
+            if epoch.horizon == _INF and self.end is None:
+                last = self.merge.last_local
+                limit: float = max(clock._now, last if last is not None else clock._now) + 1
+            else:
+                limit = min(epoch.horizon, stop)
+            await self._process(epoch, limit)
+            if self.end is not None and epoch.horizon >= stop:
+                break
+            await anyio.lowlevel.checkpoint()
+            epoch = await self.merge.next_epoch()
+        else:
+            await self._linger(clock._now + self.linger)
+        self._finish()
+
+    async def _linger(self, deadline: int) -> None:
+        """After the last event, let callbacks still running finish (up to ``deadline``)."""
+        clock = self.clock
+        heap = clock._heap
+        while heap and heap[0][0] <= deadline and not all(r.idle for r in self.runners):
+            if clock.paced:
+                await clock.pace(heap[0][0])
+            when, _, _, action, arg = heappop(heap)
+            clock._now = when
+            action(arg)
+            await self._settle()
+
+    async def _settle(self) -> None:
+        if self._foreign:
+            await self._wait_foreign()
+
+    async def _process(self, epoch: Epoch, limit: float) -> None:
+        """Run every action of ``epoch`` and of the heap before ``limit`` (exclusive)."""
+        clock = self.clock
+        heap = clock._heap
+        paced = clock.paced
+        foreign = self._foreign
+        routes = self._routes
+        exchange = self.exchange
+        ex_t, ex_e = epoch.ex_times, epoch.ex_events
+        loc_t, loc_e, loc_s = epoch.local_times, epoch.local_events, epoch.local_streams
+        n_ex, n_loc = len(ex_t), len(loc_t)
+        ei = li = 0
+        event: Any = None
+        runner: Any = None
+        release: float = _INF
+        try:
+            while True:
+                te = ex_t[ei] if ei < n_ex else _INF
+                tl = loc_t[li] if li < n_loc else _INF
+                if heap:
+                    top = heap[0]
+                    th: float = top[0]
+                    phase = top[1]
+                else:
+                    th = _INF
+                    phase = PHASE_WAKE
+                if paced:
+                    upcoming = min(te, tl, th)
+                    if upcoming >= limit:
+                        break
+                    await clock.pace(int(upcoming))
+                    release = clock.released()
+                if te <= tl and te <= th:
+                    if te >= limit:
+                        break
+                    runner = None
+                    stop = bisect_right(ex_t, min(tl, th, limit - 1, release), ei, n_ex)
+                    clock._now = ex_t[ei]
+                    ei = max(exchange.on_market(ex_e, ei, stop), ei + 1)
+                    clock._now = ex_t[ei - 1]
+                elif tl < th or (tl == th and phase > PHASE_LOCAL_MARKET):
+                    if tl >= limit:
+                        break
+                    bound = th + 1 if phase > PHASE_LOCAL_MARKET else th
+                    stop = bisect_left(loc_t, min(te, bound, limit, release + 1), li, n_loc)
+                    depth = len(heap)
+                    while li < stop:
+                        clock._now = loc_t[li]
+                        event = loc_e[li]
+                        targets = routes[loc_s[li]]
+                        li += 1
+                        for runner in targets:
+                            if runner.idle:
+                                marker = runner.send(event)
+                                if marker is not NEXT_EVENT:
+                                    runner.idle = False
+                                    runner.current = event
+                                    self.park(runner, marker)
+                            else:
+                                runner.inbox.append(event)
+                        if len(heap) != depth or foreign:
+                            break
+                    if foreign:
+                        await self._wait_foreign()
+                else:
+                    if th >= limit:
+                        break
+                    runner = None
+                    when, _, _, action, arg = heappop(heap)
+                    clock._now = when
+                    action(arg)
+                    if foreign:
+                        await self._wait_foreign()
+        except Exception as exc:
+            if runner is None or isinstance(exc, StreamsimError):
+                raise
+            raise StrategyError(runner.strategy, _during(event), clock._now, exc) from exc
+        finally:
+            self.delivered += np.bincount(
+                epoch.local_stream_array[:li], minlength=len(self.delivered)
+            )
+
+    def _finish(self) -> None:
+        """Stop: cancel what still waits, count what never ran, call ``on_stop``."""
+        clock = self.clock
+        if self.end is not None:
+            clock._now = max(clock._now, self.end)
+        quality = self.quality
+        quality.actions_after_end += len(clock._heap)
+        clock._heap.clear()
+        for task in [*self.runners, *self._spawned]:
+            quality.undelivered_at_end += len(task.inbox)
+            if not task.idle:
+                quality.tasks_cancelled_at_end += 1
+                task.close()
+        for strategy, ctx in zip(self.strategies, self.contexts, strict=True):
+            coro = strategy.on_stop(ctx)
+            try:
+                marker = coro.send(None)
+            except StopIteration:
+                continue
+            except Exception as exc:
+                raise StrategyError(ctx.name, "on_stop", clock._now, exc) from exc
+            coro.close()
+            quality.tasks_cancelled_at_end += 1
+            quality.notes.append(
+                f"{ctx.name}.on_stop awaited {marker!r} after the end of the run; it was cancelled"
+            )

@@ -1,0 +1,128 @@
+"""Orders, their handles and the updates a strategy receives about them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from .parking import SimEvent
+
+
+class OrderType(enum.Enum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    STOP_MARKET = "STOP_MARKET"
+    STOP_LIMIT = "STOP_LIMIT"
+
+
+class TimeInForce(enum.Enum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    GTX = "GTX"  # post-only
+
+
+class OrderStatus(enum.Enum):
+    """Venue order states, plus ``PENDING`` (sent, no response yet)."""
+
+    PENDING = "PENDING"
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order request. ``side`` is +1 buy / -1 sell, ``qty`` in lots, prices in ticks."""
+
+    symbol: str
+    side: int
+    qty: int
+    price: int | None = None
+    type: OrderType = OrderType.LIMIT
+    tif: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    stop_price: int | None = None
+    client_id: str | None = None
+
+
+@dataclass(slots=True)
+class OrderUpdate:
+    """A venue response as the strategy receives it: ack, fill, cancel, reject.
+
+    ``ts_exchange`` is when the venue produced it, ``ts_local`` when it reaches the
+    strategy (``ts_exchange`` + response latency). ``code`` and ``reason`` carry the
+    venue's error code and message on rejects (0 and "" otherwise).
+    """
+
+    symbol: str
+    ts_exchange: int
+    ts_recv: int | None
+    ts_local: int
+    client_id: str
+    status: OrderStatus
+    filled_qty: int = 0
+    last_qty: int = 0
+    last_price: int = 0
+    is_maker: bool = False
+    code: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A message on its way to the venue: a new order or a cancel."""
+
+    action: str  # "new" or "cancel"
+    client_id: str
+    order: Order
+    sent_at: int
+
+
+class OrderHandle:
+    """The strategy's view of one order; changes only when responses arrive."""
+
+    __slots__ = ("_acked", "_done", "client_id", "filled_qty", "order", "status", "updates")
+
+    def __init__(self, order: Order, client_id: str) -> None:
+        self.order = order
+        self.client_id = client_id
+        self.status = OrderStatus.PENDING
+        self.filled_qty = 0
+        self.updates: list[OrderUpdate] = []
+        self._acked = SimEvent()
+        self._done = SimEvent()
+
+    def apply(self, update: OrderUpdate) -> None:
+        """Record a response (the broker calls this when it reaches the strategy)."""
+        self.updates.append(update)
+        if self.status.is_final:
+            return
+        self.status = update.status
+        self.filled_qty = update.filled_qty
+        self._acked.set()
+        if update.status.is_final:
+            self._done.set()
+
+    def acked(self) -> SimEvent:
+        """Await the first response (ack, fill or reject)."""
+        return self._acked
+
+    def done(self) -> SimEvent:
+        """Await a final state (filled, canceled, rejected, expired)."""
+        return self._done
+
+    def __repr__(self) -> str:
+        return f"OrderHandle({self.client_id!r}, {self.status.value}, filled={self.filled_qty})"

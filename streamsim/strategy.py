@@ -1,0 +1,121 @@
+"""The strategy contract: an async callback class that runs unchanged in every world."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Coroutine
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .clock import Clock, Timer
+from .events import Bar, DepthUpdate, Liquidation, MarkPrice, OpenInterest, Ticker, Trade
+from .orders import OrderUpdate
+
+if TYPE_CHECKING:
+    from .broker import StrategyBroker
+
+
+@dataclass(slots=True)
+class TimerFired:
+    """Internal event: the strategy's timer ``name`` fired at ``now``."""
+
+    name: str
+    now: int
+
+
+class Strategy:
+    """Base class: override the callbacks you need; the others cost nothing.
+
+    Callbacks of one strategy run one at a time, in ``ts_local`` order. A callback may
+    ``await ctx.sleep(...)`` or await an order handle; while it waits, simulated time
+    moves on and later events queue for this strategy. ``streams`` limits delivery to the
+    named streams (``"BTCUSDT.trades"``); ``None`` means every stream of the run.
+    """
+
+    name: str | None = None
+    streams: Collection[str] | None = None
+
+    async def on_start(self, ctx: Context) -> None:
+        """Called once, at the time of the run's first event, before any event."""
+
+    async def on_depth(self, update: DepthUpdate, book: Any) -> None:
+        """A depth message; ``book`` is this symbol's strategy-side book (None without one)."""
+
+    async def on_trade(self, trade: Trade) -> None:
+        """A trade."""
+
+    async def on_mark_price(self, mark: MarkPrice) -> None:
+        """Mark price, index and funding."""
+
+    async def on_open_interest(self, oi: OpenInterest) -> None:
+        """Open interest of a bucket, once the feed model makes it visible."""
+
+    async def on_ticker(self, ticker: Ticker) -> None:
+        """24-hour ticker statistics."""
+
+    async def on_liquidation(self, liquidation: Liquidation) -> None:
+        """A liquidation order the venue published."""
+
+    async def on_bar(self, bar: Bar) -> None:
+        """A bar (when bars are subscribed or built)."""
+
+    async def on_order_update(self, update: OrderUpdate) -> None:
+        """Ack, partial fill, fill, cancel or reject of one of this strategy's orders."""
+
+    async def on_timer(self, name: str, now: int) -> None:
+        """A timer set with ``ctx.set_timer`` fired."""
+
+    async def on_stop(self, ctx: Context) -> None:
+        """Called once after the last event. Time no longer moves: do not await it here."""
+
+
+class Context:
+    """What a strategy is given: the clock, the broker, timers, spawn and books."""
+
+    def __init__(
+        self,
+        name: str,
+        clock: Clock,
+        broker: StrategyBroker,
+        books: dict[str, Any],
+        spawner: Any,
+        timer_sink: Any,
+    ) -> None:
+        self.name = name
+        self.clock = clock
+        self.broker = broker
+        self.books = books
+        self.log = logging.getLogger(f"streamsim.strategy.{name}")
+        self._spawner = spawner
+        self._timer_sink = timer_sink
+        self._timers: dict[str, Timer] = {}
+
+    def now(self) -> int:
+        """Current time on the strategy's timeline, ns."""
+        return self.clock.now()
+
+    def sleep(self, duration: int) -> Any:
+        """Await this to wait ``duration`` ns of (simulated or real) time."""
+        return self.clock.sleep(duration)
+
+    def sleep_until(self, deadline: int) -> Any:
+        """Await this to wait until ``deadline``."""
+        return self.clock.sleep_until(deadline)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> Any:
+        """Run ``coro`` concurrently, simulated like the callbacks; returns its task."""
+        return self._spawner(coro, name)
+
+    def set_timer(self, name: str, interval: int, start: int | None = None) -> Timer:
+        """Call ``on_timer(name, now)`` every ``interval`` ns (first at ``start``)."""
+        self.cancel_timer(name)
+        sink = self._timer_sink
+        timer = self.clock.every(interval, lambda now: sink(TimerFired(name, now)), start)
+        self._timers[name] = timer
+        return timer
+
+    def cancel_timer(self, name: str) -> None:
+        """Stop timer ``name`` if it is set."""
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()

@@ -1,0 +1,21 @@
+"""Time units: every timestamp and duration inside streamsim is an ``int`` of nanoseconds."""
+
+from __future__ import annotations
+
+NS = 1
+US = 1_000
+MS = 1_000_000
+SECOND = 1_000_000_000
+MINUTE = 60 * SECOND
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+
+
+def seconds(value: float) -> int:
+    """Convert seconds to integer nanoseconds (rounded to the nearest ns)."""
+    return round(value * SECOND)
+
+
+def millis(value: float) -> int:
+    """Convert milliseconds to integer nanoseconds (rounded to the nearest ns)."""
+    return round(value * MS)

@@ -1,0 +1,90 @@
+"""Small builders shared by the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+import streamsim as ss
+
+
+def split(n: int, sizes: Sequence[int]) -> list[tuple[int, int]]:
+    """Cut ``range(n)`` into consecutive chunks of the given sizes (cycled, never empty)."""
+    bounds, lo, i = [], 0, 0
+    while lo < n:
+        hi = min(n, lo + max(1, sizes[i % len(sizes)]))
+        bounds.append((lo, hi))
+        lo, i = hi, i + 1
+    return bounds
+
+
+def trade_source(
+    symbol: str,
+    ts_exchange: Sequence[int],
+    ts_recv: Sequence[int] | None = None,
+    sizes: Sequence[int] = (1_000_000,),
+) -> ss.MemorySource:
+    """Trades at the given times; price and trade id encode the row number."""
+    ex = np.asarray(ts_exchange, dtype=np.int64)
+    recv = None if ts_recv is None else np.asarray(ts_recv, dtype=np.int64)
+    n = len(ex)
+    rows = np.arange(n, dtype=np.int64)
+    batches = [
+        ss.TradeBatch(
+            symbol,
+            ex[a:b],
+            None if recv is None else recv[a:b],
+            rows[a:b] + 1000,
+            np.ones(b - a, dtype=np.int64),
+            np.ones(b - a, dtype=np.int8),
+            rows[a:b],
+        )
+        for a, b in split(n, sizes)
+    ]
+    return ss.MemorySource(batches, ss.Stream(symbol, "trades"))
+
+
+def oi_source(
+    symbol: str, buckets: Sequence[int], recv: Sequence[int], sizes: Sequence[int] = (1000,)
+) -> ss.MemorySource:
+    """Open-interest rows with chosen bucket and receive times."""
+    ex = np.asarray(buckets, dtype=np.int64)
+    rc = np.asarray(recv, dtype=np.int64)
+    values = np.arange(len(ex), dtype=np.float64)
+    return ss.MemorySource(
+        [
+            ss.OpenInterestBatch(symbol, ex[a:b], rc[a:b], values[a:b], values[a:b])
+            for a, b in split(len(ex), sizes)
+        ],
+        ss.Stream(symbol, "open_interest"),
+    )
+
+
+class Recorder(ss.Strategy):
+    """Records every market event with the strategy-side time it arrived at."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self.seen: list[tuple[Any, int]] = []
+        self.ctx: ss.Context | None = None
+
+    async def on_start(self, ctx: ss.Context) -> None:
+        self.ctx = ctx
+
+    def _record(self, event: Any) -> None:
+        assert self.ctx is not None
+        self.seen.append((event, self.ctx.now()))
+
+    async def on_trade(self, trade: ss.Trade) -> None:
+        self._record(trade)
+
+    async def on_depth(self, update: ss.DepthUpdate, book: object) -> None:
+        self._record(update)
+
+    async def on_open_interest(self, oi: ss.OpenInterest) -> None:
+        self._record(oi)
+
+    async def on_mark_price(self, mark: ss.MarkPrice) -> None:
+        self._record(mark)
