@@ -153,7 +153,8 @@ async def backtest(
                 await kernel.run()
                 group.cancel_scope.cancel()
         except BaseExceptionGroup as group_error:
-            raise _first_leaf(group_error) from None
+            leaf = _first_leaf(group_error)
+            raise leaf from leaf.__cause__
     wall = time.perf_counter() - wall
     for name, count in zip(merge.streams, kernel.delivered.tolist(), strict=True):
         if name in quality.streams:

@@ -50,8 +50,9 @@ def _array_on_grid(
     bad = ~np.isfinite(scaled) | (np.abs(scaled - units) > GRID_TOLERANCE)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
+        value = np.asarray(values)[row].item()
         raise DataError(
-            f"{where}row {row}, column {name!r}: {floats[row]!r} is off the grid of step {step}"
+            f"{where}row {row}, column {name!r}: {value} is off the grid of step {step}"
         )
     return units.astype(np.int64)
 

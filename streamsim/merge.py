@@ -26,7 +26,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .batches import Batch
-from .errors import DataError, OutOfOrderError, SourceError
+from .errors import DataError, OutOfOrderError, SourceError, StreamsimError
 from .feed_models import Constant, FeedModel, Recorded
 from .quality import DataQuality, StreamQuality
 from .sources import Source, Stream
@@ -208,7 +208,7 @@ class _Reader:
                     if len(prepared.ts_exchange):
                         last = int(prepared.ts_exchange[-1])
                         await self._send.send(prepared)
-            except (DataError, SourceError):
+            except StreamsimError:
                 raise
             except Exception as exc:
                 raise SourceError(str(self.feed.stream), last, exc) from exc

@@ -40,7 +40,9 @@ class Sleepy(ss.Strategy):
 
     async def on_trade(self, trade: ss.Trade) -> None:
         now = self.ctx.now()
-        self.seen.append((trade.symbol, trade.trade_id, trade.ts_local, now, len(self.exchange.seen)))
+        self.seen.append(
+            (trade.symbol, trade.trade_id, trade.ts_local, now, len(self.exchange.seen))
+        )
         if self.sleep and trade.trade_id % 3 == 0:
             await self.ctx.sleep(self.sleep)
         elif trade.trade_id % 5 == 1:
@@ -106,9 +108,7 @@ def run(world: dict[str, Any]) -> tuple[Sleepy, RecordingExchange, ss.RunResult]
 def test_causality_order_and_exactly_once(world: dict[str, Any]) -> None:
     strategy, exchange, result = run(world)
     ranks = {sym: i for i, (sym, *_rest) in enumerate(world["streams"])}
-    ex_times = {
-        (sym, row): t for sym, ex, *_rest in world["streams"] for row, t in enumerate(ex)
-    }
+    ex_times = {(sym, row): t for sym, ex, *_rest in world["streams"] for row, t in enumerate(ex)}
     total = sum(len(ex) for _, ex, *_rest in world["streams"])
 
     # Every event exactly once.
