@@ -144,7 +144,9 @@ async def backtest(
         exchange_timeline=exchange.wants_market,
     )
     broker = SimBroker(clock, exchange, latency or ConstantLatency(0))
-    kernel = Kernel(clock, merge, list(strategies), exchange, broker, quality, books or {}, end=end)
+    kernel = Kernel(
+        clock, merge, list(strategies), exchange, broker, quality, books or {}, end, linger
+    )
     wall = time.perf_counter()
     with _young_gc_relaxed():
         try:

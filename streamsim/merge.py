@@ -4,9 +4,10 @@ Each source is read by its own prefetch task into a small bounded buffer (back-p
 and each batch is prepared there once: checked, given ``ts_local`` by its feed model,
 clamped, counted and turned into event objects. The merge then works in *epochs*: the
 horizon ``H`` is the smallest last ``ts_exchange`` buffered over all live streams, so no
-row still unread can happen at or before ``H``. Every buffered row at or before ``H`` is
-sorted onto the exchange timeline (by ``ts_exchange``) and every row whose ``ts_local`` is
-at or before ``H`` onto the strategy timeline (by ``ts_local``); later rows wait. A stream
+row still unread can happen before ``H`` (one may share ``H`` itself and rank first on a
+tie). Every buffered row strictly before ``H`` is sorted onto the exchange timeline (by
+``ts_exchange``) and every row whose ``ts_local`` is strictly before ``H`` onto the
+strategy timeline (by ``ts_local``); later rows wait. A stream
 is read again only when its buffer is used up, i.e. when its next row could be the next to
 happen, so slow storage can delay the run but never reorder it. Ties break by
 ``(time, stream rank, row sequence within the stream)``.

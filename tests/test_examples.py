@@ -37,3 +37,12 @@ def test_readme_strategy_block_runs() -> None:
     result = namespace["result"]
     assert result.total_events == 100_000  # type: ignore[attr-defined]
     assert result.orders_submitted > 0  # type: ignore[attr-defined]
+
+
+def test_concepts_example_runs() -> None:
+    text = (ROOT / "docs" / "concepts.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    namespace: dict[str, object] = {"__name__": "concepts"}
+    exec(compile(blocks[-1], "docs/concepts.md", "exec"), namespace)
+    acks = namespace["strategy"].acks  # type: ignore[attr-defined]
+    assert len(acks) >= 5 and all(a >= 10 * 1_000_000 for a in acks)

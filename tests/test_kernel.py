@@ -307,6 +307,26 @@ def test_sleep_past_the_last_event_finishes_within_linger() -> None:
     assert result.end_time == 2 + 5 * S
 
 
+class LongSleeper(Recorder):
+    async def on_trade(self, trade: ss.Trade) -> None:
+        self._record(trade)
+        assert self.ctx is not None
+        await self.ctx.sleep(90 * S)
+        self.seen.append(("woke", self.ctx.now()))
+
+
+def test_linger_bounds_how_long_callbacks_may_run_after_the_data() -> None:
+    cut = LongSleeper()
+    result = ss.run_backtest([trade_source("X", [0])], cut)
+    assert len(cut.seen) == 1  # 90 s is past the default 60 s linger
+    assert result.quality.tasks_cancelled_at_end == 1
+    assert result.quality.actions_after_end == 1
+    patient = LongSleeper()
+    result = ss.run_backtest([trade_source("X", [0])], patient, linger=120 * S)
+    assert patient.seen[1] == ("woke", 90 * S)
+    assert result.quality.tasks_cancelled_at_end == 0
+
+
 def test_explicit_end_cuts_the_run() -> None:
     strategy = Recorder()
     result = ss.run_backtest([trade_source("X", evenly(10, S))], strategy, end=4 * S)
