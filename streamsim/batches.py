@@ -42,8 +42,9 @@ class Batch:
     def __len__(self) -> int:
         return len(self.ts_exchange)
 
-    def _row_columns(self) -> list[npt.NDArray[Any]]:
-        return [getattr(self, f.name) for f in fields(self)[3:]]
+    def _row_columns(self) -> list[Iterable[Any]]:
+        """Per-row values of the event fields after the three times, in field order."""
+        return [getattr(self, f.name).tolist() for f in fields(self)[3:]]
 
     def validate(self) -> None:
         """Check column lengths and integer time columns; raise :class:`DataError` if not."""
@@ -65,7 +66,6 @@ class Batch:
     def events(self, ts_exchange: IntArray, ts_local: IntArray) -> list[Any]:
         """Build this batch's events with the given (possibly clamped) times."""
         recv: Iterable[int | None] = repeat(None) if self.ts_recv is None else self.ts_recv.tolist()
-        columns = [column.tolist() for column in self._row_columns()]
         return list(
             map(
                 self.event_type,
@@ -73,7 +73,7 @@ class Batch:
                 ts_exchange.tolist(),
                 recv,
                 ts_local.tolist(),
-                *columns,
+                *self._row_columns(),
             )
         )
 
@@ -124,26 +124,18 @@ class DepthBatch(Batch):
         if (sizes < 0).any() or (self.bid_counts < 0).any() or (self.bid_counts > sizes).any():
             raise DataError(f"depth batch of {self.symbol}: inconsistent level offsets")
 
-    def events(self, ts_exchange: IntArray, ts_local: IntArray) -> list[Any]:
-        recv: Iterable[int | None] = repeat(None) if self.ts_recv is None else self.ts_recv.tolist()
+    def _row_columns(self) -> list[Iterable[Any]]:
         starts = self.level_offsets[:-1]
-        return list(
-            map(
-                ev.DepthUpdate,
-                repeat(self.symbol),
-                ts_exchange.tolist(),
-                recv,
-                ts_local.tolist(),
-                self.first.tolist(),
-                self.final.tolist(),
-                self.prev_final.tolist(),
-                self.is_snapshot.tolist(),
-                repeat(ev.Levels(self.level_price, self.level_qty)),
-                starts.tolist(),
-                (starts + self.bid_counts).tolist(),
-                self.level_offsets[1:].tolist(),
-            )
-        )
+        return [
+            self.first.tolist(),
+            self.final.tolist(),
+            self.prev_final.tolist(),
+            self.is_snapshot.tolist(),
+            repeat(ev.Levels(self.level_price, self.level_qty)),
+            starts.tolist(),
+            (starts + self.bid_counts).tolist(),
+            self.level_offsets[1:].tolist(),
+        ]
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,21 +162,9 @@ class OpenInterestBatch(Batch):
     value: FloatArray
     notional: FloatArray
 
-    def events(self, ts_exchange: IntArray, ts_local: IntArray) -> list[Any]:
-        recv: Iterable[int | None] = repeat(None) if self.ts_recv is None else self.ts_recv.tolist()
-        exchange = ts_exchange.tolist()
-        return list(
-            map(
-                ev.OpenInterest,
-                repeat(self.symbol),
-                exchange,
-                recv,
-                ts_local.tolist(),
-                self.value.tolist(),
-                self.notional.tolist(),
-                self.ts_exchange.tolist(),
-            )
-        )
+    def _row_columns(self) -> list[Iterable[Any]]:
+        # bucket_time is the venue's own stamp, kept even where the feed clamps ts_exchange.
+        return [self.value.tolist(), self.notional.tolist(), self.ts_exchange.tolist()]
 
 
 @dataclass(frozen=True, eq=False)
