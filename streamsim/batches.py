@@ -125,16 +125,13 @@ class DepthBatch(Batch):
             raise DataError(f"depth batch of {self.symbol}: inconsistent level offsets")
 
     def _row_columns(self) -> list[Iterable[Any]]:
-        starts = self.level_offsets[:-1]
         return [
             self.first.tolist(),
             self.final.tolist(),
             self.prev_final.tolist(),
             self.is_snapshot.tolist(),
-            repeat(ev.Levels(self.level_price, self.level_qty)),
-            starts.tolist(),
-            (starts + self.bid_counts).tolist(),
-            self.level_offsets[1:].tolist(),
+            repeat(ev.Levels(self.level_price, self.level_qty, self.level_offsets, self.bid_counts)),
+            range(len(self.first)),
         ]
 
 

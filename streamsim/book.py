@@ -1,0 +1,313 @@
+"""The L2 order book in integer ticks and lots, used on both timelines.
+
+Both sides live in one dense NumPy array over a window of ticks, interleaved (the bid of
+price ``p`` at ``2 * (p - lo)``, the ask at the next slot); the window grows when a level
+falls outside it (a whole instrument's price range in ticks fits in a few MB). A message
+is applied with a handful of array operations whatever its size, using per-batch arrays
+computed once (:class:`~streamsim.events.BookLevels`); the best bid and ask are kept
+incrementally, with a short rescan when the best level is deleted. Within one message the
+last row for a price wins, as in the venue's files: the per-batch pass drops the rows it
+overrides, since NumPy's fancy assignment promises no order among repeated indices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import DataError
+from .events import BookLevels, DepthUpdate, Levels
+
+IntArray = npt.NDArray[np.int64]
+
+BID = 1
+ASK = -1
+
+#: A window wider than this many ticks is refused (2 x 8 bytes each: 512 MB).
+MAX_WIDTH = 1 << 25
+_MARGIN = 4096
+_RESCAN = 64
+
+Sequencing = Literal["futures", "spot"] | None
+
+
+@dataclass
+class BookStats:
+    """What the book saw: messages, snapshots, gaps, crossed states, stale messages."""
+
+    messages: int = 0
+    snapshots: int = 0
+    gaps: int = 0
+    crossed: int = 0
+    stale_skipped: int = 0
+    skipped_while_invalid: int = 0
+
+
+class L2Book:
+    """Price levels of one symbol. Prices in ticks, sizes in lots; size 0 deletes a level.
+
+    ``sequencing`` checks Binance update ids: ``"futures"`` (each diff's ``prev_final``
+    equals the previous ``final``), ``"spot"`` (``first`` equals the previous
+    ``final + 1``) or ``None`` (no checks). After a snapshot the first diff must
+    straddle the snapshot's id, and diffs older than it are skipped (the venue's sync
+    procedure). A gap marks the book invalid, is counted, and diffs are skipped until the
+    next snapshot. A crossed book is counted and reported, never repaired.
+    """
+
+    def __init__(self, symbol: str = "", sequencing: Sequencing = "futures") -> None:
+        self.symbol = symbol
+        self.sequencing = sequencing
+        self.stats = BookStats()
+        self.valid = True
+        self.crossed = False
+        self.last_update_id: int | None = None
+        self._after_snapshot = False
+        self._lo = 0
+        self._cap = 0
+        self._qty = np.zeros(0, dtype=np.int64)  # bids in [0, cap), asks in [cap, 2 cap)
+        self.best_bid: int | None = None
+        self.best_ask: int | None = None
+
+    # -- applying -------------------------------------------------------------------------
+
+    def apply(self, update: DepthUpdate) -> bool:
+        """Apply one venue message; False if the sequence rules skipped it."""
+        if not self._in_sequence(update):
+            return False
+        levels = update.levels
+        self._apply(levels, levels.for_book(), update.index, update.is_snapshot)
+        if update.final >= 0:
+            self.last_update_id = update.final
+        return True
+
+    def apply_levels(
+        self, price: IntArray, qty: IntArray, n_bids: int, snapshot: bool = False
+    ) -> None:
+        """Apply one message given as arrays: the first ``n_bids`` levels are bids."""
+        levels = Levels(
+            np.asarray(price, dtype=np.int64),
+            np.asarray(qty, dtype=np.int64),
+            np.array([0, len(price)], dtype=np.int64),
+            np.array([n_bids], dtype=np.int64),
+        )
+        self._apply(levels, levels.for_book(), 0, snapshot)
+
+    def _in_sequence(self, update: DepthUpdate) -> bool:
+        stats = self.stats
+        if update.is_snapshot:
+            self.valid = True
+            self._after_snapshot = True
+            return True
+        mode = self.sequencing
+        last = self.last_update_id
+        if mode is None or last is None:
+            return True
+        if not self.valid:
+            stats.skipped_while_invalid += 1
+            return False
+        if self._after_snapshot:
+            if update.final < last:
+                stats.stale_skipped += 1
+                return False
+            straddles = update.first <= last + 1 if mode == "spot" else update.first <= last
+            if not straddles:
+                return self._gap()
+            self._after_snapshot = False
+            return True
+        expected = update.prev_final == last if mode == "futures" else update.first == last + 1
+        return True if expected else self._gap()
+
+    def _gap(self) -> bool:
+        self.stats.gaps += 1
+        self.valid = False
+        return False
+
+    def _apply(self, levels: Levels, prep: BookLevels, i: int, snapshot: bool) -> None:
+        stats = self.stats
+        stats.messages += 1
+        if snapshot:
+            stats.snapshots += 1
+            self._qty[:] = 0
+            self.best_bid = self.best_ask = None
+        start = prep.starts[i]
+        end = prep.ends[i]
+        if start < end:
+            lo = self._lo
+            if prep.low[i] < lo or prep.high[i] >= lo + self._cap:
+                self._grow(prep.low[i], prep.high[i])
+                lo = self._lo
+            book = self._qty
+            book[prep.key[start:end] - 2 * lo] = prep.qty[start:end]
+            best = self.best_bid
+            top = prep.top_bid[i]
+            if top != _LOWEST and (best is None or top > best):
+                best = top
+            if best is not None and book[2 * (best - lo)] == 0:
+                best = self._scan_bid(best - lo)
+            self.best_bid = best
+            best = self.best_ask
+            top = prep.top_ask[i]
+            if top != _HIGHEST and (best is None or top < best):
+                best = top
+            if best is not None and book[2 * (best - lo) + 1] == 0:
+                best = self._scan_ask(best - lo)
+            self.best_ask = best
+        bid, ask = self.best_bid, self.best_ask
+        crossed = bid is not None and ask is not None and bid >= ask
+        if crossed:
+            stats.crossed += 1
+        self.crossed = crossed
+
+    def _scan_bid(self, offset: int) -> int | None:
+        """Best bid strictly below window offset ``offset`` (bids sit at even slots)."""
+        book = self._qty
+        hi = offset
+        step = _RESCAN
+        while hi > 0:
+            lo = max(0, hi - step)
+            found = np.flatnonzero(book[2 * lo : 2 * hi : 2])
+            if len(found):
+                return self._lo + lo + int(found[-1])
+            hi = lo
+            step *= 4
+        return None
+
+    def _scan_ask(self, offset: int) -> int | None:
+        """Best ask strictly above window offset ``offset`` (asks sit at odd slots)."""
+        book = self._qty
+        cap = self._cap
+        lo = offset + 1
+        step = _RESCAN
+        while lo < cap:
+            hi = min(cap, lo + step)
+            found = np.flatnonzero(book[2 * lo + 1 : 2 * hi + 1 : 2])
+            if len(found):
+                return self._lo + lo + int(found[0])
+            lo = hi
+            step *= 4
+        return None
+
+    def _grow(self, low: int, high: int) -> None:
+        if self._cap == 0:
+            new_lo = low - _MARGIN
+            new_hi = high + _MARGIN
+        else:
+            extra = self._cap
+            top = self._lo + self._cap
+            new_lo = min(self._lo, low - extra) if low < self._lo else self._lo
+            new_hi = max(top, high + extra) if high >= top else top
+        width = new_hi - new_lo
+        if width > MAX_WIDTH:
+            raise DataError(
+                f"{self.symbol} book: levels from tick {low} to {high} span more than "
+                f"{MAX_WIDTH} ticks; check the instrument's tick size"
+            )
+        grown = np.zeros(2 * width, dtype=np.int64)
+        shift = self._lo - new_lo
+        grown[2 * shift : 2 * (shift + self._cap)] = self._qty
+        self._qty = grown
+        self._lo = new_lo
+        self._cap = width
+
+    # -- reading --------------------------------------------------------------------------
+
+    def qty_at(self, side: int, price: int) -> int:
+        """Size (lots) resting at ``price`` on ``side`` (``BID`` or ``ASK``)."""
+        offset = price - self._lo
+        if not 0 <= offset < self._cap:
+            return 0
+        return int(self._qty[2 * offset + (side == ASK)])
+
+    @property
+    def best_bid_qty(self) -> int:
+        return 0 if self.best_bid is None else self.qty_at(BID, self.best_bid)
+
+    @property
+    def best_ask_qty(self) -> int:
+        return 0 if self.best_ask is None else self.qty_at(ASK, self.best_ask)
+
+    @property
+    def mid(self) -> float | None:
+        """Mid price in ticks (may be a half tick), None if a side is empty."""
+        if self.best_bid is None or self.best_ask is None:
+            return None
+        return (self.best_bid + self.best_ask) / 2
+
+    @property
+    def spread(self) -> int | None:
+        """Best ask minus best bid in ticks, None if a side is empty."""
+        if self.best_bid is None or self.best_ask is None:
+            return None
+        return self.best_ask - self.best_bid
+
+    def levels(self, side: int, n: int) -> tuple[IntArray, IntArray]:
+        """The best ``n`` levels of ``side``: prices (best first) and sizes."""
+        book = self._qty
+        if side == BID:
+            if self.best_bid is None:
+                return _EMPTY, _EMPTY
+            top = self.best_bid - self._lo + 1
+            found = np.flatnonzero(book[0 : 2 * top : 2])[::-1][:n]
+            return found + self._lo, book[2 * found]
+        if self.best_ask is None:
+            return _EMPTY, _EMPTY
+        start = self.best_ask - self._lo
+        found = np.flatnonzero(book[2 * start + 1 :: 2])[:n] + start
+        return found + self._lo, book[2 * found + 1]
+
+    def depth(self, side: int, n: int) -> IntArray:
+        """Cumulative size of the best ``n`` levels of ``side``."""
+        return np.cumsum(self.levels(side, n)[1])
+
+    def impact_price(self, side: int, lots: int) -> float | None:
+        """Average price (ticks) to take ``lots`` from ``side``; None if the side is too thin.
+
+        ``side`` is the side consumed: ``ASK`` for a buy, ``BID`` for a sell.
+        """
+        if lots <= 0:
+            return None
+        n = 64
+        while True:
+            prices, sizes = self.levels(side, n)
+            filled = np.cumsum(sizes)
+            if len(filled) and filled[-1] >= lots:
+                k = int(np.searchsorted(filled, lots))
+                taken = sizes[: k + 1].copy()
+                taken[k] -= int(filled[k]) - lots
+                return float(np.dot(prices[: k + 1], taken)) / lots
+            if len(prices) < n:
+                return None
+            n *= 4
+
+    def impact_lots_for_notional(self, side: int, notional_ticks_lots: float) -> int:
+        """Lots takeable from ``side`` until ``sum(price * lots)`` reaches the given amount
+        (in tick-lot units: multiply by ``tick_size * lot_size`` for the quote amount)."""
+        n = 64
+        while True:
+            prices, sizes = self.levels(side, n)
+            spent = np.cumsum(prices * sizes)
+            if len(spent) and spent[-1] >= notional_ticks_lots:
+                k = int(np.searchsorted(spent, notional_ticks_lots))
+                before = float(spent[k - 1]) if k else 0.0
+                return int(np.sum(sizes[:k])) + int((notional_ticks_lots - before) // prices[k])
+            if len(prices) < n:
+                return int(np.sum(sizes))
+            n *= 4
+
+    def snapshot(self, n: int | None = None) -> dict[str, list[tuple[int, int]]]:
+        """Levels as plain lists (best first), for tests and debugging."""
+        width = self._cap if n is None else n
+        bids = self.levels(BID, width)
+        asks = self.levels(ASK, width)
+        return {
+            "bids": list(zip(bids[0].tolist(), bids[1].tolist(), strict=True)),
+            "asks": list(zip(asks[0].tolist(), asks[1].tolist(), strict=True)),
+        }
+
+
+_EMPTY = np.empty(0, dtype=np.int64)
+_LOWEST = int(np.iinfo(np.int64).min)
+_HIGHEST = int(np.iinfo(np.int64).max)
