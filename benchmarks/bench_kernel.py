@@ -1,9 +1,10 @@
 """Kernel throughput: in-memory batches through the merge, feed models and kernel.
 
 1,000,000 events (depth messages and trades of two symbols: 4 streams) reach a no-op
-async strategy. No I/O. The last line prints events/second.
+async strategy. No I/O. The last line prints events/second. ``--books`` also keeps the
+strategy-side L2 books (every depth message applied on the strategy's timeline).
 
-    python benchmarks/bench_kernel.py [--events N] [--repeat K]
+    python benchmarks/bench_kernel.py [--events N] [--repeat K] [--books]
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from streamsim import synthetic
 
 
 class NoOp(ss.Strategy):
-    """Receives every depth message and trade and does nothing."""
+    """Receives every depth message and trade and does nothing (so keeps no books)."""
+
+    uses_books = False
 
     async def on_depth(self, update: ss.DepthUpdate, book: object) -> None:
         pass
@@ -39,7 +42,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--books", action="store_true")
     args = parser.parse_args()
+    NoOp.uses_books = args.books
     feed = {"depth": ss.Recorded(), "trades": ss.Constant(2 * ss.MS)}
     best = 0.0
     for i in range(args.repeat):

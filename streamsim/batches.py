@@ -130,7 +130,9 @@ class DepthBatch(Batch):
             self.final.tolist(),
             self.prev_final.tolist(),
             self.is_snapshot.tolist(),
-            repeat(ev.Levels(self.level_price, self.level_qty, self.level_offsets, self.bid_counts)),
+            repeat(
+                ev.Levels(self.level_price, self.level_qty, self.level_offsets, self.bid_counts)
+            ),
             range(len(self.first)),
         ]
 

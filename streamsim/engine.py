@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 
+from .book import Sequencing
 from .broker import SimBroker
 from .clock import VirtualClock
 from .errors import ConfigError
@@ -113,7 +114,7 @@ async def backtest(
     linger: int = 60 * SECOND,
     out_of_order: OutOfOrderPolicy = "fail",
     prefetch: int = 4,
-    books: dict[str, Any] | None = None,
+    sequencing: Sequencing = "futures",
 ) -> RunResult:
     """Replay ``sources`` through the feed, the kernel and ``strategies``.
 
@@ -123,7 +124,8 @@ async def backtest(
     (default: 0 ns). ``clock`` is a :class:`VirtualClock` (default) or a
     :class:`PacedClock` for paper replay. ``end`` stops the run at that simulated time
     (inclusive); without it the run ends at the last event, after giving callbacks still
-    running up to ``linger`` ns of simulated time to finish.
+    running up to ``linger`` ns of simulated time to finish. ``sequencing`` is the update-id
+    rule of the strategy-side books (``"futures"``, ``"spot"`` or ``None``).
     An error in a source, the kernel or a strategy cancels the run and is raised here.
     """
     if isinstance(strategies, Strategy):
@@ -145,7 +147,7 @@ async def backtest(
     )
     broker = SimBroker(clock, exchange, latency or ConstantLatency(0))
     kernel = Kernel(
-        clock, merge, list(strategies), exchange, broker, quality, books or {}, end, linger
+        clock, merge, list(strategies), exchange, broker, quality, {}, end, linger, sequencing
     )
     wall = time.perf_counter()
     with _young_gc_relaxed():

@@ -119,6 +119,10 @@ class Instrument:
         """Vectorised size -> lots, checked against the grid like :meth:`prices_to_ticks`."""
         return _array_on_grid(qtys, self.lot_size, "quantity", where)
 
+    def price_to_ticks_floor(self, price: float) -> int:
+        """The grid price at or below ``price`` (for comparing off-grid reference prices)."""
+        return int((Decimal(str(price)) / self.tick_size).to_integral_value(rounding="ROUND_FLOOR"))
+
     def notional(self, ticks: int, lots: int) -> float:
         """Quote-currency notional of ``lots`` at ``ticks`` (linear) or coin notional (inverse)."""
         qty = lots * self._lot * float(self.contract_size)

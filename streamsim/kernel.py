@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 import numpy as np
 
+from .book import L2Book, Sequencing
 from .broker import SimBroker, StrategyBroker
 from .clock import PHASE_LOCAL_MARKET, PHASE_WAKE, VirtualClock
 from .errors import StrategyError, StreamsimError
@@ -149,6 +150,7 @@ class Kernel:
         books: dict[str, Any],
         end: int | None = None,
         linger: int = 60 * SECOND,
+        sequencing: Sequencing = "futures",
     ) -> None:
         self.clock = clock
         self.merge = merge
@@ -172,6 +174,7 @@ class Kernel:
             names.add(name)
             self._add_runner(strategy, name)
         self._routes = self._build_routes()
+        self._stream_books = self._build_books(sequencing)
 
     def _add_runner(self, strategy: Strategy, name: str) -> None:
         runner_box: list[_Task] = []
@@ -214,6 +217,19 @@ class Kernel:
                 )
             )
         return routes
+
+    def _build_books(self, sequencing: Sequencing) -> list[L2Book | None]:
+        """A strategy-side book per symbol whose depth reaches a strategy that uses books."""
+        books: list[L2Book | None] = []
+        for route, reader in zip(self._routes, self.merge.readers, strict=True):
+            stream = reader.feed.stream
+            wanted = stream.kind == "depth" and any(
+                self.strategies[self.runners.index(runner)].uses_books for runner in route
+            )
+            if wanted and stream.symbol not in self.books:
+                self.books[stream.symbol] = L2Book(stream.symbol, sequencing)
+            books.append(self.books[stream.symbol] if wanted else None)
+        return books
 
     # -- tasks ---------------------------------------------------------------------------
 
@@ -331,6 +347,7 @@ class Kernel:
         paced = clock.paced
         foreign = self._foreign
         routes = self._routes
+        books = self._stream_books
         exchange = self.exchange
         ex_t, ex_e = epoch.ex_times, epoch.ex_events
         loc_t, loc_e, loc_s = epoch.local_times, epoch.local_events, epoch.local_streams
@@ -373,8 +390,12 @@ class Kernel:
                     while li < stop:
                         clock._now = loc_t[li]
                         event = loc_e[li]
-                        targets = routes[loc_s[li]]
+                        sid = loc_s[li]
                         li += 1
+                        book = books[sid]
+                        if book is not None:
+                            book.apply(event)
+                        targets = routes[sid]
                         for runner in targets:
                             if runner.idle:
                                 marker = runner.send(event)

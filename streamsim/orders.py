@@ -56,6 +56,8 @@ class Order:
     reduce_only: bool = False
     stop_price: int | None = None
     client_id: str | None = None
+    #: What triggers a stop: "last" trade or "mark" price (None: the exchange's default).
+    trigger: str | None = None
 
 
 @dataclass(slots=True)

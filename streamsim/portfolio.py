@@ -6,14 +6,17 @@ ledger is the wallet balance. Margin follows Binance USD-M cross margin: initial
 notional / leverage, maintenance margin comes from the venue's bracket table, and the account
 is liquidated at the mark price when its margin balance falls to its maintenance margin.
 
-Inverse (coin-margined) contracts keep PnL and margin in the base coin; they are not
-implemented. The contract-specific arithmetic lives in :func:`_units_per_lot`, and the
-constructor rejects inverse instruments with :class:`NotImplementedError`.
+Inverse (coin-margined) contracts keep PnL and margin in the base coin and average entries
+harmonically; they are not implemented. The linear arithmetic is confined to
+:func:`_units_per_lot` (base units per lot, which raises :class:`NotImplementedError` for
+inverse instruments, so the constructor rejects them), :meth:`Position.after_fill` and the
+``lots * units * price`` values of :class:`Portfolio`.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -63,7 +66,7 @@ class BracketTable:
         if not brackets:
             raise ConfigError("a bracket table needs at least one bracket")
         caps = tuple(b.notional_cap for b in brackets)
-        if any(lo >= hi for lo, hi in zip(caps, caps[1:], strict=False)) or caps[0] <= 0:
+        if any(lo >= hi for lo, hi in itertools.pairwise(caps)) or caps[0] <= 0:
             raise ConfigError(f"bracket caps must be > 0 and strictly increasing, got {caps}")
         for b in brackets:
             if b.max_leverage < 1 or not 0 <= b.maint_margin_rate < 1:
@@ -353,12 +356,14 @@ class Portfolio:
 
         The position pays ``qty * mark_price * rate`` (longs pay when ``rate > 0``). Each
         funding time is settled once per symbol: a call whose ``ts`` is not after the last
-        settled one is ignored and returns 0.0. ``mark_price`` also becomes the stored mark.
+        settled one is ignored and returns 0.0. Otherwise ``mark_price`` also becomes the
+        stored mark.
         """
-        self.mark(ts, symbol, mark_price)
+        self._instrument(symbol)
         last = self._last_funding.get(symbol)
         if last is not None and ts <= last:
             return 0.0
+        self.mark(ts, symbol, mark_price)
         self._last_funding[symbol] = ts
         lots = self._positions[symbol].lots
         amount = -lots * self._units[symbol] * mark_price * rate
@@ -464,8 +469,11 @@ class Portfolio:
         the result must not exceed the margin balance (fees and opening loss are ignored).
         """
         instrument = self._instrument(symbol)
-        if side not in (1, -1) or lots <= 0:
-            raise ValueError(f"side must be +1 or -1 and lots > 0, got {side} and {lots}")
+        if side not in (1, -1) or lots <= 0 or price_ticks <= 0:
+            raise ValueError(
+                "need side +1 or -1, lots > 0 and price_ticks > 0, "
+                f"got {side}, {lots}, {price_ticks}"
+            )
         old = self._positions[symbol].lots
         new = old + side * lots
         if abs(new) <= abs(old) and _sign(new) in (0, _sign(old)):
@@ -489,7 +497,7 @@ class Portfolio:
         if p.lots == 0:
             return None
         q = p.lots * self._units[symbol]
-        others = [s for s in self._positions if s != symbol]
+        others = [s for s in self._symbols(None) if s != symbol]
         fixed = self._wallet + sum(self.unrealized(s) for s in others)
         fixed -= sum(self.maintenance_margin(s) for s in others)
         table = self._brackets[symbol]

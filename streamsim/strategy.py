@@ -30,16 +30,22 @@ class Strategy:
     ``await ctx.sleep(...)`` or await an order handle; while it waits, simulated time
     moves on and later events queue for this strategy. ``streams`` limits delivery to the
     named streams (``"BTCUSDT.trades"``); ``None`` means every stream of the run.
+    ``on_depth`` gets the symbol's strategy-side book with the update already applied.
     """
 
     name: str | None = None
     streams: Collection[str] | None = None
+    #: Keep a strategy-side L2 book of each symbol whose depth this strategy receives
+    #: (``on_depth``'s ``book``, ``ctx.books``). A strategy that never reads a book can
+    #: set False and skip applying every depth message on its timeline.
+    uses_books: bool = True
 
     async def on_start(self, ctx: Context) -> None:
         """Called once, at the time of the run's first event, before any event."""
 
     async def on_depth(self, update: DepthUpdate, book: Any) -> None:
-        """A depth message; ``book`` is this symbol's strategy-side book (None without one)."""
+        """A depth message; ``book`` is the symbol's strategy-side book, update applied
+        (``None`` when the strategy sets ``uses_books = False``)."""
 
     async def on_trade(self, trade: Trade) -> None:
         """A trade."""

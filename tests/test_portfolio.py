@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -189,7 +190,7 @@ def test_bracket_cum_amounts_are_consistent() -> None:
     rows = BTCUSDT_BRACKETS.brackets
     assert rows[0].maint_amount == 0
     assert rows[-1].notional_cap == math.inf
-    for prev, cur in zip(rows, rows[1:], strict=False):
+    for prev, cur in itertools.pairwise(rows):
         expected = prev.maint_amount + prev.notional_cap * (
             cur.maint_margin_rate - prev.maint_margin_rate
         )
@@ -221,7 +222,7 @@ def test_bracket_for_boundaries() -> None:
 
 
 def test_bracket_table_from_binance() -> None:
-    rows = [
+    rows: list[dict[str, object]] = [
         {"bracket": 2, "initialLeverage": 100, "notionalCap": 500000, "notionalFloor": 50000,
          "maintMarginRatio": 0.005, "cum": 50.0},
         {"bracket": 1, "initialLeverage": "125", "notionalCap": "50000", "notionalFloor": "0",
@@ -243,6 +244,7 @@ def _long_account() -> Portfolio:
 def test_liquidation_price_of_a_long() -> None:
     p = _long_account()
     liq = p.liquidation_price("BTCUSDT")
+    assert liq is not None
     # 1000 + 0.1 * (p - 60000) = 0.1 * p * 0.004
     assert liq == pytest.approx(5_000 / 0.0996)
 
@@ -380,6 +382,7 @@ def test_accounting_invariants(balance: float, script: list[Step]) -> None:
     net = dict.fromkeys(TICKS, 0)
     mark: dict[str, float] = {}
     marked: set[str] = set()
+    funded: dict[str, int] = {}
     gross = 0.0
     for ts, step in enumerate(script, start=1):
         if isinstance(step, FillStep):
@@ -397,8 +400,10 @@ def test_accounting_invariants(balance: float, script: list[Step]) -> None:
             marked.add(step.symbol)
         elif isinstance(step, FundingStep):
             p.apply_funding(step.ts, step.symbol, step.rate, step.price)
-            mark[step.symbol] = step.price
-            marked.add(step.symbol)
+            if step.ts > funded.get(step.symbol, -1):  # a repeated funding time is ignored
+                funded[step.symbol] = step.ts
+                mark[step.symbol] = step.price
+                marked.add(step.symbol)
         else:
             for symbol in p.check_liquidation(ts):
                 cash[symbol] -= -net[symbol] * LOT * mark[symbol]

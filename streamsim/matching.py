@@ -1,0 +1,465 @@
+"""The simulated exchange: L2 taker fills, queue-position maker fills, stops, fees,
+funding and margin, all on the exchange timeline.
+
+Taker orders walk the exchange-side book level by level up to their limit. Liquidity we
+take stays gone (self-impact) until the venue next changes that level. Resting orders do
+not change the book others see; they fill when trades reach them through the queue
+ahead (a :mod:`~streamsim.queue_models` model), when a trade prints through their price,
+or when the opposite side of the book moves through their price. Every state change is
+answered through the venue with Binance's statuses and reject codes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .book import ASK, BID, L2Book, Sequencing
+from .errors import ConfigError
+from .events import BUY, DepthUpdate, MarkPrice, Trade
+from .exchange import UNKNOWN_ORDER, Venue
+from .guard import GUARD_REJECT, BookGuard, GuardConfig, GuardStats
+from .instruments import Instrument
+from .orders import Order, OrderRequest, OrderStatus, OrderType, OrderUpdate, TimeInForce
+from .portfolio import BracketTable, MarginBracket, Portfolio
+from .queue_models import Conservative, QueueModel
+
+# Binance USD-M error codes and messages.
+PRECISION = (-1111, "Precision is over the maximum defined for this asset.")
+BAD_QTY = (-4003, "Quantity less than or equal to zero.")
+MARGIN = (-2019, "Margin is insufficient.")
+REDUCE_ONLY = (-2022, "ReduceOnly Order is rejected.")
+MIN_NOTIONAL = (
+    -4164,
+    "Order's notional must be no smaller than {} (unless you choose reduce only).",
+)
+POST_ONLY = (
+    -5022,
+    "Due to the order could not be executed as maker, the Post Only order will be rejected.",
+)
+
+#: Bracket table for symbols given none: one bracket, 20x, 1 % maintenance.
+DEFAULT_BRACKETS = BracketTable((MarginBracket(math.inf, 20, 0.01, 0.0),))
+
+Trigger = Literal["last", "mark"]
+
+
+@dataclass(frozen=True)
+class Fees:
+    """Maker and taker fee rates on notional (a negative maker rate is a rebate)."""
+
+    maker: float = 0.0002
+    taker: float = 0.0005
+
+
+class _Resting:
+    """One of our orders resting in the book."""
+
+    __slots__ = (
+        "ahead",
+        "client_id",
+        "filled",
+        "joined",
+        "level",
+        "order",
+        "price",
+        "qty",
+        "side",
+        "traded",
+    )
+
+    def __init__(
+        self, client_id: str, order: Order, price: int, filled: int, level: int, now: int
+    ) -> None:
+        self.client_id = client_id
+        self.order = order
+        self.side = order.side
+        self.price = price
+        self.qty = order.qty
+        self.filled = filled
+        self.level = level  # the level's visible size when we last looked
+        self.ahead = float(level)  # the queue ahead of us, lots
+        self.traded = 0  # lots traded at our price since the last depth message
+        self.joined = now
+
+    @property
+    def remaining(self) -> int:
+        return self.qty - self.filled
+
+
+class SimExchange:
+    """A simulated venue for linear perpetuals (see the module docstring)."""
+
+    wants_market = True
+
+    def __init__(
+        self,
+        instruments: Sequence[Instrument] | Mapping[str, Instrument],
+        *,
+        fees: Fees | None = None,
+        queue: QueueModel | None = None,
+        participation: float = 1.0,
+        initial_balance: float = 10_000.0,
+        leverage: int | Mapping[str, int] = 20,
+        brackets: Mapping[str, BracketTable] | None = None,
+        guard: GuardConfig | None = None,
+        stop_trigger: Trigger = "last",
+        sequencing: Sequencing = "futures",
+    ) -> None:
+        if not isinstance(instruments, Mapping):
+            instruments = {i.symbol: i for i in instruments}
+        if not 0 < participation <= 1:
+            raise ConfigError(f"participation must be in (0, 1], got {participation}")
+        self.instruments = dict(instruments)
+        self.fees = fees or Fees()
+        self.queue: QueueModel = queue or Conservative()
+        self.participation = participation
+        self.stop_trigger = stop_trigger
+        tables = {s: DEFAULT_BRACKETS for s in self.instruments if s != "BTCUSDT"}
+        tables.update(brackets or {})
+        self.portfolio = Portfolio(self.instruments, initial_balance, leverage, tables)
+        self.books = {s: L2Book(s, sequencing) for s in self.instruments}
+        self.guard_stats = GuardStats()
+        self._guards = (
+            {s: BookGuard(guard, self.guard_stats) for s in self.instruments} if guard else {}
+        )
+        self._venue: Venue | None = None
+        self._resting: dict[str, list[_Resting]] = {s: [] for s in self.instruments}
+        self._stops: dict[str, tuple[str, Order]] = {}
+        self._consumed: dict[str, dict[tuple[int, int], int]] = {s: {} for s in self.instruments}
+        self._last: dict[str, int] = {}
+        self._mark: dict[str, float] = {}
+        self._funding: dict[str, tuple[int, float]] = {}
+        self._produced = False
+        self.queue_waits: list[int] = []
+
+    def bind(self, venue: Venue) -> None:
+        self._venue = venue
+
+    # -- responses -------------------------------------------------------------------------
+
+    def _respond(
+        self,
+        symbol: str,
+        client_id: str,
+        status: OrderStatus,
+        now: int,
+        filled: int = 0,
+        last_qty: int = 0,
+        last_price: int = 0,
+        maker: bool = False,
+        error: tuple[int, str] = (0, ""),
+    ) -> None:
+        assert self._venue is not None, "SimExchange used before bind()"
+        self._produced = True
+        self._venue.respond(
+            OrderUpdate(
+                symbol,
+                now,
+                None,
+                now,
+                client_id,
+                status,
+                filled,
+                last_qty,
+                last_price,
+                maker,
+                error[0],
+                error[1],
+            )
+        )
+
+    def _fill(
+        self,
+        symbol: str,
+        client_id: str,
+        order: Order,
+        lots: int,
+        price: int,
+        filled: int,
+        maker: bool,
+        now: int,
+    ) -> None:
+        rate = self.fees.maker if maker else self.fees.taker
+        self.portfolio.apply_fill(now, symbol, order.side, lots, price, rate, client_id)
+        status = OrderStatus.FILLED if filled >= order.qty else OrderStatus.PARTIALLY_FILLED
+        self._respond(symbol, client_id, status, now, filled, lots, price, maker)
+
+    # -- market data -----------------------------------------------------------------------
+
+    def on_market(self, events: Sequence[Any], start: int, stop: int) -> int:
+        self._produced = False
+        for i in range(start, stop):
+            event = events[i]
+            kind = type(event)
+            if event.symbol not in self.books:
+                continue
+            if kind is DepthUpdate:
+                self._on_depth(event)
+            elif kind is Trade:
+                self._on_trade(event)
+            elif kind is MarkPrice:
+                self._on_mark(event)
+            if self._produced:
+                return i + 1
+        return stop
+
+    def _on_depth(self, update: DepthUpdate) -> None:
+        symbol = update.symbol
+        book = self.books[symbol]
+        applied = book.apply(update)
+        now = update.ts_exchange
+        guard = self._guards.get(symbol)
+        if guard is not None and guard.update(book, now, message=True):
+            self._cancel_all(symbol, now, f"book guard tripped: {guard.reason}")
+        if not applied:
+            return
+        consumed = self._consumed[symbol]
+        if consumed:
+            self._restore_taken(update, consumed)
+        resting = self._resting[symbol]
+        if not resting:
+            return
+        for order in list(resting):
+            side = BID if order.side == BUY else ASK
+            level = book.qty_at(side, order.price)
+            if level != order.level:
+                decrease = order.level - level - order.traded
+                if decrease > 0:
+                    self.queue.on_decrease(order, order.level, level, decrease)
+                order.ahead = min(order.ahead, float(level))
+                order.level = level
+            order.traded = 0
+            opposite = book.best_ask if order.side == BUY else book.best_bid
+            if opposite is not None and (
+                opposite <= order.price if order.side == BUY else opposite >= order.price
+            ):
+                self._maker_fill(symbol, order, order.remaining, now)
+
+    @staticmethod
+    def _restore_taken(update: DepthUpdate, consumed: dict[tuple[int, int], int]) -> None:
+        """The venue updated levels we had taken from: their new size is the truth again."""
+        touched = {(BID, p) for p in update.bid_prices.tolist()}
+        touched.update((ASK, p) for p in update.ask_prices.tolist())
+        for key in touched & consumed.keys():
+            del consumed[key]
+
+    def _on_trade(self, trade: Trade) -> None:
+        symbol = trade.symbol
+        self._last[symbol] = trade.price
+        now = trade.ts_exchange
+        if self._stops and self.stop_trigger == "last":
+            self._trigger_stops(symbol, trade.price, "last", now)
+        for order in list(self._resting[symbol]):
+            if order.side == trade.side:
+                continue  # the aggressor's side: trades there never fill a resting order
+            through = trade.price < order.price if order.side == BUY else trade.price > order.price
+            if through:
+                self._maker_fill(symbol, order, order.remaining, now)
+            elif trade.price == order.price:
+                order.traded += trade.qty
+                order.ahead -= trade.qty
+                if order.ahead < 0:
+                    reach = math.floor(-order.ahead * self.participation)
+                    order.ahead = 0.0
+                    if reach:
+                        self._maker_fill(symbol, order, min(reach, order.remaining), now)
+
+    def _on_mark(self, mark: MarkPrice) -> None:
+        symbol = mark.symbol
+        now = mark.ts_exchange
+        due = self._funding.get(symbol)
+        if due is not None and now >= due[0]:
+            self.portfolio.apply_funding(due[0], symbol, due[1], mark.mark)
+        self._funding[symbol] = (mark.next_funding_time, mark.funding_rate)
+        self._mark[symbol] = mark.mark
+        self.portfolio.mark(now, symbol, mark.mark)
+        if self._stops:
+            price = self.instruments[symbol].price_to_ticks_floor(mark.mark)
+            self._trigger_stops(symbol, price, "mark", now)
+        for liquidated in self.portfolio.check_liquidation(now):
+            self._cancel_all(liquidated, now, "liquidation")
+
+    # -- orders ----------------------------------------------------------------------------
+
+    def on_order(self, request: OrderRequest) -> None:
+        assert self._venue is not None, "SimExchange used before bind()"
+        now = self._venue.now()
+        order = request.order
+        symbol = order.symbol
+        cid = request.client_id
+        if request.action == "cancel":
+            self._cancel(symbol, cid, now)
+            return
+        error = self._check(order, now)
+        if error is not None:
+            self._respond(symbol, cid, OrderStatus.REJECTED, now, error=error)
+            return
+        self._respond(symbol, cid, OrderStatus.NEW, now)
+        if order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
+            self._stops[cid] = (symbol, order)
+            return
+        self._execute(cid, order, now)
+
+    def _check(self, order: Order, now: int) -> tuple[int, str] | None:
+        symbol = order.symbol
+        instrument = self.instruments.get(symbol)
+        if instrument is None:
+            return (-1121, "Invalid symbol.")
+        prices = (order.price, order.stop_price)
+        if not isinstance(order.qty, int) or any(
+            p is not None and not isinstance(p, int) for p in prices
+        ):
+            return PRECISION
+        if order.qty <= 0:
+            return BAD_QTY
+        if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and order.price is None:
+            return (
+                -1102,
+                "Mandatory parameter 'price' was not sent, was empty/null, or malformed.",
+            )
+        if order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT) and order.stop_price is None:
+            return (
+                -1102,
+                "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.",
+            )
+        book = self.books[symbol]
+        guard = self._guards.get(symbol)
+        if guard is not None:
+            reason = guard.blocks(book, now)
+            if reason is not None:
+                return (GUARD_REJECT, f"Blocked by the book guard: {reason}.")
+        position = self.portfolio.position(symbol).lots
+        reduces = position != 0 and (position > 0) != (order.side > 0)
+        if order.reduce_only and (not reduces or order.qty > abs(position)):
+            return REDUCE_ONLY
+        reference = (
+            order.price
+            if order.price is not None
+            else (book.best_ask if order.side == BUY else book.best_bid)
+        )
+        if reference is None:
+            reference = order.stop_price or self._last.get(symbol)
+        if reference is not None and not order.reduce_only:
+            notional = instrument.notional(reference, order.qty)
+            if notional < float(instrument.min_notional):
+                return (MIN_NOTIONAL[0], MIN_NOTIONAL[1].format(instrument.min_notional))
+            if not reduces and not self.portfolio.can_open(
+                symbol, order.side, order.qty, reference
+            ):
+                return MARGIN
+        if order.tif is TimeInForce.GTX and order.price is not None:
+            opposite = book.best_ask if order.side == BUY else book.best_bid
+            if opposite is not None and (
+                order.price >= opposite if order.side == BUY else order.price <= opposite
+            ):
+                return POST_ONLY
+        return None
+
+    def _execute(self, cid: str, order: Order, now: int) -> None:
+        """Match a live order: take what crosses, then rest, expire or finish."""
+        symbol = order.symbol
+        market = order.type in (OrderType.MARKET, OrderType.STOP_MARKET)
+        limit = None if market else order.price
+        if order.tif is TimeInForce.FOK and self._available(symbol, order.side, limit) < order.qty:
+            self._respond(symbol, cid, OrderStatus.EXPIRED, now)
+            return
+        filled = 0
+        for price, lots in self._take(symbol, order.side, order.qty, limit):
+            filled += lots
+            self._fill(symbol, cid, order, lots, price, filled, False, now)
+        if filled >= order.qty:
+            return
+        if market or order.tif in (TimeInForce.IOC, TimeInForce.FOK):
+            self._respond(symbol, cid, OrderStatus.EXPIRED, now, filled)
+            return
+        assert limit is not None
+        side = BID if order.side == BUY else ASK
+        level = self.books[symbol].qty_at(side, limit)
+        self._resting[symbol].append(_Resting(cid, order, limit, filled, level, now))
+
+    def _levels(self, symbol: str, side: int) -> list[tuple[int, int]]:
+        """Visible levels we could take from on ``side``, net of what we already took."""
+        book = self.books[symbol]
+        consumed = self._consumed[symbol]
+        n = 32
+        while True:
+            prices, sizes = book.levels(side, n)
+            levels = [
+                (p, s - consumed.get((side, p), 0))
+                for p, s in zip(prices.tolist(), sizes.tolist(), strict=True)
+            ]
+            if len(prices) < n or n >= 1 << 16:
+                return [(p, s) for p, s in levels if s > 0]
+            if sum(s for _, s in levels) >= 1 << 62:
+                return levels
+            n *= 8
+
+    def _available(self, symbol: str, side: int, limit: int | None) -> int:
+        opposite = ASK if side == BUY else BID
+        return sum(
+            s
+            for p, s in self._levels(symbol, opposite)
+            if limit is None or (p <= limit if side == BUY else p >= limit)
+        )
+
+    def _take(self, symbol: str, side: int, qty: int, limit: int | None) -> list[tuple[int, int]]:
+        """Walk the opposite side up to ``limit``; record the liquidity taken."""
+        opposite = ASK if side == BUY else BID
+        consumed = self._consumed[symbol]
+        fills: list[tuple[int, int]] = []
+        remaining = qty
+        for price, visible in self._levels(symbol, opposite):
+            if remaining == 0 or (
+                limit is not None and (price > limit if side == BUY else price < limit)
+            ):
+                break
+            lots = min(remaining, visible)
+            consumed[(opposite, price)] = consumed.get((opposite, price), 0) + lots
+            fills.append((price, lots))
+            remaining -= lots
+        return fills
+
+    def _maker_fill(self, symbol: str, order: _Resting, lots: int, now: int) -> None:
+        if lots <= 0:
+            return
+        order.filled += lots
+        if order.remaining == 0:
+            self._resting[symbol].remove(order)
+            self.queue_waits.append(now - order.joined)
+        self._fill(symbol, order.client_id, order.order, lots, order.price, order.filled, True, now)
+
+    def _trigger_stops(self, symbol: str, price: int, source: Trigger, now: int) -> None:
+        for cid, (stop_symbol, order) in list(self._stops.items()):
+            trigger = order.trigger or self.stop_trigger
+            if stop_symbol != symbol or trigger != source or order.stop_price is None:
+                continue
+            if price >= order.stop_price if order.side == BUY else price <= order.stop_price:
+                del self._stops[cid]
+                self._execute(cid, order, now)
+
+    def _cancel(self, symbol: str, cid: str, now: int) -> None:
+        for order in self._resting.get(symbol, []):
+            if order.client_id == cid:
+                self._resting[symbol].remove(order)
+                self._respond(symbol, cid, OrderStatus.CANCELED, now, order.filled)
+                return
+        if self._stops.pop(cid, None) is not None:
+            self._respond(symbol, cid, OrderStatus.CANCELED, now)
+            return
+        self._respond(
+            symbol, cid, OrderStatus.REJECTED, now, error=(UNKNOWN_ORDER, "Unknown order sent.")
+        )
+
+    def _cancel_all(self, symbol: str, now: int, reason: str) -> None:
+        for order in self._resting[symbol]:
+            self._respond(
+                symbol, order.client_id, OrderStatus.CANCELED, now, order.filled, error=(0, reason)
+            )
+        self._resting[symbol].clear()
+        for cid, (stop_symbol, _) in list(self._stops.items()):
+            if stop_symbol == symbol:
+                del self._stops[cid]
+                self._respond(symbol, cid, OrderStatus.CANCELED, now, error=(0, reason))

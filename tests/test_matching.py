@@ -1,0 +1,338 @@
+"""The simulated exchange on hand-built books: order types, queues, rejects, fees, guard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import streamsim as ss
+from streamsim.events import DepthUpdate, Levels
+from streamsim.guard import GUARD_REJECT, GuardConfig
+from streamsim.matching import Fees, SimExchange
+from streamsim.orders import OrderRequest, OrderStatus, OrderType, TimeInForce
+from streamsim.queue_models import Conservative, LogQueue, PowerQueue
+
+BTC = ss.Instrument("BTCUSDT", tick_size="0.1", lot_size="0.001", min_notional="0.05")
+S = ss.SECOND
+
+
+class Venue:
+    def __init__(self) -> None:
+        self.t = 0
+        self.updates: list[ss.OrderUpdate] = []
+
+    def now(self) -> int:
+        return self.t
+
+    def respond(self, update: ss.OrderUpdate) -> None:
+        self.updates.append(update)
+
+
+def depth(
+    bids: list[tuple[int, int]], asks: list[tuple[int, int]], t: int = 0, snapshot: bool = False
+) -> DepthUpdate:
+    rows = bids + asks
+    levels = Levels(
+        np.array([p for p, _ in rows], dtype=np.int64),
+        np.array([q for _, q in rows], dtype=np.int64),
+        np.array([0, len(rows)], dtype=np.int64),
+        np.array([len(bids)], dtype=np.int64),
+    )
+    return DepthUpdate("BTCUSDT", t, None, t, -1, -1, -1, snapshot, levels, 0)
+
+
+def trade(price: int, qty: int, side: int, t: int = 0) -> ss.Trade:
+    return ss.Trade("BTCUSDT", t, None, t, price, qty, side, 0)
+
+
+def mark(price: float, t: int, rate: float = 0.0, next_funding: int = 10**18) -> ss.MarkPrice:
+    return ss.MarkPrice("BTCUSDT", t, None, t, price, price, price, rate, next_funding)
+
+
+class Market:
+    """A SimExchange with a fake venue, fed by hand."""
+
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("fees", Fees(maker=-0.0001, taker=0.0005))
+        options.setdefault("initial_balance", 1_000_000.0)
+        self.exchange = SimExchange([BTC], sequencing=None, **options)
+        self.venue = Venue()
+        self.exchange.bind(self.venue)
+        self.ids = 0
+
+    def feed(self, *events: Any) -> None:
+        events_list = list(events)
+        start = 0
+        while start < len(events_list):
+            self.venue.t = events_list[start].ts_exchange
+            start = self.exchange.on_market(events_list, start, len(events_list))
+
+    def send(self, side: int, qty: int, price: int | None = None, **kw: Any) -> str:
+        self.ids += 1
+        cid = kw.pop("client_id", f"o{self.ids}")
+        kw.setdefault("type", OrderType.LIMIT if price is not None else OrderType.MARKET)
+        order = ss.Order("BTCUSDT", side, qty, price, client_id=cid, **kw)
+        self.exchange.on_order(OrderRequest("new", cid, order, self.venue.t))
+        return cid
+
+    def cancel(self, cid: str) -> None:
+        order = ss.Order("BTCUSDT", 1, 1, 1)
+        self.exchange.on_order(OrderRequest("cancel", cid, order, self.venue.t))
+
+    def of(self, cid: str) -> list[tuple[str, int, int, int, bool]]:
+        return [
+            (u.status.value, u.filled_qty, u.last_qty, u.last_price, u.is_maker)
+            for u in self.venue.updates
+            if u.client_id == cid
+        ]
+
+    def last(self, cid: str) -> ss.OrderUpdate:
+        return [u for u in self.venue.updates if u.client_id == cid][-1]
+
+
+def book_market(**options: Any) -> Market:
+    m = Market(**options)
+    m.feed(depth([(1000, 5), (999, 10)], [(1001, 2), (1002, 3), (1003, 5)], snapshot=True))
+    return m
+
+
+def test_market_order_walks_the_book_with_self_impact() -> None:
+    m = book_market()
+    a = m.send(ss.BUY, 4)
+    assert m.of(a) == [
+        ("NEW", 0, 0, 0, False),
+        ("PARTIALLY_FILLED", 2, 2, 1001, False),
+        ("FILLED", 4, 2, 1002, False),
+    ]
+    b = m.send(ss.BUY, 2)  # what we took stays gone
+    assert [x[3] for x in m.of(b)[1:]] == [1002, 1003]
+    m.feed(depth([], [(1002, 3)]))  # the venue updates 1002: its size is the truth again
+    c = m.send(ss.BUY, 3)
+    assert m.of(c)[-1] == ("FILLED", 3, 3, 1002, False)
+    d = m.send(ss.BUY, 100)  # more than the book holds: the rest expires
+    assert m.last(d).status is OrderStatus.EXPIRED and m.last(d).filled_qty == 4
+
+
+def test_limit_crossing_fills_then_rests_and_queues() -> None:
+    m = book_market()
+    cid = m.send(ss.BUY, 10, 1002)
+    assert m.of(cid)[1:] == [
+        ("PARTIALLY_FILLED", 2, 2, 1001, False),
+        ("PARTIALLY_FILLED", 5, 3, 1002, False),
+    ]
+    m.feed(trade(1002, 4, ss.SELL))  # a seller hits our resting bid: nobody ahead at 1002
+    assert m.of(cid)[-1] == ("PARTIALLY_FILLED", 9, 4, 1002, True)
+
+
+def test_ioc_and_fok() -> None:
+    m = book_market()
+    ioc = m.send(ss.BUY, 5, 1001, tif=TimeInForce.IOC)
+    assert m.of(ioc)[1:] == [("PARTIALLY_FILLED", 2, 2, 1001, False), ("EXPIRED", 2, 0, 0, False)]
+    fok_no = m.send(ss.BUY, 9, 1003, tif=TimeInForce.FOK)  # 8 left up to 1003
+    assert m.of(fok_no)[1:] == [("EXPIRED", 0, 0, 0, False)]
+    fok = m.send(ss.BUY, 8, 1003, tif=TimeInForce.FOK)
+    assert m.last(fok).status is OrderStatus.FILLED and m.last(fok).filled_qty == 8
+
+
+def test_post_only_rejects_when_it_would_cross() -> None:
+    m = book_market()
+    bad = m.send(ss.BUY, 1, 1001, tif=TimeInForce.GTX)
+    assert (m.last(bad).status, m.last(bad).code) == (OrderStatus.REJECTED, -5022)
+    good = m.send(ss.BUY, 1, 1000, tif=TimeInForce.GTX)
+    assert m.of(good) == [("NEW", 0, 0, 0, False)]
+
+
+def test_rejects_with_venue_codes() -> None:
+    m = book_market()
+    assert m.last(m.send(ss.SELL, 1, 1001, reduce_only=True)).code == -2022  # flat
+    assert m.last(m.send(ss.BUY, 1, 1000)).code == 0
+    assert m.last(m.send(ss.BUY, 1, 10)).code == -4164  # 0.001 * 1.0 < 0.05 USDT
+    off_grid = ss.Order("BTCUSDT", ss.BUY, 1, 1000.5, client_id="x")  # type: ignore[arg-type]
+    m.exchange.on_order(OrderRequest("new", "x", off_grid, 0))
+    assert m.last("x").code == -1111
+    m.cancel("nobody")
+    assert m.last("nobody").code == -2011
+    poor = book_market(initial_balance=1.0)
+    assert poor.last(poor.send(ss.BUY, 1000, 1000)).code == -2019
+
+
+def test_reduce_only_reduces() -> None:
+    m = book_market()
+    m.send(ss.BUY, 2)  # long 2 lots
+    ok = m.send(ss.SELL, 2, 1000, reduce_only=True)
+    assert m.last(ok).status is OrderStatus.FILLED
+    assert m.exchange.portfolio.position("BTCUSDT").lots == 0
+    assert m.last(m.send(ss.SELL, 1, 1000, reduce_only=True)).code == -2022
+
+
+def test_conservative_queue_never_fills_before_the_queue_ahead() -> None:
+    m = book_market(queue=Conservative())
+    cid = m.send(ss.BUY, 3, 1000)  # 5 lots ahead of us
+    m.feed(trade(1000, 4, ss.SELL))
+    assert m.of(cid) == [("NEW", 0, 0, 0, False)]
+    m.feed(trade(1000, 2, ss.BUY))  # the wrong side: a buyer lifting, never fills a bid
+    assert m.of(cid) == [("NEW", 0, 0, 0, False)]
+    m.feed(depth([(1000, 1)], []))  # consistent with the trade: nothing to attribute
+    m.feed(trade(1000, 2, ss.SELL))  # 1 ahead, 1 reaches us
+    assert m.of(cid)[-1] == ("PARTIALLY_FILLED", 1, 1, 1000, True)
+    m.feed(trade(999, 1, ss.SELL))  # a trade through our price fills the rest
+    assert m.of(cid)[-1] == ("FILLED", 3, 2, 1000, True)
+
+
+def test_conservative_level_decrease_only_clamps() -> None:
+    m = book_market(queue=Conservative())
+    cid = m.send(ss.BUY, 1, 1000)  # 5 ahead
+    m.feed(depth([(1000, 12)], []))  # 7 join behind us
+    m.feed(depth([(1000, 6)], []))  # 6 cancel: assumed behind, ahead stays 5
+    m.feed(trade(1000, 5, ss.SELL))
+    assert m.of(cid) == [("NEW", 0, 0, 0, False)]
+    m.feed(depth([(1000, 1)], []))
+    m.feed(trade(1000, 1, ss.SELL))
+    assert m.last(cid).status is OrderStatus.FILLED
+
+
+@pytest.mark.parametrize("model", [PowerQueue(2), PowerQueue(0.5), LogQueue()])
+def test_probabilistic_queues_are_deterministic_and_faster_than_conservative(model: Any) -> None:
+    def run(queue: Any) -> list[Any]:
+        m = book_market(queue=queue)
+        cid = m.send(ss.BUY, 2, 1000)
+        m.feed(depth([(1000, 20)], []))  # 15 join behind
+        m.feed(depth([(1000, 8)], []))  # 12 cancel: some of it ahead of us
+        m.feed(trade(1000, 5, ss.SELL))  # exactly the 5 that were ahead when we joined
+        return m.of(cid)
+
+    assert run(model) == run(model)
+    assert run(Conservative()) == [("NEW", 0, 0, 0, False)]
+    assert run(model)[-1][0] in ("PARTIALLY_FILLED", "FILLED")
+
+
+def test_participation_credits_part_of_the_volume() -> None:
+    m = book_market(participation=0.5)
+    m.feed(depth([(1000, 0)], []))
+    cid = m.send(ss.BUY, 10, 1000)  # nobody ahead
+    m.feed(trade(1000, 6, ss.SELL))
+    assert m.of(cid)[-1] == ("PARTIALLY_FILLED", 3, 3, 1000, True)
+
+
+def test_book_moving_through_a_resting_order_fills_it() -> None:
+    m = book_market()
+    cid = m.send(ss.SELL, 2, 1002)
+    m.feed(depth([(1002, 4)], []))  # the bid rises to our ask
+    assert m.of(cid)[-1] == ("FILLED", 2, 2, 1002, True)
+
+
+def test_stops_by_last_trade_and_by_mark() -> None:
+    m = book_market()
+    by_last = m.send(ss.BUY, 1, None, type=OrderType.STOP_MARKET, stop_price=1005)
+    by_mark = m.send(ss.SELL, 1, 998, type=OrderType.STOP_LIMIT, stop_price=999, trigger="mark")
+    m.feed(trade(1004, 1, ss.BUY))
+    assert m.of(by_last) == [("NEW", 0, 0, 0, False)]
+    m.feed(trade(1005, 1, ss.BUY))
+    assert m.last(by_last).status is OrderStatus.FILLED and m.last(by_last).last_price == 1001
+    m.feed(trade(990, 1, ss.SELL))  # last trade does not trigger a mark stop
+    assert m.of(by_mark) == [("NEW", 0, 0, 0, False)]
+    m.feed(mark(99.9, 1))  # mark 999 ticks: triggers, sells into the 1000 bid
+    assert m.last(by_mark).status is OrderStatus.FILLED and m.last(by_mark).last_price == 1000
+    stop = m.send(ss.BUY, 1, None, type=OrderType.STOP_MARKET, stop_price=2000)
+    m.cancel(stop)
+    assert m.last(stop).status is OrderStatus.CANCELED
+
+
+def test_fees_and_funding_reach_the_ledger() -> None:
+    m = book_market()
+    m.send(ss.BUY, 2)  # taker: 2 lots at 100.1 and... 2 at 1001 ticks
+    ledger = m.exchange.portfolio.ledger
+    fee = [e for e in ledger if e.reason == "fee"]
+    assert fee[-1].amount == pytest.approx(-0.002 * 100.1 * 0.0005)
+    cid = m.send(ss.SELL, 1, 1002)
+    m.feed(trade(1002, 5, ss.BUY))
+    assert m.last(cid).is_maker
+    assert [e for e in ledger if e.reason == "fee"][-1].amount == pytest.approx(
+        0.001 * 100.2 * 0.0001
+    )  # maker rebate
+    m.feed(mark(100.0, 1 * S, rate=0.0001, next_funding=8 * 3600 * S))
+    m.feed(mark(100.0, 8 * 3600 * S, rate=0.0002, next_funding=16 * 3600 * S))
+    funding = [e for e in ledger if e.reason == "funding"]
+    assert len(funding) == 1 and funding[0].amount == pytest.approx(-0.001 * 100.0 * 0.0001)
+
+
+def test_guard_blocks_and_cancels() -> None:
+    m = Market(guard=GuardConfig(max_spread_ticks=5, warmup_messages=1))
+    m.feed(depth([(1000, 5)], [(1002, 5)], snapshot=True))
+    resting = m.send(ss.BUY, 1, 999)
+    m.feed(depth([(1000, 0), (990, 3)], []))  # spread 12 ticks: trips
+    assert m.last(resting).status is OrderStatus.CANCELED
+    blocked = m.send(ss.BUY, 1, 990)
+    assert (m.last(blocked).status, m.last(blocked).code) == (OrderStatus.REJECTED, GUARD_REJECT)
+    assert m.exchange.guard_stats.trips["spread"] == 1
+    assert m.exchange.guard_stats.blocked["spread"] == 1
+    m.feed(depth([(1000, 5)], []))
+    assert m.last(m.send(ss.BUY, 1, 990)).status is OrderStatus.NEW
+
+
+class SendAt(ss.Strategy):
+    """Sends one market buy at the first trade it sees and records the fill."""
+
+    uses_books = False
+
+    def __init__(self) -> None:
+        self.fills: list[ss.OrderUpdate] = []
+        self.sent = 0
+
+    async def on_start(self, ctx: ss.Context) -> None:
+        self.ctx = ctx
+
+    async def on_trade(self, trade: ss.Trade) -> None:
+        if not self.sent:
+            self.sent = self.ctx.now()
+            self.ctx.broker.submit(ss.Order("BTCUSDT", ss.BUY, 1, type=OrderType.MARKET))
+
+    async def on_order_update(self, update: ss.OrderUpdate) -> None:
+        if update.status is OrderStatus.FILLED:
+            self.fills.append(update)
+
+
+def test_orders_match_the_book_at_arrival_not_at_sending() -> None:
+    # Book: ask 1001 until 30 ms, then ask 1005 (1001 removed). The strategy sends at 10 ms
+    # with 25 ms entry latency: the order meets the 35 ms book and fills at 1005.
+    depth_source = ss.MemorySource(
+        [
+            ss.DepthBatch(
+                "BTCUSDT",
+                np.array([0, 30], dtype=np.int64) * ss.MS,
+                None,
+                np.array([-1, -1]),
+                np.array([-1, -1]),
+                np.array([-1, -1]),
+                np.array([True, False]),
+                np.array([0, 2, 4], dtype=np.int64),
+                np.array([1, 0], dtype=np.int64),
+                np.array([1000, 1001, 1001, 1005], dtype=np.int64),
+                np.array([5, 5, 0, 5], dtype=np.int64),
+            )
+        ]
+    )
+    trades = ss.TradeBatch(
+        "BTCUSDT",
+        np.array([10, 50], dtype=np.int64) * ss.MS,
+        None,
+        np.array([1001, 1005], dtype=np.int64),
+        np.ones(2, dtype=np.int64),
+        np.ones(2, dtype=np.int8),
+        np.arange(2, dtype=np.int64),
+    )
+    strategy = SendAt()
+    exchange = SimExchange([BTC], sequencing=None)
+    ss.run_backtest(
+        [depth_source, ss.MemorySource([trades])],
+        strategy,
+        exchange=exchange,
+        latency=ss.ConstantLatency(entry=25 * ss.MS, response=4 * ss.MS),
+        sequencing=None,
+    )
+    (fill,) = strategy.fills
+    assert fill.last_price == 1005
+    assert fill.ts_exchange == strategy.sent + 25 * ss.MS
+    assert fill.ts_local == strategy.sent + 29 * ss.MS
