@@ -14,6 +14,7 @@ from .batches import (
     TickerBatch,
     TradeBatch,
 )
+from .book import ASK, BID, BookStats, L2Book
 from .clock import Clock, PacedClock, Timer, VirtualClock, WallClock
 from .engine import RunResult, backtest, run_backtest
 from .errors import (
@@ -44,8 +45,10 @@ from .feed_models import (
     fixed,
     open_interest_preset,
 )
+from .guard import GUARD_REJECT, GuardConfig
 from .instruments import ContractKind, Instrument
 from .latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
+from .matching import Fees, SimExchange
 from .orders import (
     Order,
     OrderHandle,
@@ -56,7 +59,17 @@ from .orders import (
     TimeInForce,
 )
 from .parking import SimEvent
+from .portfolio import (
+    BTCUSDT_BRACKETS,
+    BracketTable,
+    Fill,
+    LedgerEntry,
+    MarginBracket,
+    Portfolio,
+    Position,
+)
 from .quality import DataQuality, StreamQuality
+from .queue_models import Conservative, LogQueue, PowerQueue, QueueModel
 from .sources import MemorySource, Source, Stream
 from .strategy import Context, Strategy
 from .units import DAY, HOUR, MINUTE, MS, NS, SECOND, US
@@ -64,8 +77,12 @@ from .units import DAY, HOUR, MINUTE, MS, NS, SECOND, US
 __version__ = "0.1.0"
 
 __all__ = [
+    "ASK",
+    "BID",
+    "BTCUSDT_BRACKETS",
     "BUY",
     "DAY",
+    "GUARD_REJECT",
     "HOUR",
     "MINUTE",
     "MS",
@@ -76,9 +93,12 @@ __all__ = [
     "Bar",
     "BarBatch",
     "Batch",
+    "BookStats",
+    "BracketTable",
     "CausalQuantile",
     "Clock",
     "ConfigError",
+    "Conservative",
     "Constant",
     "ConstantLatency",
     "Context",
@@ -89,10 +109,17 @@ __all__ = [
     "DepthUpdate",
     "Exchange",
     "FeedModel",
+    "Fees",
+    "Fill",
+    "GuardConfig",
     "Instrument",
+    "L2Book",
+    "LedgerEntry",
     "Liquidation",
     "LiquidationBatch",
+    "LogQueue",
     "LognormalLatency",
+    "MarginBracket",
     "MarkPrice",
     "MarkPriceBatch",
     "MemorySource",
@@ -108,10 +135,15 @@ __all__ = [
     "OrderUpdate",
     "OutOfOrderError",
     "PacedClock",
+    "Portfolio",
+    "Position",
+    "PowerQueue",
+    "QueueModel",
     "Recorded",
     "RecordedLatency",
     "RunResult",
     "SimEvent",
+    "SimExchange",
     "Source",
     "SourceError",
     "Strategy",

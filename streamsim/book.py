@@ -244,19 +244,40 @@ class L2Book:
         return self.best_ask - self.best_bid
 
     def levels(self, side: int, n: int) -> tuple[IntArray, IntArray]:
-        """The best ``n`` levels of ``side``: prices (best first) and sizes."""
-        book = self._qty
-        if side == BID:
-            if self.best_bid is None:
-                return _EMPTY, _EMPTY
-            top = self.best_bid - self._lo + 1
-            found = np.flatnonzero(book[0 : 2 * top : 2])[::-1][:n]
-            return found + self._lo, book[2 * found]
-        if self.best_ask is None:
+        """The best ``n`` levels of ``side``: prices (best first) and sizes.
+
+        Scans outward from the best price in growing chunks, so reading the top of a wide
+        book costs little.
+        """
+        best = self.best_bid if side == BID else self.best_ask
+        if best is None or n <= 0:
             return _EMPTY, _EMPTY
-        start = self.best_ask - self._lo
-        found = np.flatnonzero(book[2 * start + 1 :: 2])[:n] + start
-        return found + self._lo, book[2 * found + 1]
+        book = self._qty
+        origin = best - self._lo
+        found: list[IntArray] = []
+        count = 0
+        reach = max(4 * n, _RESCAN)
+        done = 0
+        while count < n:
+            if side == BID:
+                hi = origin + 1 - done
+                lo = max(0, hi - reach)
+                part = np.flatnonzero(book[2 * lo : 2 * hi : 2])[::-1] + lo
+                exhausted = lo == 0
+            else:
+                lo = origin + done
+                hi = min(self._cap, lo + reach)
+                part = np.flatnonzero(book[2 * lo + 1 : 2 * hi + 1 : 2]) + lo
+                exhausted = hi == self._cap
+            found.append(part)
+            count += len(part)
+            done += reach
+            reach *= 4
+            if exhausted:
+                break
+        offsets = np.concatenate(found)[:n] if len(found) > 1 else found[0][:n]
+        slots = 2 * offsets + (side == ASK)
+        return offsets + self._lo, book[slots]
 
     def depth(self, side: int, n: int) -> IntArray:
         """Cumulative size of the best ``n`` levels of ``side``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from itertools import count
 from typing import Any
 
@@ -84,3 +85,19 @@ class StrategyBroker:
     def cancel(self, handle: OrderHandle) -> None:
         """Send a cancel for ``handle``'s order (it travels like a submit)."""
         self._broker.cancel(handle)
+
+    def amend(
+        self, handle: OrderHandle, price: int | None = None, qty: int | None = None
+    ) -> OrderHandle:
+        """Cancel-replace: cancel ``handle``'s order and send a copy with a new price and/or
+        size under a new client id. The replacement joins the back of the queue."""
+        self._broker.cancel(handle)
+        order = handle.order
+        return self.submit(
+            replace(
+                order,
+                price=order.price if price is None else price,
+                qty=order.qty if qty is None else qty,
+                client_id=None,
+            )
+        )

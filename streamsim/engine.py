@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunResult:
-    """What a run returns: event counts, the data-quality report and timing."""
+    """What a run returns: event counts, the data-quality report, timing, and the
+    exchange's own report (fills, fees, funding, account, guard and book counts)."""
 
     quality: DataQuality
     events: dict[str, int]
@@ -41,6 +42,7 @@ class RunResult:
     orders_submitted: int = 0
     responses: int = 0
     strategies: list[str] = field(default_factory=list)
+    exchange: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total_events(self) -> int:
@@ -173,6 +175,7 @@ async def backtest(
         orders_submitted=broker.submitted,
         responses=broker.responses,
         strategies=[ctx.name for ctx in kernel.contexts],
+        exchange=exchange.report(),
     )
     log.info(
         "run done: %d events in %.3f s (%.0f events/s)",

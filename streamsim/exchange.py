@@ -51,6 +51,10 @@ class Exchange(Protocol):
         """An order message arrives now."""
         ...
 
+    def report(self) -> dict[str, Any]:
+        """What the venue did, for the run's result (JSON-ready)."""
+        ...
+
 
 class NullExchange:
     """Acknowledges orders and cancels, never fills: enough to test the plumbing."""
@@ -66,6 +70,9 @@ class NullExchange:
 
     def on_market(self, events: Sequence[Any], start: int, stop: int) -> int:
         return stop
+
+    def report(self) -> dict[str, Any]:
+        return {"open_orders": len(self._open)}
 
     def on_order(self, request: OrderRequest) -> None:
         venue = self._venue

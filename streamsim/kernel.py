@@ -19,6 +19,7 @@ import types
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
+from dataclasses import asdict
 from heapq import heappop
 from typing import Any
 
@@ -435,6 +436,8 @@ class Kernel:
         quality = self.quality
         quality.actions_after_end += len(clock._heap)
         clock._heap.clear()
+        for symbol, book in sorted(self.books.items()):
+            quality.books[symbol] = asdict(book.stats)
         for task in [*self.runners, *self._spawned]:
             quality.undelivered_at_end += len(task.inbox)
             if not task.idle:

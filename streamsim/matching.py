@@ -12,8 +12,8 @@ answered through the venue with Binance's statuses and reject codes.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from .book import ASK, BID, L2Book, Sequencing
@@ -133,10 +133,34 @@ class SimExchange:
         self._mark: dict[str, float] = {}
         self._funding: dict[str, tuple[int, float]] = {}
         self._produced = False
+        self._maker_fills = 0
         self.queue_waits: list[int] = []
 
     def bind(self, venue: Venue) -> None:
         self._venue = venue
+
+    def report(self) -> dict[str, Any]:
+        """Fills, costs, the account, guard counts and the exchange-side books' counts."""
+        portfolio = self.portfolio
+        fills = portfolio.fills
+        by_reason: dict[str, float] = {}
+        for entry in portfolio.ledger:
+            by_reason[entry.reason] = by_reason.get(entry.reason, 0.0) + entry.amount
+        waits = sorted(self.queue_waits)
+        return {
+            "fills": len(fills),
+            "maker_fills": self._maker_fills,
+            "taker_fills": len(fills) - self._maker_fills,
+            "ledger": by_reason,
+            "wallet": portfolio.wallet,
+            "equity": portfolio.equity,
+            "positions": {s: portfolio.position(s).lots for s in sorted(self.instruments)},
+            "open_orders": sum(len(r) for r in self._resting.values()) + len(self._stops),
+            "median_queue_wait_ns": waits[len(waits) // 2] if waits else None,
+            "guard_trips": dict(self.guard_stats.trips),
+            "guard_blocked": dict(self.guard_stats.blocked),
+            "books": {s: asdict(b.stats) for s, b in sorted(self.books.items())},
+        }
 
     # -- responses -------------------------------------------------------------------------
 
@@ -183,6 +207,7 @@ class SimExchange:
         now: int,
     ) -> None:
         rate = self.fees.maker if maker else self.fees.taker
+        self._maker_fills += maker
         self.portfolio.apply_fill(now, symbol, order.side, lots, price, rate, client_id)
         status = OrderStatus.FILLED if filled >= order.qty else OrderStatus.PARTIALLY_FILLED
         self._respond(symbol, client_id, status, now, filled, lots, price, maker)
@@ -367,7 +392,13 @@ class SimExchange:
             self._respond(symbol, cid, OrderStatus.EXPIRED, now)
             return
         filled = 0
-        for price, lots in self._take(symbol, order.side, order.qty, limit):
+        book = self.books[symbol]
+        opposite = book.best_ask if order.side == BUY else book.best_bid
+        crosses = opposite is not None and (
+            limit is None or (opposite <= limit if order.side == BUY else opposite >= limit)
+        )
+        fills = self._take(symbol, order.side, order.qty, limit) if crosses else []
+        for price, lots in fills:
             filled += lots
             self._fill(symbol, cid, order, lots, price, filled, False, now)
         if filled >= order.qty:
@@ -380,30 +411,28 @@ class SimExchange:
         level = self.books[symbol].qty_at(side, limit)
         self._resting[symbol].append(_Resting(cid, order, limit, filled, level, now))
 
-    def _levels(self, symbol: str, side: int) -> list[tuple[int, int]]:
-        """Visible levels we could take from on ``side``, net of what we already took."""
+    def _levels(self, symbol: str, side: int, limit: int | None) -> Iterator[tuple[int, int]]:
+        """Levels of ``side`` from the best up to ``limit`` (inclusive), net of what we took."""
         book = self.books[symbol]
         consumed = self._consumed[symbol]
-        n = 32
+        taken = 0
+        n = 8
         while True:
             prices, sizes = book.levels(side, n)
-            levels = [
-                (p, s - consumed.get((side, p), 0))
-                for p, s in zip(prices.tolist(), sizes.tolist(), strict=True)
-            ]
-            if len(prices) < n or n >= 1 << 16:
-                return [(p, s) for p, s in levels if s > 0]
-            if sum(s for _, s in levels) >= 1 << 62:
-                return levels
-            n *= 8
+            for price, size in zip(prices[taken:].tolist(), sizes[taken:].tolist(), strict=True):
+                if limit is not None and (price > limit if side == ASK else price < limit):
+                    return
+                visible = size - consumed.get((side, price), 0)
+                if visible > 0:
+                    yield price, visible
+            if len(prices) < n:
+                return
+            taken = n
+            n *= 4
 
     def _available(self, symbol: str, side: int, limit: int | None) -> int:
         opposite = ASK if side == BUY else BID
-        return sum(
-            s
-            for p, s in self._levels(symbol, opposite)
-            if limit is None or (p <= limit if side == BUY else p >= limit)
-        )
+        return sum(visible for _, visible in self._levels(symbol, opposite, limit))
 
     def _take(self, symbol: str, side: int, qty: int, limit: int | None) -> list[tuple[int, int]]:
         """Walk the opposite side up to ``limit``; record the liquidity taken."""
@@ -411,15 +440,13 @@ class SimExchange:
         consumed = self._consumed[symbol]
         fills: list[tuple[int, int]] = []
         remaining = qty
-        for price, visible in self._levels(symbol, opposite):
-            if remaining == 0 or (
-                limit is not None and (price > limit if side == BUY else price < limit)
-            ):
-                break
+        for price, visible in self._levels(symbol, opposite, limit):
             lots = min(remaining, visible)
             consumed[(opposite, price)] = consumed.get((opposite, price), 0) + lots
             fills.append((price, lots))
             remaining -= lots
+            if remaining == 0:
+                break
         return fills
 
     def _maker_fill(self, symbol: str, order: _Resting, lots: int, now: int) -> None:

@@ -56,13 +56,16 @@ class DataQuality:
 
     ``actions_after_end``: queued actions (responses, timers, wake-ups) the run ended
     before. ``tasks_cancelled_at_end``: callbacks or spawned tasks still waiting then.
-    ``undelivered_at_end``: events still queued for a strategy then.
+    ``undelivered_at_end``: events still queued for a strategy then. ``books``: per
+    symbol, what the strategy-side book saw (messages, snapshots, sequence gaps, crossed
+    states, stale messages skipped, messages skipped while invalid).
     """
 
     streams: dict[str, StreamQuality] = field(default_factory=dict)
     actions_after_end: int = 0
     tasks_cancelled_at_end: int = 0
     undelivered_at_end: int = 0
+    books: dict[str, dict[str, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
