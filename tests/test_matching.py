@@ -336,3 +336,66 @@ def test_orders_match_the_book_at_arrival_not_at_sending() -> None:
     assert fill.last_price == 1005
     assert fill.ts_exchange == strategy.sent + 25 * ss.MS
     assert fill.ts_local == strategy.sent + 29 * ss.MS
+
+
+def test_liquidation_closes_at_mark_and_cancels_orders() -> None:
+    m = Market(initial_balance=2.0, leverage=20)
+    m.feed(depth([(1000, 500)], [(1001, 500)], snapshot=True))
+    m.send(ss.BUY, 300)  # 0.3 BTC-units at 100.1: notional ~30, margin at 20x ~1.5
+    resting = m.send(ss.SELL, 10, 1010)
+    portfolio = m.exchange.portfolio
+    price = portfolio.liquidation_price("BTCUSDT")
+    assert price is not None and 90 < price < 100.1
+    m.feed(mark(price + 0.1, 1))
+    assert portfolio.position("BTCUSDT").lots == 300
+    m.feed(mark(price - 0.01, 2))
+    assert portfolio.position("BTCUSDT").lots == 0
+    assert m.last(resting).status is OrderStatus.CANCELED and m.last(resting).reason == "liquidation"
+    assert any(e.reason == "liquidation_fee" for e in portfolio.ledger)
+
+
+class Amender(ss.Strategy):
+    uses_books = False
+
+    def __init__(self) -> None:
+        self.updates: list[ss.OrderUpdate] = []
+        self.handles: list[ss.OrderHandle] = []
+
+    async def on_start(self, ctx: ss.Context) -> None:
+        first = ctx.broker.submit(ss.Order("BTCUSDT", ss.BUY, 1, 1000))
+        await first.acked()
+        second = ctx.broker.amend(first, price=999)
+        await second.acked()
+        self.handles = [first, second]
+
+    async def on_order_update(self, update: ss.OrderUpdate) -> None:
+        self.updates.append(update)
+
+
+def test_amend_is_cancel_replace() -> None:
+    book = ss.DepthBatch(
+        "BTCUSDT",
+        np.array([0, 100 * ss.MS], dtype=np.int64),
+        None,
+        np.array([-1, -1]),
+        np.array([-1, -1]),
+        np.array([-1, -1]),
+        np.array([True, False]),
+        np.array([0, 2, 3], dtype=np.int64),
+        np.array([1, 1], dtype=np.int64),
+        np.array([1000, 1001, 1000], dtype=np.int64),
+        np.array([5, 5, 6], dtype=np.int64),
+    )
+    strategy = Amender()
+    result = ss.run_backtest(
+        [ss.MemorySource([book])],
+        strategy,
+        exchange=SimExchange([BTC], sequencing=None),
+        latency=ss.ConstantLatency(ss.MS),
+        sequencing=None,
+    )
+    first, second = strategy.handles
+    assert first.status is OrderStatus.CANCELED
+    assert second.status is OrderStatus.NEW and second.order.price == 999
+    assert first.client_id != second.client_id
+    assert result.exchange["open_orders"] == 1
