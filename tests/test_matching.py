@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import streamsim as ss
 from streamsim.events import DepthUpdate, Levels
@@ -350,7 +352,9 @@ def test_liquidation_closes_at_mark_and_cancels_orders() -> None:
     assert portfolio.position("BTCUSDT").lots == 300
     m.feed(mark(price - 0.01, 2))
     assert portfolio.position("BTCUSDT").lots == 0
-    assert m.last(resting).status is OrderStatus.CANCELED and m.last(resting).reason == "liquidation"
+    assert (
+        m.last(resting).status is OrderStatus.CANCELED and m.last(resting).reason == "liquidation"
+    )
     assert any(e.reason == "liquidation_fee" for e in portfolio.ledger)
 
 
@@ -399,3 +403,28 @@ def test_amend_is_cancel_replace() -> None:
     assert second.status is OrderStatus.NEW and second.order.price == 999
     assert first.client_id != second.client_id
     assert result.exchange["open_orders"] == 1
+
+
+@given(
+    st.integers(1, 30),
+    st.integers(1, 20),
+    st.lists(st.tuples(st.booleans(), st.integers(1, 8)), max_size=25),
+)
+def test_conservative_fills_exactly_what_trades_leave_past_the_queue(
+    ahead: int, qty: int, steps: list[tuple[bool, int]]
+) -> None:
+    m = Market(queue=Conservative())
+    m.feed(depth([(1000, ahead)], [(1010, 50)], snapshot=True))
+    cid = m.send(ss.BUY, qty, 1000)
+    traded = 0
+    level = ahead
+    for is_trade, size in steps:
+        if is_trade:
+            m.feed(trade(1000, size, ss.SELL))
+            traded += size
+            level = max(level - size, 0)
+        else:
+            level += size  # others join behind us: never moves us forward
+            m.feed(depth([(1000, level)], []))
+    filled = m.last(cid).filled_qty
+    assert filled == min(qty, max(0, traded - ahead))
