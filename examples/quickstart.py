@@ -1,7 +1,7 @@
-"""Quickstart: replay generated BTCUSDT streams through a strategy and print what happened.
+"""Quickstart: replay generated BTCUSDT streams through a strategy and a simulated exchange.
 
 The sample-data replay arrives with the data adapters; until then this runs on seeded
-in-memory streams (trades, depth, mark price, open interest).
+in-memory streams (depth, trades, mark price with funding, open interest).
 
     python examples/quickstart.py
 """
@@ -11,41 +11,43 @@ from __future__ import annotations
 import streamsim as ss
 from streamsim import synthetic
 
+BTC = ss.Instrument("BTCUSDT", tick_size="0.1", lot_size="0.001")
+
 
 class Quickstart(ss.Strategy):
-    """Tracks the last trade, and once a minute sends a limit order and awaits its ack."""
+    """Once a minute: bid at the best bid (post-only), give it 20 s, cancel what is left."""
 
     def __init__(self) -> None:
-        self.trades = 0
-        self.last_price = 0
         self.acks: list[int] = []
-        self.open_interest: list[tuple[int, int]] = []
+        self.filled = 0
+        self.open_interest: list[int] = []
 
     async def on_start(self, ctx: ss.Context) -> None:
         self.ctx = ctx
         ctx.set_timer("quote", 60 * ss.SECOND)
 
-    async def on_trade(self, trade: ss.Trade) -> None:
-        self.trades += 1
-        self.last_price = trade.price
-
     async def on_open_interest(self, oi: ss.OpenInterest) -> None:
-        self.open_interest.append((oi.bucket_time, oi.ts_local - oi.bucket_time))
+        self.open_interest.append(oi.ts_local - oi.bucket_time)
 
     async def on_timer(self, name: str, now: int) -> None:
-        sent = self.ctx.now()
-        order = ss.Order("BTCUSDT", ss.BUY, qty=1, price=self.last_price - 10)
+        book = self.ctx.books.get("BTCUSDT")
+        if book is None or book.best_bid is None:
+            return
+        order = ss.Order("BTCUSDT", ss.BUY, qty=5, price=book.best_bid, tif=ss.TimeInForce.GTX)
         handle = self.ctx.broker.submit(order)
-        await handle.acked()
-        self.acks.append(self.ctx.now() - sent)
-        self.ctx.broker.cancel(handle)
+        await handle.acked()  # simulated time moves while we wait; events queue meanwhile
+        self.acks.append(self.ctx.now() - now)
+        await self.ctx.sleep(20 * ss.SECOND)
+        if not handle.status.is_final:
+            self.ctx.broker.cancel(handle)
+            await handle.done()
+        self.filled += handle.filled_qty
 
 
 def main() -> None:
     start = 1_751_371_200 * ss.SECOND  # 2025-07-01 12:00 UTC
     sources = [
-        synthetic.depth("BTCUSDT", start, 60_000),
-        synthetic.trades("BTCUSDT", start, 60_000),
+        *synthetic.market("BTCUSDT", start, n_depth=60_000, n_trades=60_000),
         synthetic.mark_prices("BTCUSDT", start, 600),
         synthetic.open_interest("BTCUSDT", start, 2),
     ]
@@ -53,14 +55,19 @@ def main() -> None:
     result = ss.run_backtest(
         sources,
         strategy,
+        exchange=ss.SimExchange([BTC], initial_balance=10_000.0),
         feed={"open_interest": ss.open_interest_preset(), "*": ss.Recorded()},
         latency=ss.LognormalLatency(entry_median=20 * ss.MS, floor=5 * ss.MS, seed=7),
     )
     print(result.summary())
+    venue = result.exchange
+    print(
+        f"fills: {venue['fills']} ({venue['maker_fills']} maker), lots bought: {strategy.filled}, "
+        f"position: {venue['positions']['BTCUSDT']} lots, equity: {venue['equity']:,.2f} USDT"
+    )
     print("ack round trips (ms):", [round(a / ss.MS, 1) for a in strategy.acks])
     print(
-        "open interest shown after its bucket (s):",
-        [d / ss.SECOND for _, d in strategy.open_interest],
+        "open interest shown after its bucket (s):", [d / ss.SECOND for d in strategy.open_interest]
     )
 
 

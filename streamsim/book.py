@@ -12,6 +12,7 @@ overrides, since NumPy's fancy assignment promises no order among repeated indic
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,6 +30,8 @@ ASK = -1
 #: A window wider than this many ticks is refused (2 x 8 bytes each: 512 MB).
 MAX_WIDTH = 1 << 25
 _MARGIN = 4096
+#: Diffs kept from before the first snapshot, to replay after it.
+EARLY_DIFFS = 10_000
 _RESCAN = 64
 
 Sequencing = Literal["futures", "spot"] | None
@@ -53,8 +56,9 @@ class L2Book:
     equals the previous ``final``), ``"spot"`` (``first`` equals the previous
     ``final + 1``) or ``None`` (no checks). After a snapshot the first diff must
     straddle the snapshot's id, and diffs older than it are skipped (the venue's sync
-    procedure). A gap marks the book invalid, is counted, and diffs are skipped until the
-    next snapshot. A crossed book is counted and reported, never repaired.
+    procedure); diffs that arrived before the first snapshot are replayed after it. A gap
+    marks the book invalid, is counted, and diffs are skipped until the next snapshot. A
+    crossed book is counted and reported, never repaired.
     """
 
     def __init__(self, symbol: str = "", sequencing: Sequencing = "futures") -> None:
@@ -65,6 +69,11 @@ class L2Book:
         self.crossed = False
         self.last_update_id: int | None = None
         self._after_snapshot = False
+        # Diffs before the first snapshot are applied (data without snapshots starts from an
+        # empty book) and kept, to be replayed once a snapshot arrives.
+        self._early: deque[DepthUpdate] | None = (
+            deque(maxlen=EARLY_DIFFS) if sequencing is not None else None
+        )
         self._lo = 0
         self._cap = 0
         self._qty = np.zeros(0, dtype=np.int64)  # bids in [0, cap), asks in [cap, 2 cap)
@@ -81,7 +90,19 @@ class L2Book:
         self._apply(levels, levels.for_book(), update.index, update.is_snapshot)
         if update.final >= 0:
             self.last_update_id = update.final
+        if self._early is not None:
+            if not update.is_snapshot:
+                self._early.append(update)
+            else:
+                self._replay_early()
         return True
+
+    def _replay_early(self) -> None:
+        """Diffs received before the first snapshot: the snapshot replaced their effect, so
+        replay the ones it does not already contain (the venue's buffering step)."""
+        early, self._early = self._early, None
+        for update in early or ():
+            self.apply(update)
 
     def apply_levels(
         self, price: IntArray, qty: IntArray, n_bids: int, snapshot: bool = False
@@ -109,7 +130,7 @@ class L2Book:
             stats.skipped_while_invalid += 1
             return False
         if self._after_snapshot:
-            if update.final < last:
+            if update.final < last or (mode == "spot" and update.final == last):
                 stats.stale_skipped += 1
                 return False
             straddles = update.first <= last + 1 if mode == "spot" else update.first <= last

@@ -220,12 +220,13 @@ class Kernel:
         return routes
 
     def _build_books(self, sequencing: Sequencing) -> list[L2Book | None]:
-        """A strategy-side book per symbol whose depth reaches a strategy that uses books."""
+        """A strategy-side book per symbol whose depth stream a book-using strategy takes."""
         books: list[L2Book | None] = []
-        for route, reader in zip(self._routes, self.merge.readers, strict=True):
+        for name, reader in zip(self.merge.streams, self.merge.readers, strict=True):
             stream = reader.feed.stream
             wanted = stream.kind == "depth" and any(
-                self.strategies[self.runners.index(runner)].uses_books for runner in route
+                strategy.uses_books and (strategy.streams is None or name in strategy.streams)
+                for strategy in self.strategies
             )
             if wanted and stream.symbol not in self.books:
                 self.books[stream.symbol] = L2Book(stream.symbol, sequencing)

@@ -35,6 +35,25 @@ def _chunks(n: int, size: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
 
 
+def _trade_batches(
+    symbol: str,
+    ts: IntArray,
+    recv: IntArray,
+    price: IntArray,
+    side: npt.NDArray[np.int8],
+    qty: IntArray,
+    batch_size: int,
+) -> MemorySource:
+    ids = np.arange(1, len(ts) + 1, dtype=np.int64)
+    return MemorySource(
+        (
+            TradeBatch(symbol, ts[a:b], recv[a:b], price[a:b], qty[a:b], side[a:b], ids[a:b])
+            for a, b in _chunks(len(ts), batch_size)
+        ),
+        Stream(symbol, "trades"),
+    )
+
+
 def trades(
     symbol: str,
     start: int,
@@ -44,44 +63,38 @@ def trades(
     batch_size: int = 10_000,
     first_price: int = 600_000,
 ) -> MemorySource:
-    """``n`` trades from ``start``, about ``mean_gap`` ns apart."""
+    """``n`` trades from ``start``, about ``mean_gap`` ns apart, on their own random walk."""
     rng = np.random.default_rng(seed)
     ts = _times(rng, start, n, mean_gap)
     recv = _recv(rng, ts, 5 * MS)
     price = _walk(rng, n, first_price)
     qty = rng.integers(1, 50, n).astype(np.int64)
     side = np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8)
-    ids = np.arange(1, n + 1, dtype=np.int64)
-    return MemorySource(
-        (
-            TradeBatch(symbol, ts[a:b], recv[a:b], price[a:b], qty[a:b], side[a:b], ids[a:b])
-            for a, b in _chunks(n, batch_size)
-        ),
-        Stream(symbol, "trades"),
-    )
+    return _trade_batches(symbol, ts, recv, price, side, qty, batch_size)
 
 
-def depth(
+def _depth_batches(
     symbol: str,
-    start: int,
-    n: int,
-    mean_gap: int = 10 * MS,
-    levels: int = 4,
-    seed: int = 1,
-    batch_size: int = 10_000,
-    first_price: int = 600_000,
+    ts: IntArray,
+    recv: IntArray,
+    mid: IntArray,
+    levels: int,
+    seed: int,
+    batch_size: int,
 ) -> MemorySource:
-    """``n`` depth diffs of ``levels`` bid and ``levels`` ask levels around a random walk."""
+    """Diffs that set ``levels`` levels a side around ``mid`` and delete both sides at ``mid``,
+    so with a mid moving at most one tick a message the book never crosses."""
     rng = np.random.default_rng(seed)
-    ts = _times(rng, start, n, mean_gap)
-    recv = _recv(rng, ts, 5 * MS)
-    mid = _walk(rng, n, first_price)
-    offsets = np.arange(1, levels + 1, dtype=np.int64)
+    n = len(ts)
+    offsets = np.arange(0, levels + 1, dtype=np.int64)
     bids = mid.reshape(-1, 1) - offsets.reshape(1, -1)
     asks = mid.reshape(-1, 1) + offsets.reshape(1, -1)
     price: IntArray = np.concatenate((bids, asks), axis=1)
-    qty = rng.integers(0, 100, price.shape).astype(np.int64)
+    qty = rng.integers(1, 100, price.shape).astype(np.int64)
+    qty[:, 0] = 0
+    qty[:, levels + 1] = 0
     final = np.arange(1, n + 1, dtype=np.int64) * 10
+    width = 2 * (levels + 1)
     batches = []
     for a, b in _chunks(n, batch_size):
         m = b - a
@@ -94,13 +107,62 @@ def depth(
                 final[a:b],
                 final[a:b] - 10,
                 np.zeros(m, dtype=np.bool_),
-                np.arange(m + 1, dtype=np.int64) * 2 * levels,
-                np.full(m, levels, dtype=np.int64),
+                np.arange(m + 1, dtype=np.int64) * width,
+                np.full(m, levels + 1, dtype=np.int64),
                 price[a:b].ravel(),
                 qty[a:b].ravel(),
             )
         )
     return MemorySource(batches, Stream(symbol, "depth"))
+
+
+def depth(
+    symbol: str,
+    start: int,
+    n: int,
+    mean_gap: int = 10 * MS,
+    levels: int = 4,
+    seed: int = 1,
+    batch_size: int = 10_000,
+    first_price: int = 600_000,
+) -> MemorySource:
+    """``n`` depth diffs of ``levels`` bid and ask levels around a random walk (never crossed)."""
+    rng = np.random.default_rng(seed)
+    ts = _times(rng, start, n, mean_gap)
+    recv = _recv(rng, ts, 5 * MS)
+    mid = _walk(rng, n, first_price)
+    return _depth_batches(symbol, ts, recv, mid, levels, seed + 1, batch_size)
+
+
+def market(
+    symbol: str,
+    start: int,
+    n_depth: int,
+    n_trades: int,
+    levels: int = 4,
+    seed: int = 0,
+    batch_size: int = 10_000,
+    first_price: int = 600_000,
+) -> list[MemorySource]:
+    """Depth and trades that agree: trades print at the touch of the latest depth message
+    (buys at the ask, sells at the bid), so resting orders see realistic queue activity."""
+    rng = np.random.default_rng(seed)
+    span = n_depth * 10 * MS
+    depth_ts = _times(rng, start, n_depth, 10 * MS)
+    trade_ts = np.sort(start + rng.integers(1, span, n_trades)).astype(np.int64)
+    mid = _walk(rng, n_depth, first_price)
+    latest = np.maximum(np.searchsorted(depth_ts, trade_ts, side="right") - 1, 0)
+    side = np.where(rng.random(n_trades) < 0.5, 1, -1).astype(np.int8)
+    price = mid[latest] + side.astype(np.int64)
+    qty = rng.integers(1, 30, n_trades).astype(np.int64)
+    return [
+        _depth_batches(
+            symbol, depth_ts, _recv(rng, depth_ts, 5 * MS), mid, levels, seed + 1, batch_size
+        ),
+        _trade_batches(
+            symbol, trade_ts, _recv(rng, trade_ts, 5 * MS), price, side, qty, batch_size
+        ),
+    ]
 
 
 def mark_prices(

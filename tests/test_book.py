@@ -106,3 +106,24 @@ def test_spot_sequence_uses_first_equals_previous_final_plus_one() -> None:
     assert book.apply(message([(100, 3)], [], first=13, final=14))
     assert not book.apply(message([(100, 3)], [], first=16, final=17))
     assert book.stats.gaps == 1
+
+
+def test_diffs_before_the_first_snapshot_are_replayed_after_it() -> None:
+    # As in a real capture: two diffs arrive before the REST snapshot, the second newer
+    # than it; the next diff continues from that second one.
+    book = L2Book(sequencing="futures")
+    assert book.apply(message([(100, 1)], [], first=5, final=8, prev=4))
+    assert book.apply(message([(101, 2)], [(105, 1)], first=9, final=12, prev=8))
+    book.apply(message([(99, 7)], [(104, 3)], final=10, snapshot=True))
+    assert book.apply(message([(101, 4)], [], first=13, final=14, prev=12))
+    assert book.valid and book.stats.gaps == 0
+    assert book.stats.stale_skipped == 1  # the diff ending at 8 is older than the snapshot
+    assert book.snapshot()["bids"] == [(101, 4), (99, 7)]
+    assert book.snapshot()["asks"] == [(104, 3), (105, 1)]
+
+
+def test_spot_skips_a_diff_ending_at_the_snapshot_id() -> None:
+    book = L2Book(sequencing="spot")
+    book.apply(message([(100, 1)], [(101, 1)], final=10, snapshot=True))
+    assert not book.apply(message([(100, 5)], [], first=8, final=10))
+    assert book.qty_at(BID, 100) == 1

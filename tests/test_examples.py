@@ -26,6 +26,8 @@ def test_quickstart_example_runs_and_reports() -> None:
     assert acks is not None
     rounds = [float(x) for x in acks.group(1).split(",")]
     assert len(rounds) == 11 and min(rounds) >= 10.0  # two legs, each floored at 5 ms
+    fills = re.search(r"fills: (\d+) \((\d+) maker\), lots bought: (\d+)", out)
+    assert fills is not None and int(fills.group(1)) > 0 and int(fills.group(3)) > 0
 
 
 def test_readme_strategy_block_runs() -> None:
