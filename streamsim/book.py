@@ -90,7 +90,7 @@ class L2Book:
         self._apply(levels, levels.for_book(), update.index, update.is_snapshot)
         if update.final >= 0:
             self.last_update_id = update.final
-        if self._early is not None:
+        if self._early is not None and update.final >= 0:
             if not update.is_snapshot:
                 self._early.append(update)
             else:

@@ -21,6 +21,8 @@ class SimBroker:
 
     ``submit`` returns a handle at once; the request reaches the venue after the entry
     latency, and each venue response reaches its strategy after the response latency.
+    Both directions behave like one ordered connection: with random latencies a message
+    may wait for the one before it, but never overtakes it.
     """
 
     def __init__(self, clock: VirtualClock, exchange: Exchange, latency: OrderLatency) -> None:
@@ -29,6 +31,8 @@ class SimBroker:
         self._latency = latency
         self._orders: dict[str, tuple[OrderHandle, Deliver]] = {}
         self._ids = count(1)
+        self._last_arrival = 0
+        self._last_response = 0
         self.submitted = 0
         self.responses = 0
         exchange.bind(self)
@@ -52,13 +56,17 @@ class SimBroker:
 
     def _send(self, request: OrderRequest) -> None:
         now = self._clock.now()
-        arrival = now + self._latency.entry(now)
+        # One ordered connection: a message never overtakes the one sent before it.
+        arrival = max(now + self._latency.entry(now), self._last_arrival)
+        self._last_arrival = arrival
         self._clock.schedule(arrival, PHASE_EXCHANGE_ORDER, self._exchange.on_order, request)
 
     def respond(self, update: OrderUpdate) -> None:
-        """Venue side: deliver ``update`` to its strategy after the response latency."""
+        """Venue side: deliver ``update`` to its strategy after the response latency
+        (in the order the venue sent them, whatever the drawn latencies)."""
         produced = update.ts_exchange
-        update.ts_local = produced + self._latency.response(produced)
+        update.ts_local = max(produced + self._latency.response(produced), self._last_response)
+        self._last_response = update.ts_local
         self._clock.schedule(update.ts_local, PHASE_RESPONSE, self._deliver, update)
 
     def _deliver(self, update: OrderUpdate) -> None:

@@ -197,7 +197,9 @@ class Kernel:
         }
         table[TimerFired] = lambda fired: strategy.on_timer(fired.name, fired.now)
         table[_Started] = lambda _: strategy.on_start(ctx)
-        runner = _Task(self, name, name, _drive(table, strategy.on_depth, books))
+        runner = _Task(
+            self, name, name, _drive(table, strategy.on_depth, books if strategy.uses_books else {})
+        )
         runner.send(None)
         runner.idle = True
         runner_box.append(runner)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from numbers import Integral
 from typing import Any, Literal
 
 from .book import ASK, BID, L2Book, Sequencing
@@ -23,7 +24,7 @@ from .exchange import UNKNOWN_ORDER, Venue
 from .guard import GUARD_REJECT, BookGuard, GuardConfig, GuardStats
 from .instruments import Instrument
 from .orders import Order, OrderRequest, OrderStatus, OrderType, OrderUpdate, TimeInForce
-from .portfolio import BracketTable, MarginBracket, Portfolio
+from .portfolio import LIQUIDATION_REF, BracketTable, MarginBracket, Portfolio
 from .queue_models import Conservative, QueueModel
 
 # Binance USD-M error codes and messages.
@@ -35,6 +36,7 @@ MIN_NOTIONAL = (
     -4164,
     "Order's notional must be no smaller than {} (unless you choose reduce only).",
 )
+IMMEDIATE_TRIGGER = (-2021, "Order would immediately trigger.")
 POST_ONLY = (
     -5022,
     "Due to the order could not be executed as maker, the Post Only order will be rejected.",
@@ -52,6 +54,11 @@ class Fees:
 
     maker: float = 0.0002
     taker: float = 0.0005
+
+
+def _is_integer(value: object) -> bool:
+    """Python and NumPy integers: prices and sizes must already be ticks and lots."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 class _Resting:
@@ -105,6 +112,7 @@ class SimExchange:
         leverage: int | Mapping[str, int] = 20,
         brackets: Mapping[str, BracketTable] | None = None,
         guard: GuardConfig | None = None,
+        liquidation_fee_rate: float = 0.0125,
         stop_trigger: Trigger = "last",
         sequencing: Sequencing = "futures",
     ) -> None:
@@ -119,7 +127,9 @@ class SimExchange:
         self.stop_trigger = stop_trigger
         tables = {s: DEFAULT_BRACKETS for s in self.instruments if s != "BTCUSDT"}
         tables.update(brackets or {})
-        self.portfolio = Portfolio(self.instruments, initial_balance, leverage, tables)
+        self.portfolio = Portfolio(
+            self.instruments, initial_balance, leverage, tables, liquidation_fee_rate
+        )
         self.books = {s: L2Book(s, sequencing) for s in self.instruments}
         self.guard_stats = GuardStats()
         self._guards = (
@@ -147,10 +157,12 @@ class SimExchange:
         for entry in portfolio.ledger:
             by_reason[entry.reason] = by_reason.get(entry.reason, 0.0) + entry.amount
         waits = sorted(self.queue_waits)
+        liquidations = sum(1 for fill in fills if fill.ref == LIQUIDATION_REF)
         return {
             "fills": len(fills),
             "maker_fills": self._maker_fills,
-            "taker_fills": len(fills) - self._maker_fills,
+            "taker_fills": len(fills) - self._maker_fills - liquidations,
+            "liquidation_fills": liquidations,
             "ledger": by_reason,
             "wallet": portfolio.wallet,
             "equity": portfolio.equity,
@@ -251,17 +263,19 @@ class SimExchange:
             side = BID if order.side == BUY else ASK
             level = book.qty_at(side, order.price)
             if level != order.level:
+                # The venue reported our level: trades counted since its last report are
+                # part of this change, the rest is attributed by the queue model.
                 decrease = order.level - level - order.traded
                 if decrease > 0:
                     self.queue.on_decrease(order, order.level, level, decrease)
                 order.ahead = min(order.ahead, float(level))
                 order.level = level
-            order.traded = 0
-            opposite = book.best_ask if order.side == BUY else book.best_bid
-            if opposite is not None and (
-                opposite <= order.price if order.side == BUY else opposite >= order.price
-            ):
-                self._maker_fill(symbol, order, order.remaining, now)
+                order.traded = 0
+            crossing = self._take(symbol, order.side, order.remaining, order.price)
+            if crossing:
+                # Liquidity we have not taken now sits at or through our price: it would
+                # have traded with us, the resting order.
+                self._maker_fill(symbol, order, sum(lots for _, lots in crossing), now)
 
     @staticmethod
     def _restore_taken(update: DepthUpdate, consumed: dict[tuple[int, int], int]) -> None:
@@ -275,8 +289,9 @@ class SimExchange:
         symbol = trade.symbol
         self._last[symbol] = trade.price
         now = trade.ts_exchange
-        if self._stops and self.stop_trigger == "last":
-            self._trigger_stops(symbol, trade.price, "last", now)
+        if self._stops:
+            price = self.instruments[symbol].ticks_to_price(trade.price)
+            self._trigger_stops(symbol, price, "last", now)
         for order in list(self._resting[symbol]):
             if order.side == trade.side:
                 continue  # the aggressor's side: trades there never fill a resting order
@@ -302,8 +317,7 @@ class SimExchange:
         self._mark[symbol] = mark.mark
         self.portfolio.mark(now, symbol, mark.mark)
         if self._stops:
-            price = self.instruments[symbol].price_to_ticks_floor(mark.mark)
-            self._trigger_stops(symbol, price, "mark", now)
+            self._trigger_stops(symbol, mark.mark, "mark", now)
         for liquidated in self.portfolio.check_liquidation(now):
             self._cancel_all(liquidated, now, "liquidation")
 
@@ -322,6 +336,12 @@ class SimExchange:
         if error is not None:
             self._respond(symbol, cid, OrderStatus.REJECTED, now, error=error)
             return
+        order = replace(
+            order,
+            qty=int(order.qty),
+            price=None if order.price is None else int(order.price),
+            stop_price=None if order.stop_price is None else int(order.stop_price),
+        )
         self._respond(symbol, cid, OrderStatus.NEW, now)
         if order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
             self._stops[cid] = (symbol, order)
@@ -333,10 +353,8 @@ class SimExchange:
         instrument = self.instruments.get(symbol)
         if instrument is None:
             return (-1121, "Invalid symbol.")
-        prices = (order.price, order.stop_price)
-        if not isinstance(order.qty, int) or any(
-            p is not None and not isinstance(p, int) for p in prices
-        ):
+        values: tuple[object, ...] = (order.qty, order.price, order.stop_price)
+        if not all(v is None or _is_integer(v) for v in values) or order.qty is None:
             return PRECISION
         if order.qty <= 0:
             return BAD_QTY
@@ -357,9 +375,13 @@ class SimExchange:
             if reason is not None:
                 return (GUARD_REJECT, f"Blocked by the book guard: {reason}.")
         position = self.portfolio.position(symbol).lots
-        reduces = position != 0 and (position > 0) != (order.side > 0)
-        if order.reduce_only and (not reduces or order.qty > abs(position)):
+        reduces = position * order.side < 0 and order.qty <= abs(position)
+        if order.reduce_only and not reduces:
             return REDUCE_ONLY
+        if order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
+            current = self._trigger_price(order)
+            if current is not None and self._stop_reached(order, current):
+                return IMMEDIATE_TRIGGER
         reference = (
             order.price
             if order.price is not None
@@ -409,7 +431,11 @@ class SimExchange:
         assert limit is not None
         side = BID if order.side == BUY else ASK
         level = self.books[symbol].qty_at(side, limit)
-        self._resting[symbol].append(_Resting(cid, order, limit, filled, level, now))
+        resting = self._resting[symbol]
+        ours = sum(o.remaining for o in resting if o.side == order.side and o.price == limit)
+        joined = _Resting(cid, order, limit, filled, level, now)
+        joined.ahead += ours  # behind the venue's queue and behind our own earlier orders
+        resting.append(joined)
 
     def _levels(self, symbol: str, side: int, limit: int | None) -> Iterator[tuple[int, int]]:
         """Levels of ``side`` from the best up to ``limit`` (inclusive), net of what we took."""
@@ -450,6 +476,15 @@ class SimExchange:
         return fills
 
     def _maker_fill(self, symbol: str, order: _Resting, lots: int, now: int) -> None:
+        if order.order.reduce_only:
+            position = self.portfolio.position(symbol).lots
+            allowed = abs(position) if position * order.side < 0 else 0
+            if allowed == 0:
+                # The position it was reducing is gone: the venue expires it.
+                self._resting[symbol].remove(order)
+                self._respond(symbol, order.client_id, OrderStatus.EXPIRED, now, order.filled)
+                return
+            lots = min(lots, allowed)
         if lots <= 0:
             return
         order.filled += lots
@@ -458,12 +493,25 @@ class SimExchange:
             self.queue_waits.append(now - order.joined)
         self._fill(symbol, order.client_id, order.order, lots, order.price, order.filled, True, now)
 
-    def _trigger_stops(self, symbol: str, price: int, source: Trigger, now: int) -> None:
+    def _stop_reached(self, order: Order, price: float) -> bool:
+        """Buy stops trigger at or above their stop price, sell stops at or below."""
+        assert order.stop_price is not None
+        stop = self.instruments[order.symbol].ticks_to_price(order.stop_price)
+        return price >= stop if order.side == BUY else price <= stop
+
+    def _trigger_price(self, order: Order) -> float | None:
+        """The current price a stop compares with: last trade or mark, if known."""
+        if (order.trigger or self.stop_trigger) == "mark":
+            return self._mark.get(order.symbol)
+        last = self._last.get(order.symbol)
+        return None if last is None else self.instruments[order.symbol].ticks_to_price(last)
+
+    def _trigger_stops(self, symbol: str, price: float, source: Trigger, now: int) -> None:
         for cid, (stop_symbol, order) in list(self._stops.items()):
             trigger = order.trigger or self.stop_trigger
-            if stop_symbol != symbol or trigger != source or order.stop_price is None:
+            if stop_symbol != symbol or trigger != source:
                 continue
-            if price >= order.stop_price if order.side == BUY else price <= order.stop_price:
+            if self._stop_reached(order, price):
                 del self._stops[cid]
                 self._execute(cid, order, now)
 

@@ -127,3 +127,10 @@ def test_spot_skips_a_diff_ending_at_the_snapshot_id() -> None:
     book.apply(message([(100, 1)], [(101, 1)], final=10, snapshot=True))
     assert not book.apply(message([(100, 5)], [], first=8, final=10))
     assert book.qty_at(BID, 100) == 1
+
+
+def test_data_without_update_ids_never_replays_over_a_snapshot() -> None:
+    book = L2Book(sequencing="futures")
+    book.apply(message([(100, 5)], []))
+    book.apply(message([(100, 7)], [], snapshot=True))
+    assert book.qty_at(BID, 100) == 7

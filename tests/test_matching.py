@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import streamsim as ss
+import streamsim.synthetic
 from streamsim.events import DepthUpdate, Levels
 from streamsim.guard import GUARD_REJECT, GuardConfig
 from streamsim.matching import Fees, SimExchange
@@ -428,3 +429,120 @@ def test_conservative_fills_exactly_what_trades_leave_past_the_queue(
             m.feed(depth([(1000, level)], []))
     filled = m.last(cid).filled_qty
     assert filled == min(qty, max(0, traded - ahead))
+
+
+def test_per_order_last_trigger_on_a_mark_default_exchange() -> None:
+    m = book_market(stop_trigger="mark")
+    cid = m.send(ss.BUY, 1, None, type=OrderType.STOP_MARKET, stop_price=1005, trigger="last")
+    m.feed(trade(1005, 1, ss.BUY))
+    assert m.last(cid).status is OrderStatus.FILLED
+
+
+def test_sell_stop_on_mark_does_not_fire_a_tick_early() -> None:
+    m = book_market()
+    cid = m.send(ss.SELL, 1, None, type=OrderType.STOP_MARKET, stop_price=999, trigger="mark")
+    m.feed(mark(99.95, 1))
+    assert m.of(cid) == [("NEW", 0, 0, 0, False)]
+    m.feed(mark(99.9, 2))
+    assert m.last(cid).status is OrderStatus.FILLED
+
+
+def test_a_stop_that_would_trigger_at_once_is_rejected() -> None:
+    m = book_market()
+    m.feed(trade(1001, 1, ss.BUY))
+    cid = m.send(ss.BUY, 1, None, type=OrderType.STOP_MARKET, stop_price=1000)
+    assert m.last(cid).code == -2021
+
+
+def test_flipping_through_zero_needs_margin_for_the_new_side() -> None:
+    m = Market(initial_balance=1.0)
+    m.feed(depth([(1000, 5000)], [(1001, 5000)], snapshot=True))
+    assert m.last(m.send(ss.BUY, 1)).status is OrderStatus.FILLED
+    assert m.last(m.send(ss.SELL, 1000)).code == -2019
+    assert m.exchange.portfolio.position("BTCUSDT").lots == 1
+
+
+def test_what_we_took_does_not_fill_our_own_resting_remainder() -> None:
+    m = book_market()
+    cid = m.send(ss.BUY, 10, 1002)  # takes 5 as taker, rests 5 at 1002
+    m.feed(depth([(999, 1)], []))  # asks 1001/1002 still show in the venue's book
+    assert m.last(cid).filled_qty == 5 and not m.last(cid).is_maker
+    m.feed(depth([], [(1002, 7)]))  # the venue shows fresh size at our price: it trades with us
+    assert m.last(cid).filled_qty == 10 and m.last(cid).is_maker
+
+
+def test_trades_are_not_attributed_twice_when_the_venue_reports_late() -> None:
+    m = book_market(queue=PowerQueue(2))
+    m.feed(depth([(1000, 6)], []))
+    cid = m.send(ss.BUY, 1, 1000)
+    m.feed(trade(1000, 2, ss.SELL))  # 4 ahead now
+    m.feed(depth([(999, 3)], []))  # a message that does not report our level
+    m.feed(depth([(1000, 4)], []))  # the trade, reported late: nothing left to attribute
+    (resting,) = m.exchange._resting["BTCUSDT"]
+    assert resting.ahead == 4.0 and m.of(cid) == [("NEW", 0, 0, 0, False)]
+
+
+def test_numpy_integer_prices_are_accepted() -> None:
+    m = book_market()
+    book = m.exchange.books["BTCUSDT"]
+    price = book.levels(ss.BID, 1)[0][0]
+    cid = m.send(ss.BUY, np.int64(1), price)
+    assert m.of(cid) == [("NEW", 0, 0, 0, False)]
+
+
+def test_resting_reduce_only_expires_when_the_position_is_gone() -> None:
+    m = book_market()
+    m.send(ss.BUY, 2)
+    cid = m.send(ss.SELL, 2, 1010, reduce_only=True)
+    m.send(ss.SELL, 2)  # closes the position at the bid
+    m.feed(trade(1011, 5, ss.BUY))  # a trade through the reduce-only order's price
+    assert m.last(cid).status is OrderStatus.EXPIRED
+    assert m.exchange.portfolio.position("BTCUSDT").lots == 0
+
+
+def test_our_second_order_at_a_price_queues_behind_our_first() -> None:
+    m = book_market()
+    m.feed(depth([(1000, 0)], []))
+    first = m.send(ss.BUY, 3, 1000)
+    second = m.send(ss.BUY, 3, 1000)
+    m.feed(trade(1000, 4, ss.SELL))
+    assert m.last(first).status is OrderStatus.FILLED
+    assert m.last(second).filled_qty == 1
+
+
+class Orderly(ss.Strategy):
+    uses_books = False
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, list[str]] = {}
+        self.book_seen: list[object] = []
+
+    async def on_start(self, ctx: ss.Context) -> None:
+        self.ctx = ctx
+
+    async def on_depth(self, update: ss.DepthUpdate, book: object) -> None:
+        self.book_seen.append(book)
+
+    async def on_trade(self, trade: ss.Trade) -> None:
+        self.ctx.broker.submit(ss.Order("BTCUSDT", ss.BUY, 1, type=OrderType.MARKET))
+
+    async def on_order_update(self, update: ss.OrderUpdate) -> None:
+        self.statuses.setdefault(update.client_id, []).append(update.status.value)
+
+
+class BookReader(ss.Strategy):
+    async def on_depth(self, update: ss.DepthUpdate, book: object) -> None:
+        assert book is not None
+
+
+def test_random_latency_never_reorders_responses_and_uses_books_false_gets_none() -> None:
+    strategy = Orderly()
+    ss.run_backtest(
+        ss.synthetic.market("BTCUSDT", 10**18, n_depth=2_000, n_trades=300),
+        [strategy, BookReader()],
+        exchange=SimExchange([BTC]),
+        latency=ss.LognormalLatency(entry_median=20 * ss.MS, sigma=1.5, seed=1),
+    )
+    assert len(strategy.statuses) > 100
+    assert all(s[0] == "NEW" and s[-1] in ("FILLED", "EXPIRED") for s in strategy.statuses.values())
+    assert strategy.book_seen and all(book is None for book in strategy.book_seen)
