@@ -51,7 +51,7 @@ class BookGuard:
         self.config = config
         self.stats = stats
         self.reason: str | None = None
-        self._clear_at = 0
+        self._clear_at: int | None = None
         self._last_message = 0
 
     def _problem(self, book: L2Book, now: int) -> str | None:
@@ -79,14 +79,18 @@ class BookGuard:
             self._last_message = now
         problem = self._problem(book, now)
         if problem is not None:
-            self._clear_at = now + self.config.cooldown
             tripped = self.reason is None and problem != "warmup"
             if tripped:
                 self.stats.trips[problem] += 1
             self.reason = problem
+            self._clear_at = None
             return tripped
-        if self.reason is not None and now >= self._clear_at:
-            self.reason = None
+        if self.reason is not None:
+            if self._clear_at is None:  # the condition just cleared: the cooldown starts
+                self._clear_at = now + self.config.cooldown
+            if now >= self._clear_at:
+                self.reason = None
+                self._clear_at = None
         return False
 
     def blocks(self, book: L2Book, now: int) -> str | None:

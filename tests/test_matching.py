@@ -546,3 +546,42 @@ def test_random_latency_never_reorders_responses_and_uses_books_false_gets_none(
     assert len(strategy.statuses) > 100
     assert all(s[0] == "NEW" and s[-1] in ("FILLED", "EXPIRED") for s in strategy.statuses.values())
     assert strategy.book_seen and all(book is None for book in strategy.book_seen)
+
+
+@pytest.mark.parametrize(
+    ("config", "events", "reason"),
+    [
+        (GuardConfig(warmup_messages=3), [], "warmup"),
+        (GuardConfig(max_spread_bps=10), [depth([(1000, 0), (980, 1)], [])], "spread"),
+        (GuardConfig(), [depth([(1002, 1)], [])], "crossed"),
+        (GuardConfig(max_staleness=ss.SECOND), [], "stale"),
+    ],
+)
+def test_guard_reasons(config: GuardConfig, events: list[Any], reason: str) -> None:
+    m = Market(guard=config)
+    m.feed(depth([(1000, 5)], [(1001, 5)], snapshot=True), *events)
+    m.venue.t = 5 * ss.SECOND
+    cid = m.send(ss.BUY, 1, 990)
+    assert (m.last(cid).code, m.last(cid).reason) == (
+        GUARD_REJECT,
+        f"Blocked by the book guard: {reason}.",
+    )
+    assert m.exchange.guard_stats.blocked[reason] == 1
+
+
+def test_guard_gap_and_cooldown() -> None:
+    m = Market(guard=GuardConfig(cooldown=2 * ss.SECOND))
+    m.exchange.books["BTCUSDT"].sequencing = "futures"
+    snap = depth([(1000, 5)], [(1001, 5)], snapshot=True)
+    snap.final = 10
+    gap = depth([(999, 1)], [], t=1 * ss.SECOND)
+    gap.first, gap.final, gap.prev_final = 20, 21, 19
+    m.feed(snap, gap)
+    assert m.exchange.guard_stats.trips["sequence_gap"] == 1
+    fresh = depth([(1000, 5)], [(1001, 5)], t=2 * ss.SECOND, snapshot=True)
+    fresh.final = 30
+    m.feed(fresh)
+    m.venue.t = 3 * ss.SECOND
+    assert m.last(m.send(ss.BUY, 1, 990)).code == GUARD_REJECT  # cooling down
+    m.venue.t = 4 * ss.SECOND
+    assert m.last(m.send(ss.BUY, 1, 990)).status is OrderStatus.NEW
