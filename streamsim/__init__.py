@@ -69,6 +69,7 @@ from .portfolio import (
     Position,
 )
 from .quality import DataQuality, StreamQuality
+from .quarantine import Ingest, Policy, Quarantine
 from .queue_models import Conservative, LogQueue, PowerQueue, QueueModel
 from .sources import MemorySource, Source, Stream
 from .strategy import Context, Strategy
@@ -112,6 +113,7 @@ __all__ = [
     "Fees",
     "Fill",
     "GuardConfig",
+    "Ingest",
     "Instrument",
     "L2Book",
     "LedgerEntry",
@@ -135,9 +137,11 @@ __all__ = [
     "OrderUpdate",
     "OutOfOrderError",
     "PacedClock",
+    "Policy",
     "Portfolio",
     "Position",
     "PowerQueue",
+    "Quarantine",
     "QueueModel",
     "Recorded",
     "RecordedLatency",

@@ -22,6 +22,7 @@ from .kernel import Kernel
 from .latency import ConstantLatency, OrderLatency
 from .merge import FeedConfig, Merge, OutOfOrderPolicy
 from .quality import DataQuality
+from .quarantine import Quarantine
 from .sources import Source
 from .strategy import Strategy
 from .units import SECOND
@@ -104,6 +105,20 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
+def _collect_source_reports(sources: Sequence[Source], quality: DataQuality) -> None:
+    """Sources may carry a ``quarantine`` (:class:`Quarantine`) and ``notes`` (strings)."""
+    seen: set[int] = set()
+    for source in sources:
+        quarantine = getattr(source, "quarantine", None)
+        if isinstance(quarantine, Quarantine) and id(quarantine) not in seen:
+            seen.add(id(quarantine))
+            for stream, reasons in quarantine.summary().items():
+                merged = quality.quarantined.setdefault(stream, {})
+                for reason, count in reasons.items():
+                    merged[reason] = merged.get(reason, 0) + count
+        quality.notes.extend(note for note in getattr(source, "notes", ()) if isinstance(note, str))
+
+
 async def backtest(
     sources: Sequence[Source],
     strategies: Strategy | Sequence[Strategy],
@@ -165,6 +180,7 @@ async def backtest(
     for name, count in zip(merge.streams, kernel.delivered.tolist(), strict=True):
         if name in quality.streams:
             quality.streams[name].delivered = count
+    _collect_source_reports(sources, quality)
     firsts = [q.first_ts_exchange for q in quality.streams.values() if q.first_ts_exchange]
     result = RunResult(
         quality=quality,

@@ -58,7 +58,9 @@ class DataQuality:
     before. ``tasks_cancelled_at_end``: callbacks or spawned tasks still waiting then.
     ``undelivered_at_end``: events still queued for a strategy then. ``books``: per
     symbol, what the strategy-side book saw (messages, snapshots, sequence gaps, crossed
-    states, stale messages skipped, messages skipped while invalid).
+    states, stale messages skipped, messages skipped while invalid). ``quarantined``: per
+    stream and reason, input rows or messages the adapters skipped under the quarantine
+    policy (each also written to the quarantine JSONL file).
     """
 
     streams: dict[str, StreamQuality] = field(default_factory=dict)
@@ -66,6 +68,7 @@ class DataQuality:
     tasks_cancelled_at_end: int = 0
     undelivered_at_end: int = 0
     books: dict[str, dict[str, int]] = field(default_factory=dict)
+    quarantined: dict[str, dict[str, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

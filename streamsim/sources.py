@@ -25,7 +25,10 @@ class Source(Protocol):
     """Batches of one stream, ordered by ``ts_exchange`` within and across batches.
 
     A source is iterated once per run. It may await I/O between batches; the merge pulls
-    from it only when its next event could be the next to happen.
+    from it only when its next event could be the next to happen. Optionally a source
+    has ``quarantine`` (a :class:`~streamsim.quarantine.Quarantine` whose counts go into
+    the run's data-quality report) and ``notes`` (strings added to the report, e.g. that
+    a stream is synthetic).
     """
 
     @property
