@@ -513,6 +513,12 @@ class SimExchange:
                 continue
             if self._stop_reached(order, price):
                 del self._stops[cid]
+                if order.reduce_only:
+                    position = self.portfolio.position(symbol).lots
+                    if position * order.side >= 0:  # nothing left to reduce: it expires
+                        self._respond(symbol, cid, OrderStatus.EXPIRED, now)
+                        continue
+                    order = replace(order, qty=min(order.qty, abs(position)))
                 self._execute(cid, order, now)
 
     def _cancel(self, symbol: str, cid: str, now: int) -> None:

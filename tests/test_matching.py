@@ -585,3 +585,13 @@ def test_guard_gap_and_cooldown() -> None:
     assert m.last(m.send(ss.BUY, 1, 990)).code == GUARD_REJECT  # cooling down
     m.venue.t = 4 * ss.SECOND
     assert m.last(m.send(ss.BUY, 1, 990)).status is OrderStatus.NEW
+
+
+def test_reduce_only_stop_expires_when_its_position_is_gone() -> None:
+    m = book_market()
+    m.send(ss.BUY, 2)
+    stop = m.send(ss.SELL, 2, None, type=OrderType.STOP_MARKET, stop_price=995, reduce_only=True)
+    m.send(ss.SELL, 2)  # flat again
+    m.feed(trade(995, 1, ss.SELL))
+    assert m.last(stop).status is OrderStatus.EXPIRED
+    assert m.exchange.portfolio.position("BTCUSDT").lots == 0
