@@ -1,0 +1,237 @@
+"""A Binance capture as streamsim sources: depth, trades and mark price of each symbol.
+
+Each stream becomes a :class:`CaptureSource` (a :class:`~streamsim.sources.MemorySource`
+with ``notes``) over batches of at most ``batch_size`` rows; a depth batch holds at most
+``batch_size`` messages and ``batch_size`` levels, except that a depth message is never
+split (a message larger than the bound, such as a 2,000-level REST snapshot, gets a
+batch of its own).
+
+Depth keeps the capture's receive order, REST snapshot included, so the strategy-side
+book applies the venue's own sync procedure (diffs buffered before the snapshot are
+replayed after it; stale ones skipped). A snapshot's ``E`` comes from the REST server and
+can be earlier than the ``E`` of the diff received just before it (59 ms in
+``btcusdt_20240808.gz``); a source must be ordered by ``ts_exchange``, so such a snapshot
+gets ``ts_exchange = max(its E, the previous message's ts_exchange)``. Every snapshot so
+raised is counted and described in the depth source's ``notes`` (which the run's
+data-quality report includes); diffs are never altered (a diff whose ``E`` went backwards
+is left to the run's ``out_of_order`` policy).
+
+Not turned into sources, and said so in the notes: ``bookTicker`` messages (the core has
+no event type for them; they stay in :attr:`SymbolCapture.book_tickers` as an independent
+check of the rebuilt book), messages of other kinds the capture skipped
+(:attr:`Capture.ignored`) and depth levels dropped for being off the grid.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from streamsim.batches import Batch, DepthBatch, MarkPriceBatch, TradeBatch
+from streamsim.errors import ConfigError, DataError
+from streamsim.instruments import Instrument
+from streamsim.sources import MemorySource, Source, Stream
+
+from .capture import Capture, SymbolCapture, read_capture
+
+PathLike = str | os.PathLike[str]
+
+#: Stream kinds a capture provides, in the default order (which is also the tie-break rank).
+CAPTURE_KINDS = ("depth", "trades", "mark_price")
+DEFAULT_BATCH_SIZE = 10_000
+
+
+class CaptureSource(MemorySource):
+    """Batches of one stream of a capture, with ``notes`` for the data-quality report."""
+
+    def __init__(self, batches: Iterable[Batch], stream: Stream, notes: Sequence[str] = ()) -> None:
+        super().__init__(batches, stream)
+        self.notes: list[str] = list(notes)
+
+    @property
+    def batches(self) -> list[Batch]:
+        """The batches, in order (for inspection; the run iterates the source)."""
+        return list(self._batches)
+
+
+def capture_sources(
+    paths: PathLike | Iterable[PathLike],
+    instruments: Mapping[str, Instrument] | None = None,
+    kinds: Sequence[str] = CAPTURE_KINDS,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    off_grid: Literal["raise", "drop"] = "raise",
+) -> list[Source]:
+    """Read one recording (its files in order, chained) and return its sources.
+
+    See :func:`~adapters.binance.capture.read_capture` for ``instruments`` and
+    ``off_grid``, and :func:`sources_from_capture` for the rest.
+    """
+    return sources_from_capture(
+        read_capture(paths, instruments, off_grid=off_grid), kinds, batch_size=batch_size
+    )
+
+
+def sources_from_capture(
+    capture: Capture,
+    kinds: Sequence[str] = CAPTURE_KINDS,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> list[Source]:
+    """Sources of every symbol of ``capture`` (symbols sorted, ``kinds`` in the given order).
+
+    ``kinds`` is a subset of ``("depth", "trades", "mark_price")``. A symbol without a
+    mark price stream (spot, or a recording that did not subscribe to it) gets no
+    ``mark_price`` source, and a note says so. Symbol-level notes (bookTickers left out,
+    off-grid levels dropped, missing streams) go to the symbol's first source, the depth
+    snapshot-time note to its depth source, capture-level notes (ignored messages, and
+    those of a symbol left without a source) to the first source. :class:`DataError` if
+    no source is left at all.
+    """
+    kinds = tuple(kinds)
+    unknown = [kind for kind in kinds if kind not in CAPTURE_KINDS]
+    if unknown:
+        hint = (
+            " (bookTicker has no event type in streamsim: read SymbolCapture.book_tickers)"
+            if any("ticker" in kind.lower() for kind in unknown)
+            else ""
+        )
+        raise ConfigError(
+            f"unknown capture kind(s) {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(CAPTURE_KINDS)}{hint}"
+        )
+    if len(set(kinds)) != len(kinds):
+        raise ConfigError(f"kinds repeat a kind: {kinds}")
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    sources: list[CaptureSource] = []
+    general: list[str] = []
+    if capture.ignored:
+        counts = ", ".join(f"{count:,} {name}" for name, count in sorted(capture.ignored.items()))
+        general.append(f"capture: messages of kinds not converted, skipped: {counts}")
+    for symbol, data in sorted(capture.symbols.items()):
+        notes = _symbol_notes(symbol, data, kinds)
+        first = len(sources)
+        for kind in kinds:
+            if kind == "mark_price" and data.mark_price is None:
+                notes.append(f"{symbol}: the capture has no mark price stream; no source for it")
+                continue
+            sources.append(_source(symbol, data, kind, batch_size))
+        if len(sources) > first:
+            sources[first].notes[:0] = notes
+        else:
+            general += notes
+    if not sources:
+        raise DataError(f"the capture has no data of kinds {', '.join(kinds)}")
+    sources[0].notes[:0] = general
+    return list(sources)
+
+
+def _symbol_notes(symbol: str, data: SymbolCapture, kinds: Sequence[str]) -> list[str]:
+    notes = []
+    if len(data.book_tickers):
+        notes.append(
+            f"{symbol}: {len(data.book_tickers):,} bookTicker messages are not a source "
+            "(no event type for them); see SymbolCapture.book_tickers"
+        )
+    if data.dropped_levels:
+        notes.append(
+            f"{symbol}.depth: {data.dropped_levels:,} levels off the {data.instrument.tick_size}"
+            f"/{data.instrument.lot_size} grid dropped when reading (off_grid='drop')"
+        )
+    if data.mark_price is not None and "mark_price" not in kinds:
+        notes.append(f"{symbol}: {len(data.mark_price):,} mark prices not requested (kinds)")
+    return notes
+
+
+def _source(symbol: str, data: SymbolCapture, kind: str, batch_size: int) -> CaptureSource:
+    stream = Stream(symbol, kind)
+    if kind == "depth":
+        depth, notes = snapshot_times_in_order(data.depth)
+        return CaptureSource(split_depth(depth, batch_size), stream, notes)
+    if kind == "trades":
+        return CaptureSource(_split_rows(data.trades, batch_size), stream)
+    if data.mark_price is None:
+        raise DataError(f"the capture has no mark price stream for {symbol}")
+    return CaptureSource(_split_rows(data.mark_price, batch_size), stream)
+
+
+def snapshot_times_in_order(depth: DepthBatch) -> tuple[DepthBatch, list[str]]:
+    """``depth`` with each REST snapshot's ``ts_exchange`` raised to the largest
+    ``ts_exchange`` received before it where its own ``E`` is earlier, and a note
+    describing what was raised (no note, same batch, when nothing is)."""
+    ts = depth.ts_exchange
+    if len(ts) < 2 or not depth.is_snapshot[1:].any():
+        return depth, []
+    previous = np.maximum.accumulate(ts)[:-1]
+    late = np.zeros(len(ts), dtype=np.bool_)
+    late[1:] = depth.is_snapshot[1:] & (ts[1:] < previous)
+    if not late.any():
+        return depth, []
+    # The target is the running maximum over the messages not raised: a raised snapshot
+    # takes exactly that maximum, so it never changes the target of a later one.
+    fixed = ts.copy()
+    fixed[late] = np.maximum.accumulate(np.where(late, np.iinfo(np.int64).min, ts))[late]
+    shift = fixed[late] - ts[late]
+    where = np.flatnonzero(late)
+    ids = ", ".join(str(int(depth.final[i])) for i in where[:5])
+    more = f" and {len(where) - 5} more" if len(where) > 5 else ""
+    low, high = int(shift.min()) / 1e6, int(shift.max()) / 1e6
+    by = f"{low:g} ms" if low == high else f"{low:g} to {high:g} ms"
+    note = (
+        f"{depth.symbol}.depth: {len(where)} REST snapshot(s) (lastUpdateId {ids}{more}) "
+        "had an E earlier than a depth message received before; ts_exchange raised to the "
+        f"latest earlier one, by {by}, keeping receive order (update ids, receive times "
+        "and levels unchanged)"
+    )
+    return replace(depth, ts_exchange=fixed), [note]
+
+
+def split_depth(depth: DepthBatch, batch_size: int) -> list[DepthBatch]:
+    """``depth`` cut into batches of at most ``batch_size`` messages and levels, never
+    splitting a message (one larger than ``batch_size`` levels goes alone)."""
+    n = len(depth)
+    offsets = depth.level_offsets
+    batches = []
+    start = 0
+    while start < n:
+        limit = offsets[start] + batch_size
+        stop = int(np.searchsorted(offsets, limit, side="right")) - 1
+        stop = min(max(stop, start + 1), start + batch_size, n)
+        lo, hi = int(offsets[start]), int(offsets[stop])
+        batches.append(
+            DepthBatch(
+                depth.symbol,
+                depth.ts_exchange[start:stop],
+                None if depth.ts_recv is None else depth.ts_recv[start:stop],
+                depth.first[start:stop],
+                depth.final[start:stop],
+                depth.prev_final[start:stop],
+                depth.is_snapshot[start:stop],
+                offsets[start : stop + 1] - lo,
+                depth.bid_counts[start:stop],
+                depth.level_price[lo:hi],
+                depth.level_qty[lo:hi],
+            )
+        )
+        start = stop
+    return batches
+
+
+def _split_rows(batch: TradeBatch | MarkPriceBatch, batch_size: int) -> list[Batch]:
+    """Row slices of at most ``batch_size`` rows (views, no copies)."""
+    n = len(batch)
+    names = [f.name for f in fields(batch) if f.name != "symbol"]
+    out: list[Batch] = []
+    for lo in range(0, n, batch_size):
+        hi = min(lo + batch_size, n)
+        columns: dict[str, Any] = {
+            name: None if getattr(batch, name) is None else getattr(batch, name)[lo:hi]
+            for name in names
+        }
+        out.append(type(batch)(batch.symbol, **columns))
+    return out
