@@ -176,6 +176,8 @@ async def backtest(
         except BaseExceptionGroup as group_error:
             leaf = _first_leaf(group_error)
             raise leaf from leaf.__cause__
+        finally:
+            merge.close()
     wall = time.perf_counter() - wall
     for name, count in zip(merge.streams, kernel.delivered.tolist(), strict=True):
         if name in quality.streams:

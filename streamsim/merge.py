@@ -249,6 +249,11 @@ class _Reader:
                 self.events = self.events[pos:] + batch.events
                 self.pos = 0
 
+    def close(self) -> None:
+        """Release both ends of the prefetch buffer (the run is over)."""
+        self._send.close()
+        self._receive.close()
+
     @property
     def drained(self) -> bool:
         return self.ended and self.pos == len(self.ex) and not self.pend_events
@@ -283,6 +288,11 @@ class Merge:
         """Start every reader's prefetch task in ``group``."""
         for reader in self.readers:
             group.start_soon(reader.pump, name=f"streamsim source {reader.feed.stream}")
+
+    def close(self) -> None:
+        """Release every reader's buffer."""
+        for reader in self.readers:
+            reader.close()
 
     async def next_epoch(self) -> Epoch | None:
         """The next epoch, or None when every stream is exhausted and nothing is pending.
