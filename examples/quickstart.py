@@ -1,7 +1,8 @@
-"""Quickstart: replay generated BTCUSDT streams through a strategy and a simulated exchange.
+"""Quickstart: replay the bundled sample through a strategy and a simulated exchange.
 
-The sample-data replay arrives with the data adapters; until then this runs on seeded
-in-memory streams (depth, trades, mark price with funding, open interest).
+The sample is 8.6 minutes of real Binance USD-M BTCUSDT (depth, trades, mark price with
+funding; 2023-04-04 23:58 to 2023-04-05 00:06 UTC) in the CryptoHFTData layout, plus
+seeded synthetic open interest (labelled as such in the run's data-quality report).
 
     python examples/quickstart.py
 """
@@ -9,9 +10,7 @@ in-memory streams (depth, trades, mark price with funding, open interest).
 from __future__ import annotations
 
 import streamsim as ss
-from streamsim import synthetic
-
-BTC = ss.Instrument("BTCUSDT", tick_size="0.1", lot_size="0.001")
+from adapters.binance import SAMPLE_INSTRUMENT, sample_sources
 
 
 class Quickstart(ss.Strategy):
@@ -33,7 +32,7 @@ class Quickstart(ss.Strategy):
         book = self.ctx.books.get("BTCUSDT")
         if book is None or book.best_bid is None:
             return
-        order = ss.Order("BTCUSDT", ss.BUY, qty=5, price=book.best_bid, tif=ss.TimeInForce.GTX)
+        order = ss.Order("BTCUSDT", ss.BUY, qty=20, price=book.best_bid, tif=ss.TimeInForce.GTX)
         handle = self.ctx.broker.submit(order)
         await handle.acked()  # simulated time moves while we wait; events queue meanwhile
         self.acks.append(self.ctx.now() - now)
@@ -45,17 +44,11 @@ class Quickstart(ss.Strategy):
 
 
 def main() -> None:
-    start = 1_751_371_200 * ss.SECOND  # 2025-07-01 12:00 UTC
-    sources = [
-        *synthetic.market("BTCUSDT", start, n_depth=60_000, n_trades=60_000),
-        synthetic.mark_prices("BTCUSDT", start, 600),
-        synthetic.open_interest("BTCUSDT", start, 2),
-    ]
     strategy = Quickstart()
     result = ss.run_backtest(
-        sources,
+        sample_sources(),
         strategy,
-        exchange=ss.SimExchange([BTC], initial_balance=10_000.0),
+        exchange=ss.SimExchange([SAMPLE_INSTRUMENT], initial_balance=10_000.0),
         feed={"open_interest": ss.open_interest_preset(), "*": ss.Recorded()},
         latency=ss.LognormalLatency(entry_median=20 * ss.MS, floor=5 * ss.MS, seed=7),
     )

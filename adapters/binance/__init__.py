@@ -14,16 +14,19 @@ from .messages import (
 from .sample import (
     SAMPLE_END,
     SAMPLE_EXCHANGE,
+    SAMPLE_INSTRUMENT,
     SAMPLE_OI_NOTE,
     SAMPLE_START,
     SAMPLE_SYMBOL,
     sample_path,
+    sample_sources,
 )
 from .sources import CaptureSource, capture_sources, sources_from_capture
 
 __all__ = [
     "SAMPLE_END",
     "SAMPLE_EXCHANGE",
+    "SAMPLE_INSTRUMENT",
     "SAMPLE_OI_NOTE",
     "SAMPLE_START",
     "SAMPLE_SYMBOL",
@@ -40,6 +43,7 @@ __all__ = [
     "mark_price_batch",
     "read_capture",
     "sample_path",
+    "sample_sources",
     "sources_from_capture",
     "trade_batch",
     "write_cryptohftdata",

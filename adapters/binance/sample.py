@@ -11,7 +11,7 @@ converted with :func:`~adapters.binance.convert.write_cryptohftdata`. Open inter
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from adapters.cryptohftdata import CryptoHFTData, CryptoHFTSource, LocalStore
 from streamsim.batches import MarkPriceBatch
 from streamsim.errors import DataError
 from streamsim.instruments import Instrument
@@ -157,6 +158,23 @@ def build_sample(
     return written
 
 
+def sample_sources(
+    kinds: Sequence[str] = ("depth", "trades", "mark_price", "open_interest"),
+) -> list[CryptoHFTSource]:
+    """Sources over the bundled sample (local Parquet), the synthetic open interest noted."""
+    dataset = CryptoHFTData(
+        LocalStore(sample_path()),
+        exchange=SAMPLE_EXCHANGE,
+        instruments={SAMPLE_SYMBOL: SAMPLE_INSTRUMENT},
+    )
+    sources = dataset.sources([SAMPLE_SYMBOL], kinds, start=SAMPLE_START, end=SAMPLE_END)
+    for source in sources:
+        if source.stream.kind == "open_interest":
+            source.labels.append(SAMPLE_OI_NOTE)
+            source.notes.append(SAMPLE_OI_NOTE)
+    return sources
+
+
 __all__ = [
     "CAPTURE_FILES",
     "SAMPLE_END",
@@ -168,5 +186,6 @@ __all__ = [
     "SAMPLE_SYMBOL",
     "build_sample",
     "sample_path",
+    "sample_sources",
     "synthetic_open_interest",
 ]

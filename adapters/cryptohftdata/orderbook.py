@@ -1,68 +1,295 @@
-"""Decode CryptoHFTData order-book rows (one row per level) into depth messages."""
+"""CryptoHFTData order-book rows (one row per price level) grouped into depth messages.
+
+Rows of one message share ``final_update_id`` (and ``event_type``: a REST snapshot
+written by ``adapters.binance.convert`` may share its id with the diff that follows it, and
+comes first). Files are not always physically ordered, so rows are stably sorted by the
+message key ``2 * final_update_id + (0 if snapshot else 1)`` when needed (file order is
+kept within a message, so the last row for a price still wins when a book applies it).
+Within each message the bids are moved before the asks.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from streamsim.batches import DepthBatch
 from streamsim.errors import DataError
 from streamsim.instruments import Instrument
+from streamsim.quarantine import Ingest
+from streamsim.units import MS
 
-COLUMNS = (
-    "received_time",
-    "event_time",
-    "first_update_id",
-    "final_update_id",
-    "prev_final_update_id",
-    "side",
-    "price",
-    "quantity",
+from .decode import (
+    SPECS,
+    Frame,
+    Issue,
+    check_schema,
+    decode_table,
+    first_issue_rows,
+    report,
+    report_rows,
 )
-_MS = 1_000_000
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+SPEC = SPECS["depth"]
+COLUMNS = tuple(column.name for column in SPEC.columns if not column.optional)
+#: The frame column that orders and groups depth rows (see the module docstring).
+KEY = "message"
+_ASK = 1  # label of "ask" in the side column's values ("bid", "ask")
+_SNAPSHOT = 1  # label of "snapshot" in the event_type column's values ("update", "snapshot")
+#: Fields every row of one message must agree on.
+_SHARED = ("event_time", "received_time", "first_update_id", "prev_final_update_id")
+
+
+_LOWEST = np.iinfo(np.int64).min
+
+
+@dataclass
+class DepthState:
+    """What a depth stream remembers between batches: last message, messages already
+    dropped, and notes for the run's report (snapshots whose time was moved)."""
+
+    last_key: int | None = None
+    last_time: int | None = None
+    bad_keys: set[int] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+
+def key_bounds(low: int, high: int) -> tuple[int, int]:
+    """The message-key range of rows whose ``final_update_id`` lies in ``[low, high]``."""
+    return 2 * low, 2 * high + 1
+
+
+def add_message_key(frame: Frame) -> Frame:
+    """Add the ``message`` column: ``2 * final_update_id``, plus 1 unless a snapshot."""
+    final = frame["final_update_id"]
+    frame.cols[KEY] = 2 * final + (frame["event_type"] != _SNAPSHOT)
+    return frame
+
+
+def message_starts(key: IntArray) -> IntArray:
+    """Positions where a new message starts in rows grouped by message key."""
+    if not len(key):
+        return np.zeros(0, dtype=np.int64)
+    change = np.empty(len(key), dtype=np.bool_)
+    change[0] = True
+    np.not_equal(key[1:], key[:-1], out=change[1:])
+    return np.flatnonzero(change)
+
+
+def bids_first(is_ask: BoolArray, key: IntArray, starts: IntArray) -> tuple[IntArray, IntArray]:
+    """The row order putting each message's bids before its asks, and each message's bid count.
+
+    File order is kept within a side. ``np.lexsort`` on (side, message) measured faster
+    than an O(n) counting scatter (12 ms against 27 ms per million rows).
+    """
+    if not len(key):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    bid_counts = np.add.reduceat(~is_ask, starts, dtype=np.int64)
+    return np.lexsort((is_ask, key)), bid_counts
+
+
+def sort_messages(frame: Frame) -> Frame:
+    """Rows grouped by message: stably sorted by message key unless already so."""
+    key = frame[KEY]
+    if len(key) < 2 or bool((key[1:] >= key[:-1]).all()):
+        return frame
+    return frame.take(np.argsort(key, kind="stable"))
+
+
+def depth_batch(symbol: str, frame: Frame) -> DepthBatch:
+    """One batch of whole, checked messages from rows grouped by message key."""
+    c = frame.cols
+    starts = message_starts(c[KEY])
+    order, bid_counts = bids_first(c["side"] == _ASK, c[KEY], starts)
+    offsets = np.append(starts, len(frame)).astype(np.int64)
+    return DepthBatch(
+        symbol,
+        c["event_time"][starts] * MS,
+        c["received_time"][starts],
+        c["first_update_id"][starts],
+        c["final_update_id"][starts],
+        c["prev_final_update_id"][starts],
+        c["event_type"][starts] == _SNAPSHOT,
+        offsets,
+        bid_counts,
+        c["price"][order],
+        c["quantity"][order],
+    )
+
+
+def _message_record(frame: Frame, start: int, size: int) -> dict[str, Any]:
+    c = frame.cols
+    record: dict[str, Any] = {name: int(c[name][start]) for name in ("final_update_id", *_SHARED)}
+    record["event_type"] = "snapshot" if c["event_type"][start] == _SNAPSHOT else "update"
+    record["levels"] = size
+    return record
+
+
+def _place_snapshots(
+    frame: Frame,
+    starts: IntArray,
+    sizes: IntArray,
+    snapshot: BoolArray,
+    running: IntArray,
+    dropped: BoolArray,
+    state: DepthState,
+) -> Frame:
+    """Give each snapshot a time within its neighbours' so the stream stays in time order.
+
+    A REST snapshot's ``E`` comes from another server and may fall after the next diff's
+    or before the previous one's; its time becomes ``max(previous, min(E, next))`` (the
+    diffs keep theirs), and each one moved is noted.
+    """
+    times = frame["event_time"][starts]
+    chain = np.flatnonzero(~snapshot & ~dropped)
+    after = np.searchsorted(chain, np.flatnonzero(snapshot), side="right")
+    placed = times.copy()
+    for i, j in zip(np.flatnonzero(snapshot).tolist(), after.tolist(), strict=True):
+        upper = int(times[chain[j]]) if j < len(chain) else int(times[i])
+        placed[i] = max(int(running[i]), min(int(times[i]), upper))
+    moved = np.flatnonzero(placed != times)
+    if not len(moved):
+        return frame
+    event = frame["event_time"].copy()
+    for i in moved.tolist():
+        event[starts[i] : starts[i] + sizes[i]] = placed[i]
+        state.notes.append(
+            f"depth snapshot final_update_id {int(frame['final_update_id'][starts[i]])}: "
+            f"event_time {int(times[i])} ms is outside its neighbours' in update-id order; "
+            f"replayed at {int(placed[i])} ms ({int(placed[i] - times[i]):+d} ms)"
+        )
+    frame.cols["event_time"] = event
+    return frame
+
+
+def check_messages(frame: Frame, state: DepthState, ingest: Ingest, file: str) -> Frame:
+    """Drop (and report, one record per message) messages that cannot be replayed in order.
+
+    ``frame`` holds whole messages grouped by message key. Dropped: messages with a bad
+    row (reported when decoded), messages whose rows disagree on their shared fields,
+    update ids not after the previous message's (stale or duplicate), and ``event_time``
+    going backwards while update ids increase (the stream cannot be re-sorted by time
+    without breaking the update-id chain).
+    """
+    key = frame[KEY]
+    if state.bad_keys and len(key):
+        bad = np.fromiter(state.bad_keys, dtype=np.int64, count=len(state.bad_keys))
+        known = np.isin(key, bad)
+        if known.any():
+            frame = frame.take(~known)
+            key = frame[KEY]
+        if len(key):  # later frames only hold larger keys
+            last = int(key[-1])
+            state.bad_keys = {k for k in state.bad_keys if k > last}
+    if not len(key):
+        return frame
+    starts = message_starts(key)
+    sizes = np.diff(np.append(starts, len(key)))
+    m = len(starts)
+    message_of_row = np.repeat(np.arange(m, dtype=np.int64), sizes)
+    reasons: list[tuple[BoolArray, str, str]] = []
+    inner = key[1:] == key[:-1]
+    for name in _SHARED:
+        values = frame[name]
+        differ = np.flatnonzero((values[1:] != values[:-1]) & inner) + 1
+        if len(differ):
+            flag = np.zeros(m, dtype=np.bool_)
+            flag[message_of_row[differ]] = True
+            reasons.append((flag, name, "rows of one message disagree"))
+    keys = key[starts]
+    if state.last_key is not None and keys[0] <= state.last_key:
+        reasons.append((keys <= state.last_key, "final_update_id", "update id not increasing"))
+    times = frame["event_time"][starts]
+    snapshot = frame["event_type"][starts] == _SNAPSHOT
+    # The update-id chain's times must not go back; a snapshot is not part of the chain.
+    chain = np.where(snapshot, _LOWEST, times) if snapshot.any() else times
+    floor = _LOWEST if state.last_time is None else state.last_time
+    running = np.maximum.accumulate(np.concatenate(([floor], chain[:-1])))
+    backwards = ~snapshot & (times < running)
+    if backwards.any():
+        reasons.append((backwards, "event_time", "event_time goes backwards as update ids rise"))
+    state.last_time = max(int(running[-1]), int(chain[-1]))
+    if snapshot.any():
+        dropped = np.zeros(m, dtype=np.bool_)
+        for flag, _, _ in reasons:
+            dropped |= flag
+        frame = _place_snapshots(frame, starts, sizes, snapshot, running, dropped, state)
+    if reasons:
+        taken = np.zeros(m, dtype=np.bool_)
+        groups = []
+        for flag, column, reason in reasons:
+            messages = np.flatnonzero(flag & ~taken)
+            taken |= flag
+            if len(messages):
+                groups.append(
+                    (
+                        column,
+                        reason,
+                        frame.rows[starts[messages]],
+                        [_message_record(frame, int(starts[i]), int(sizes[i])) for i in messages],
+                    )
+                )
+        report(ingest, file, groups)
+        frame = frame.take(~taken[message_of_row])
+        if not len(frame):
+            return frame
+    state.last_key = int(frame[KEY][-1])
+    return frame
+
+
+def flag_bad_rows(
+    frame: Frame,
+    issues: list[Issue],
+    table: pa.Table,
+    state: DepthState,
+    ingest: Ingest,
+    file: str,
+) -> Frame:
+    """Report bad level rows, one per message (its first bad row), and mark the message dropped.
+
+    Rows without an update id cannot join a message: they are reported and dropped alone.
+    Returns the frame with its message keys (the marked messages leave in
+    :func:`check_messages`, once all their rows have been read).
+    """
+    frame = add_message_key(frame)
+    if not issues:
+        return frame
+    bad, which = first_issue_rows(issues, len(frame))
+    key = frame[KEY]
+    lone = next((i.mask for i in issues if i.column == "final_update_id"), None)
+    positions = np.flatnonzero(bad & ~lone) if lone is not None else np.flatnonzero(bad)
+    if len(positions):
+        keys, first = np.unique(key[positions], return_index=True)
+        fresh = np.array([k not in state.bad_keys for k in keys.tolist()], dtype=np.bool_)
+        report_rows(ingest, file, issues, which, positions[first[fresh]], frame, table)
+        state.bad_keys.update(keys.tolist())
+    if lone is not None:
+        report_rows(ingest, file, issues, which, np.flatnonzero(lone), frame, table)
+        frame = frame.take(~lone)
+    return frame
 
 
 def decode_orderbook(table: pa.Table, instrument: Instrument, where: str = "") -> DepthBatch:
-    """Group level rows into messages by ``final_update_id``; bids first within each.
+    """Group a whole table of level rows into depth messages, bids first within each.
 
-    Rows of one message share ``final_update_id``; files are not always physically
-    ordered, so rows are stably sorted by it when needed (file order is kept within a
-    message, so the last row for a price still wins when the book applies it).
+    ``where`` prefixes errors (e.g. ``"orderbook_12.parquet, "``). Any bad row raises
+    :class:`DataError` naming its row and column.
     """
+    file = where.removesuffix(", ") or "table"
     missing = [name for name in COLUMNS if name not in table.column_names]
     if missing:
         raise DataError(f"{where}missing column(s) {', '.join(missing)}")
-    final = table.column("final_update_id").to_numpy()
-    is_ask = pc.equal(table.column("side"), "ask").to_numpy(zero_copy_only=False)
-    # Sort by (message, side) keeping file order inside each group.
-    order = np.lexsort((is_ask, final))
-    final = final[order]
-    is_ask = is_ask[order]
-    starts = np.flatnonzero(np.diff(final, prepend=final[0] - 1))
-    n = len(starts)
-    price = instrument.prices_to_ticks(
-        pc.cast(table.column("price"), pa.float64()).to_numpy()[order], where
-    )
-    qty = instrument.qtys_to_lots(
-        pc.cast(table.column("quantity"), pa.float64()).to_numpy()[order], where
-    )
-    offsets = np.append(starts, len(final)).astype(np.int64)
-    asks_per = np.add.reduceat(is_ask.astype(np.int64), starts) if n else starts
-    sizes = np.diff(offsets)
-    first_rows = order[starts]
-    recv = table.column("received_time").to_numpy()[first_rows]
-    event = table.column("event_time").to_numpy()[first_rows] * _MS
-    return DepthBatch(
-        instrument.symbol,
-        event.astype(np.int64),
-        recv.astype(np.int64),
-        table.column("first_update_id").to_numpy()[first_rows],
-        final[starts],
-        table.column("prev_final_update_id").to_numpy()[first_rows],
-        np.zeros(n, dtype=np.bool_),
-        offsets,
-        (sizes - asks_per).astype(np.int64),
-        price,
-        qty,
-    )
+    check_schema(table.schema, SPEC, file)
+    ingest = Ingest(f"{instrument.symbol}.depth")
+    frame, issues, cut = decode_table(table.select(SPEC.present(table.schema)), SPEC, instrument)
+    state = DepthState()
+    frame = flag_bad_rows(frame, issues, cut, state, ingest, file)
+    frame = check_messages(sort_messages(frame), state, ingest, file)
+    return depth_batch(instrument.symbol, frame)

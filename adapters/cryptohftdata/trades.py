@@ -1,39 +1,54 @@
-"""Decode CryptoHFTData trade rows into a trade batch ordered by trade time."""
+"""CryptoHFTData trade rows as a trade batch ordered by trade time."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from streamsim.batches import TradeBatch
 from streamsim.errors import DataError
 from streamsim.instruments import Instrument
+from streamsim.quarantine import Ingest
 
-COLUMNS = ("received_time", "trade_time", "trade_id", "price", "quantity", "is_buyer_maker")
-_MS = 1_000_000
+from .decode import (
+    SPECS,
+    check_schema,
+    decode_table,
+    duplicates,
+    first_issue_rows,
+    report_rows,
+    row_batch,
+)
+
+SPEC = SPECS["trades"]
+COLUMNS = tuple(SPEC.names)
 
 
 def decode_trades(table: pa.Table, instrument: Instrument, where: str = "") -> TradeBatch:
-    """Trades sorted by ``trade_time`` (stably: file order breaks ties).
+    """A whole table of trades, sorted by ``trade_time`` (stably: file order breaks ties).
 
     Files are not always in time order, so rows are sorted; ``is_buyer_maker`` true means
-    the seller was the aggressor (side -1).
+    the seller was the aggressor (side -1). ``where`` prefixes errors (e.g.
+    ``"trades.parquet, "``); any bad row or repeated ``trade_id`` raises :class:`DataError`
+    naming its row and column.
     """
+    file = where.removesuffix(", ") or "table"
     missing = [name for name in COLUMNS if name not in table.column_names]
     if missing:
         raise DataError(f"{where}missing column(s) {', '.join(missing)}")
-    trade_time = table.column("trade_time").to_numpy().astype(np.int64) * _MS
-    order = np.argsort(trade_time, kind="stable")
-    price = pc.cast(table.column("price"), pa.float64()).to_numpy()[order]
-    qty = pc.cast(table.column("quantity"), pa.float64()).to_numpy()[order]
-    buyer_maker = table.column("is_buyer_maker").to_numpy(zero_copy_only=False)[order]
-    return TradeBatch(
-        instrument.symbol,
-        trade_time[order],
-        table.column("received_time").to_numpy().astype(np.int64)[order],
-        instrument.prices_to_ticks(price, where),
-        instrument.qtys_to_lots(qty, where),
-        np.where(buyer_maker, -1, 1).astype(np.int8),
-        table.column("trade_id").to_numpy().astype(np.int64)[order],
+    check_schema(table.schema, SPEC, file)
+    table = table.select(list(COLUMNS))
+    frame, issues, cut = decode_table(table, SPEC, instrument)
+    bad, which = first_issue_rows(issues, len(frame))
+    ingest = Ingest(f"{instrument.symbol}.trades")
+    report_rows(ingest, file, issues, which, np.flatnonzero(bad), frame, cut)
+    dup = duplicates(frame["trade_id"], None)
+    if dup is not None:
+        positions = np.flatnonzero(dup)
+        records = cut.take(positions).to_pylist()
+        ingest.bad(file, positions.tolist(), "trade_id", "duplicate trade_id", records)
+    batch = row_batch(
+        SPEC, instrument.symbol, frame.take(np.argsort(frame["trade_time"], kind="stable"))
     )
+    assert isinstance(batch, TradeBatch)
+    return batch
