@@ -5,8 +5,9 @@ All four streams of ``cryptohftdata-synth`` (2,520,000 depth rows in 36,000 mess
 ``CryptoHFTData`` (footer and column-chunk ranged reads, decoding, checks, sorting) and
 replayed by the kernel to an async strategy that receives every event and keeps no books.
 Timing covers everything from building the sources to the last callback. Prints each run,
-the peak memory (``ru_maxrss``), and last the rows/second of each measured mode, the
-``parquet`` figure (files read through a ``LocalStore``) on the very last line.
+the peak memory (``ru_maxrss``), and last the rows/second of each measured mode: ``s3``
+(the same files served by a moto S3 server on loopback, read with ``S3Store``) and
+``parquet`` (the files through a ``LocalStore``) on the very last line.
 
     python benchmarks/bench_replay.py [--repeat K] [--profile]
 """
@@ -16,19 +17,24 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import os
 import pstats
 import resource
+import socket
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import streamsim as ss
-from adapters.cryptohftdata import CryptoHFTData, LocalStore
+from adapters.cryptohftdata import CryptoHFTData, LocalStore, S3Store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cryptohftdata-synth"
 START = 1_751_371_200 * ss.SECOND  # 2025-07-01 12:00 UTC
 ROWS = 2_612_325
+PREFETCH = 4  # row groups in flight per stream when reading from S3
 EVENTS = {
     "BTCUSDT.depth": 36_000,
     "BTCUSDT.trades": 86_713,
@@ -61,12 +67,47 @@ def parquet_sources() -> list[ss.Source]:
     return data.sources(["BTCUSDT"], start=START, end=START + ss.HOUR - 1)
 
 
-#: Modes measured, printed in this order. "parquet" stays last (the last line is its
-#: figure). Other modes slot in before it: "store" (the same files through another
-#: ``Store`` implementation) and "s3" (an S3 store); they are not measured here.
-MODES: dict[str, Callable[[], list[ss.Source]]] = {
-    "parquet": parquet_sources,
-}
+@contextmanager
+def s3_bucket() -> Iterator[Callable[[], list[ss.Source]]]:
+    """The same tree served by a moto S3 server in its own process on loopback.
+
+    A separate process, as a real object store would be: a server thread inside this
+    process would compete with the replay for the interpreter lock.
+    """
+    import boto3  # noqa: PLC0415 (dev dependency, only for this mode)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        for _ in range(100):  # wait up to 10 s for the server to listen
+            try:
+                client.create_bucket(Bucket="bench")
+                break
+            except Exception:
+                time.sleep(0.1)
+        for path in sorted(DATA.rglob("*.parquet")):
+            client.upload_file(str(path), "bench", f"synth/{path.relative_to(DATA)}")
+
+        def sources() -> list[ss.Source]:
+            store = S3Store("bench", prefix="synth", region="us-east-1", endpoint_url=endpoint)
+            data = CryptoHFTData(store, prefetch=PREFETCH)
+            return data.sources(["BTCUSDT"], start=START, end=START + ss.HOUR - 1)
+
+        yield sources
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def run_once(make: Callable[[], list[ss.Source]]) -> float:
@@ -90,13 +131,19 @@ def main() -> None:
         profile.runcall(run_once, parquet_sources)
         pstats.Stats(profile, stream=sys.stdout).sort_stats("tottime").print_stats(20)
     best: dict[str, float] = {}
-    for mode, make in MODES.items():
+
+    def measure(mode: str, make: Callable[[], list[ss.Source]]) -> None:
         for i in range(args.repeat):
             elapsed = run_once(make)
             best[mode] = min(best.get(mode, elapsed), elapsed)
             print(f"{mode} run {i + 1}: {ROWS:,} rows in {elapsed:.3f} s")
+
+    with s3_bucket() as s3_sources:
+        measure("s3", s3_sources)
+    measure("parquet", parquet_sources)  # the last line is its figure
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(f"peak memory (ru_maxrss): {peak:,.0f} MiB")
+    print(f"s3 / parquet: {best['parquet'] / best['s3']:.0%} of the parquet speed")
     for mode, elapsed in best.items():
         print(f"{mode}: {ROWS / elapsed:,.0f} rows/s")
 

@@ -42,6 +42,8 @@ from .units import SECOND
 log = logging.getLogger(__name__)
 
 _INF = float("inf")
+#: Events delivered between two yields to the event loop (so source I/O overlaps compute).
+YIELD_EVERY = 4096
 
 _CALLBACKS: dict[type, str] = {
     Trade: "on_trade",
@@ -360,6 +362,7 @@ class Kernel:
         event: Any = None
         runner: Any = None
         release: float = _INF
+        next_yield = YIELD_EVERY
         try:
             while True:
                 te = ex_t[ei] if ei < n_ex else _INF
@@ -390,6 +393,11 @@ class Kernel:
                         break
                     bound = th + 1 if phase > PHASE_LOCAL_MARKET else th
                     stop = bisect_left(loc_t, min(te, bound, limit, release + 1), li, n_loc)
+                    if li >= next_yield:
+                        # Let prefetching sources make progress during long epochs.
+                        await anyio.lowlevel.checkpoint()
+                        next_yield = li + YIELD_EVERY
+                    stop = min(stop, next_yield)
                     depth = len(heap)
                     while li < stop:
                         clock._now = loc_t[li]
