@@ -58,6 +58,12 @@ def main() -> None:
         f"fills: {venue['fills']} ({venue['maker_fills']} maker), lots bought: {strategy.filled}, "
         f"position: {venue['positions']['BTCUSDT']} lots, equity: {venue['equity']:,.2f} USDT"
     )
+    stats = venue["metrics"]
+    print(
+        f"total return {stats['total_return']:.4%}, max drawdown {stats['max_drawdown']:.4%}, "
+        f"maker share {stats['maker_share']:.0%}, fees {stats['fees']:.4f} USDT, "
+        f"limit fill rate {stats['limit_fill_rate']:.0%}"
+    )
     print("ack round trips (ms):", [round(a / ss.MS, 1) for a in strategy.acks])
     print(
         "open interest shown after its bucket (s):", [d / ss.SECOND for d in strategy.open_interest]

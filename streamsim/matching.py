@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, replace
 from numbers import Integral
 from typing import Any, Literal
 
+from . import metrics
 from .book import ASK, BID, L2Book, Sequencing
 from .errors import ConfigError
 from .events import BUY, DepthUpdate, MarkPrice, Trade
@@ -145,12 +146,43 @@ class SimExchange:
         self._produced = False
         self._maker_fills = 0
         self.queue_waits: list[int] = []
+        #: Equity marked at the mark price, sampled at every mark price and every fill.
+        self.equity_times: list[int] = []
+        self.equity_values: list[float] = []
+        self._fill_makers: list[bool] = []
+        self._fill_mids: list[float] = []
+        self._rested = 0
 
     def bind(self, venue: Venue) -> None:
         self._venue = venue
 
+    def _sample(self, now: int) -> None:
+        self.equity_times.append(now)
+        self.equity_values.append(self.portfolio.equity)
+
+    def metrics(self, step_ns: int = metrics.DEFAULT_TICK_STEP_NS) -> dict[str, Any]:
+        """The run's metrics (:func:`streamsim.metrics.summary`) from the sampled equity."""
+        if len(self.equity_times) < 2 or self.equity_times[-1] <= self.equity_times[0]:
+            return {}
+        makers = list(self._fill_makers)
+        mids = list(self._fill_mids)
+        while len(makers) < len(self.portfolio.fills):  # liquidation fills: neither side
+            makers.append(False)
+            mids.append(math.nan)
+        return metrics.summary(
+            self.equity_times,
+            self.equity_values,
+            self.portfolio.fills,
+            self.portfolio.ledger,
+            step_ns=step_ns,
+            fill_stats=metrics.FillStats(makers, mids),
+            order_stats=metrics.OrderStats(
+                self._rested, len(self.queue_waits), list(self.queue_waits)
+            ),
+        )
+
     def report(self) -> dict[str, Any]:
-        """Fills, costs, the account, guard counts and the exchange-side books' counts."""
+        """Fills, costs, the account, guard counts, book counts and the metrics."""
         portfolio = self.portfolio
         fills = portfolio.fills
         by_reason: dict[str, float] = {}
@@ -172,6 +204,7 @@ class SimExchange:
             "guard_trips": dict(self.guard_stats.trips),
             "guard_blocked": dict(self.guard_stats.blocked),
             "books": {s: asdict(b.stats) for s, b in sorted(self.books.items())},
+            "metrics": self.metrics(),
         }
 
     # -- responses -------------------------------------------------------------------------
@@ -220,7 +253,14 @@ class SimExchange:
     ) -> None:
         rate = self.fees.maker if maker else self.fees.taker
         self._maker_fills += maker
+        book = self.books[symbol]
+        mid = book.mid
+        self._fill_makers.append(maker)
+        self._fill_mids.append(
+            math.nan if mid is None else self.instruments[symbol].ticks_to_price(1) * mid
+        )
         self.portfolio.apply_fill(now, symbol, order.side, lots, price, rate, client_id)
+        self._sample(now)
         status = OrderStatus.FILLED if filled >= order.qty else OrderStatus.PARTIALLY_FILLED
         self._respond(symbol, client_id, status, now, filled, lots, price, maker)
 
@@ -228,6 +268,8 @@ class SimExchange:
 
     def on_market(self, events: Sequence[Any], start: int, stop: int) -> int:
         self._produced = False
+        if not self.equity_times and start < stop:
+            self._sample(events[start].ts_exchange)
         for i in range(start, stop):
             event = events[i]
             kind = type(event)
@@ -316,6 +358,7 @@ class SimExchange:
         self._funding[symbol] = (mark.next_funding_time, mark.funding_rate)
         self._mark[symbol] = mark.mark
         self.portfolio.mark(now, symbol, mark.mark)
+        self._sample(now)
         if self._stops:
             self._trigger_stops(symbol, mark.mark, "mark", now)
         for liquidated in self.portfolio.check_liquidation(now):
@@ -436,6 +479,7 @@ class SimExchange:
         joined = _Resting(cid, order, limit, filled, level, now)
         joined.ahead += ours  # behind the venue's queue and behind our own earlier orders
         resting.append(joined)
+        self._rested += 1
 
     def _levels(self, symbol: str, side: int, limit: int | None) -> Iterator[tuple[int, int]]:
         """Levels of ``side`` from the best up to ``limit`` (inclusive), net of what we took."""

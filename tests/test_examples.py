@@ -31,6 +31,7 @@ def test_quickstart_example_runs_and_reports() -> None:
     assert len(rounds) == 8 and min(rounds) >= 10.0  # two legs, each floored at 5 ms
     fills = re.search(r"fills: (\d+) \((\d+) maker\), lots bought: (\d+)", out)
     assert fills is not None and int(fills.group(1)) > 0 and int(fills.group(3)) > 0
+    assert re.search(r"total return -?\d+\.\d+%, max drawdown \d+\.\d+%", out)
 
 
 def test_readme_strategy_block_runs() -> None:

@@ -595,3 +595,19 @@ def test_reduce_only_stop_expires_when_its_position_is_gone() -> None:
     m.feed(trade(995, 1, ss.SELL))
     assert m.last(stop).status is OrderStatus.EXPIRED
     assert m.exchange.portfolio.position("BTCUSDT").lots == 0
+
+
+def test_report_carries_metrics_from_the_sampled_equity() -> None:
+    m = book_market()
+    m.feed(mark(100.05, 0))
+    m.venue.t = 1 * ss.SECOND
+    m.send(ss.BUY, 4)  # taker, pays the fee
+    m.feed(mark(101.0, 2 * ss.SECOND), mark(99.0, 4 * ss.SECOND))
+    report = m.exchange.report()
+    stats = report["metrics"]
+    portfolio = m.exchange.portfolio
+    assert stats["equity_start"] == 1_000_000.0
+    assert stats["equity_end"] == pytest.approx(portfolio.equity)
+    assert stats["fills"] == 2 and stats["maker_share"] == 0.0
+    assert stats["fees"] == pytest.approx(sum(f.fee for f in portfolio.fills))  # paid
+    assert stats["max_drawdown"] > 0
