@@ -1,0 +1,385 @@
+"""Run artifacts: a run's tables as CSV and Parquet, its metrics and a manifest.
+
+:func:`write_artifacts` writes ``orders``, ``fills``, ``round_trips``, ``ledger``, ``equity``
+and ``data_quality`` as ``<name>.csv`` and ``<name>.parquet``, then ``metrics.json`` and
+``manifest.json``. Nothing written depends on the wall clock (``wall_seconds`` is left out),
+so the same inputs, config and seed give byte-identical files with one installation.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import enum
+import hashlib
+import io
+import platform
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import streamsim
+
+from .engine import RunResult
+from .matching import SimExchange
+from .metrics import RoundTrip, round_trips
+from .orders import OrderHandle
+from .portfolio import Fill
+from .quality import StreamQuality
+
+#: Table names, in the order they are written.
+TABLES: tuple[str, ...] = ("orders", "fills", "round_trips", "ledger", "equity", "data_quality")
+
+#: Version of the artifact layout, stored in the manifest.
+ARTIFACTS_FORMAT = 1
+
+_PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "write_statistics": True,
+    "use_dictionary": False,
+    "version": "2.6",
+    "data_page_version": "1.0",
+}
+_JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """Rows (tuples in schema column order) with their Arrow schema."""
+
+    schema: pa.Schema
+    rows: list[tuple[Any, ...]]
+
+    def to_arrow(self) -> pa.Table:
+        columns = list(zip(*self.rows, strict=True)) if self.rows else []
+        arrays = [
+            pa.array(list(columns[i]) if columns else [], type=field.type)
+            for i, field in enumerate(self.schema)
+        ]
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
+
+def _schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
+    return pa.schema([pa.field(name, kind) for name, kind in fields])
+
+
+_ORDERS = _schema(
+    ("client_id", pa.string()),
+    ("symbol", pa.string()),
+    ("side", pa.int8()),
+    ("type", pa.string()),
+    ("tif", pa.string()),
+    ("qty", pa.int64()),
+    ("price", pa.int64()),
+    ("stop_price", pa.int64()),
+    ("reduce_only", pa.bool_()),
+    ("trigger", pa.string()),
+    ("status", pa.string()),
+    ("filled_qty", pa.int64()),
+    ("updates", pa.int64()),
+    ("first_update_ts", pa.int64()),
+    ("last_update_ts", pa.int64()),
+    ("code", pa.int64()),
+    ("reason", pa.string()),
+)
+_FILLS = _schema(
+    ("ts", pa.int64()),
+    ("symbol", pa.string()),
+    ("side", pa.int8()),
+    ("lots", pa.int64()),
+    ("price_ticks", pa.int64()),
+    ("price", pa.float64()),
+    ("qty", pa.float64()),
+    ("notional", pa.float64()),
+    ("fee", pa.float64()),
+    ("realized_pnl", pa.float64()),
+    ("ref", pa.string()),
+)
+_ROUND_TRIPS = _schema(
+    ("symbol", pa.string()),
+    ("side", pa.int8()),
+    ("lots", pa.int64()),
+    ("qty", pa.float64()),
+    ("entry_ts", pa.int64()),
+    ("exit_ts", pa.int64()),
+    ("entry_price", pa.float64()),
+    ("exit_price", pa.float64()),
+    ("pnl", pa.float64()),
+    ("fees", pa.float64()),
+    ("net_pnl", pa.float64()),
+    ("holding_ns", pa.int64()),
+)
+_LEDGER = _schema(
+    ("ts", pa.int64()),
+    ("symbol", pa.string()),
+    ("reason", pa.string()),
+    ("amount", pa.float64()),
+    ("ref", pa.string()),
+)
+_EQUITY = _schema(("ts", pa.int64()), ("equity", pa.float64()))
+
+
+def _quality_schema() -> pa.Schema:
+    """One column per :class:`StreamQuality` field: ``stream``/``feed_model`` text, the
+    rest int64 (nullable where the field is optional)."""
+    return _schema(
+        *(
+            (f.name, pa.string() if f.name in ("stream", "feed_model") else pa.int64())
+            for f in dataclasses.fields(StreamQuality)
+        )
+    )
+
+
+_DATA_QUALITY = _quality_schema()
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _orders_table(orders: Iterable[OrderHandle]) -> _Table:
+    rows = []
+    for handle in orders:
+        order = handle.order
+        updates = handle.updates
+        last = updates[-1] if updates else None
+        rows.append(
+            (
+                handle.client_id,
+                order.symbol,
+                order.side,
+                order.type.value,
+                order.tif.value,
+                order.qty,
+                order.price,
+                order.stop_price,
+                order.reduce_only,
+                order.trigger,
+                handle.status.value,
+                handle.filled_qty,
+                len(updates),
+                updates[0].ts_local if updates else None,
+                None if last is None else last.ts_local,
+                0 if last is None else last.code,
+                "" if last is None else last.reason,
+            )
+        )
+    return _Table(_ORDERS, rows)
+
+
+def _fill_row(f: Fill) -> tuple[Any, ...]:
+    return (
+        f.ts,
+        f.symbol,
+        f.side,
+        f.lots,
+        f.price_ticks,
+        f.price,
+        f.qty,
+        f.notional,
+        f.fee,
+        f.realized_pnl,
+        f.ref,
+    )
+
+
+def _trip_row(t: RoundTrip) -> tuple[Any, ...]:
+    return (
+        t.symbol,
+        t.side,
+        t.lots,
+        t.qty,
+        t.entry_ts,
+        t.exit_ts,
+        t.entry_price,
+        t.exit_price,
+        t.pnl,
+        t.fees,
+        t.net_pnl,
+        t.holding_ns,
+    )
+
+
+def _tables(
+    exchange: SimExchange, result: RunResult, orders: Iterable[OrderHandle]
+) -> dict[str, _Table]:
+    portfolio = exchange.portfolio
+    trips = round_trips(portfolio.fills)
+    streams = result.quality.streams
+    return {
+        "orders": _orders_table(orders),
+        "fills": _Table(_FILLS, [_fill_row(f) for f in portfolio.fills]),
+        "round_trips": _Table(_ROUND_TRIPS, [_trip_row(t) for t in trips]),
+        "ledger": _Table(
+            _LEDGER, [(e.ts, e.symbol, e.reason, e.amount, e.ref) for e in portfolio.ledger]
+        ),
+        "equity": _Table(
+            _EQUITY,
+            [
+                (int(t), float(v))
+                for t, v in zip(exchange.equity_times, exchange.equity_values, strict=True)
+            ],
+        ),
+        "data_quality": _Table(
+            _DATA_QUALITY, [dataclasses.astuple(streams[name]) for name in sorted(streams)]
+        ),
+    }
+
+
+# --------------------------------------------------------------------------- writers
+
+
+def _csv_cell(value: Any) -> str:
+    """Text of one CSV cell: ``repr`` for floats, ``true``/``false``, empty for null."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating):
+        return repr(float(value))
+    return str(value)
+
+
+def _write_csv(table: _Table, path: Path) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(table.schema.names)
+    writer.writerows([_csv_cell(v) for v in row] for row in table.rows)
+    path.write_bytes(buffer.getvalue().encode("utf-8"))
+
+
+def _write_parquet(table: _Table, path: Path) -> None:
+    pq.write_table(table.to_arrow(), path, **_PARQUET_OPTIONS)
+
+
+def _json_default(value: Any) -> Any:
+    """JSON form of config values orjson does not know: paths, enums, sets, tuples."""
+    if isinstance(value, Path):
+        return value.as_posix()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON: {value!r}")
+
+
+def _write_json(data: Any, path: Path) -> None:
+    path.write_bytes(orjson.dumps(data, default=_json_default, option=_JSON_OPTIONS))
+
+
+def sha256_file(path: Path | str) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _input_entries(inputs: Sequence[Path | str]) -> list[dict[str, Any]]:
+    """One entry per input file; a directory gives one per file under it, in path order."""
+    entries: list[dict[str, Any]] = []
+    for given in inputs:
+        root = Path(given)
+        if root.is_dir():
+            files = sorted(p for p in root.rglob("*") if p.is_file())
+            for file in files:
+                entries.append(
+                    {
+                        "path": file.as_posix(),
+                        "bytes": file.stat().st_size,
+                        "sha256": sha256_file(file),
+                    }
+                )
+        elif root.is_file():
+            entries.append(
+                {"path": root.as_posix(), "bytes": root.stat().st_size, "sha256": sha256_file(root)}
+            )
+        else:
+            raise FileNotFoundError(f"artifact input {str(given)!r} does not exist")
+    return entries
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "numpy": np.__version__,
+        "orjson": orjson.__version__,
+        "pyarrow": pa.__version__,
+        "python": platform.python_version(),
+        "streamsim": streamsim.__version__,
+    }
+
+
+def _run_summary(result: RunResult) -> dict[str, Any]:
+    """The run's simulated facts (no wall-clock time) and its run-level quality counts."""
+    quality = result.quality.to_dict()
+    quality.pop("streams")
+    return {
+        "start_time": result.start_time,
+        "end_time": result.end_time,
+        "events": dict(sorted(result.events.items())),
+        "orders_submitted": result.orders_submitted,
+        "responses": result.responses,
+        "strategies": list(result.strategies),
+        "quality": quality,
+    }
+
+
+def write_artifacts(
+    result: RunResult,
+    exchange: SimExchange,
+    out_dir: Path | str,
+    *,
+    orders: Iterable[OrderHandle] = (),
+    config: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    inputs: Sequence[Path | str] = (),
+) -> dict[str, Path]:
+    """Write a run's artifacts to ``out_dir`` (created if missing); returns file name -> path.
+
+    ``orders`` are the run's order handles (the ones ``ctx.broker.submit`` returned), written
+    in the order given. ``config`` must be JSON-serialisable (paths, enums and sets are
+    converted); ``inputs`` are files or directories hashed into the manifest, recorded by the
+    path given. Existing files of the same names are overwritten.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    writers: tuple[tuple[str, Callable[[_Table, Path], None]], ...] = (
+        ("csv", _write_csv),
+        ("parquet", _write_parquet),
+    )
+    for name, table in _tables(exchange, result, orders).items():
+        for suffix, write in writers:
+            path = out / f"{name}.{suffix}"
+            write(table, path)
+            written[path.name] = path
+    report_metrics = (
+        result.exchange["metrics"] if "metrics" in result.exchange else exchange.metrics()
+    )
+    metrics_path = out / "metrics.json"
+    _write_json(report_metrics, metrics_path)
+    written[metrics_path.name] = metrics_path
+    manifest = {
+        "format": ARTIFACTS_FORMAT,
+        "config": dict(config) if config is not None else None,
+        "seed": seed,
+        "inputs": _input_entries(inputs),
+        "versions": _versions(),
+        "run": _run_summary(result),
+        "outputs": {
+            name: {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+            for name, path in sorted(written.items())
+        },
+    }
+    manifest_path = out / "manifest.json"
+    _write_json(manifest, manifest_path)
+    written[manifest_path.name] = manifest_path
+    return written
