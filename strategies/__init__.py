@@ -1,0 +1,26 @@
+"""Reference strategies: small, readable examples of the strategy contract.
+
+Each shows a technique (oracles, schedules, bars, quoting, funding data); none is meant
+to make money.
+"""
+
+from .base import Tracked
+from .funding import FundingFade
+from .ma_cross import BarBuilder, MovingAverageCross
+from .market_maker import MarketMaker
+from .oracles import AlwaysLong, AlwaysShort, Flat, Oracle, RandomOracle
+from .schedule import Scheduled
+
+__all__ = [
+    "AlwaysLong",
+    "AlwaysShort",
+    "BarBuilder",
+    "Flat",
+    "FundingFade",
+    "MarketMaker",
+    "MovingAverageCross",
+    "Oracle",
+    "RandomOracle",
+    "Scheduled",
+    "Tracked",
+]
