@@ -167,7 +167,11 @@ def sample_sources(
         exchange=SAMPLE_EXCHANGE,
         instruments={SAMPLE_SYMBOL: SAMPLE_INSTRUMENT},
     )
-    sources = dataset.sources([SAMPLE_SYMBOL], kinds, start=SAMPLE_START, end=SAMPLE_END)
+    sources = [
+        source
+        for source in dataset.sources([SAMPLE_SYMBOL], kinds, start=SAMPLE_START, end=SAMPLE_END)
+        if isinstance(source, CryptoHFTSource)
+    ]
     for source in sources:
         if source.stream.kind == "open_interest":
             source.labels.append(SAMPLE_OI_NOTE)
