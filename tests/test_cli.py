@@ -1,0 +1,126 @@
+"""The ``streamsim`` command line, called in-process through ``main``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from streamsim.cli import main
+
+SYNTH = Path("/work/shared/data/cryptohftdata-synth")
+DEPTH = "orderbook/binance_futures/BTCUSDT/2025/07/01/orderbook_12.parquet"
+HOUR = ["--symbol", "BTCUSDT", "--start", "2025-07-01T12:00:00Z", "--end", "2025-07-01T12:59:59Z"]
+STRATEGY = '[strategy]\nclass = "strategies.market_maker:MarketMaker"\nparams = {qty = 1}\n'
+
+
+def write_config(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_demo_writes_artifacts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for label in ("events", "fills", "equity", "total return", "max drawdown", "maker share"):
+        assert label in text
+    assert "synthetic" in text  # the sample's open-interest note
+    assert (out / "manifest.json").is_file() and (out / "orders.csv").is_file()
+    assert len((out / "orders.csv").read_text().splitlines()) > 1
+
+
+def test_run_with_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(
+        tmp_path / "mm.toml",
+        '[data]\nadapter = "sample"\nkinds = ["depth", "trades", "mark_price"]\n'
+        + STRATEGY
+        + "[broker]\ntaker_fee = 0.0005\nlatency_ms = 10\n[run]\nseed = 3\n",
+    )
+    out = tmp_path / "run"
+    code = main(["run", str(config), "--set", "broker.taker_fee=0.0004", "--out", str(out)])
+    assert code == 0, capsys.readouterr().out
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["broker"]["taker_fee"] == 0.0004
+    assert manifest["seed"] == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "message"),
+    [
+        (STRATEGY + "[broker]\ntaker_fees = 0.1\n", [], "unknown key broker.taker_fees"),
+        (STRATEGY + "[brokers]\n", [], "unknown section [brokers]"),
+        (STRATEGY, ["broker.leverage=2.5"], "broker.leverage: expected integer, got float"),
+        (STRATEGY + '[run]\nspeed = "fast"\n', [], "run.speed: expected float or integer"),
+        ('[strategy]\nclass = "no_such_module:X"\n', [], "strategy module not found"),
+        ('[strategy]\nclass = "strategies:NoSuch"\n', [], "strategy class not found: NoSuch"),
+    ],
+)
+def test_bad_config_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    text: str,
+    overrides: list[str],
+    message: str,
+) -> None:
+    config = write_config(tmp_path / "bad.toml", text)
+    args = ["run", str(config), "--out", str(tmp_path / "o")]
+    for item in overrides:
+        args += ["--set", item]
+    assert main(args) == 2
+    assert message in capsys.readouterr().out
+    assert not (tmp_path / "o").exists()
+
+
+def test_validate_synth(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(SYNTH), *HOUR]) == 0
+    text = capsys.readouterr().out
+    assert "36,000" in text and "2,520,000" in text and "no problems" in text
+
+
+def test_validate_missing_and_gap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "tree"
+    shutil.copytree(SYNTH / "trades", root / "trades")
+    assert main(["validate", str(root), *HOUR, "--kinds", "depth,trades"]) == 1
+    assert "missing" in capsys.readouterr().out
+    # a depth file whose second message does not follow the first
+    table = pa.table(
+        {
+            "final_update_id": pa.array([10, 10, 20, 30], pa.int64()),
+            "prev_final_update_id": pa.array([5, 5, 10, 25], pa.int64()),
+            "event_time": pa.array([1751371200000] * 4, pa.int64()),
+        }
+    )
+    (root / DEPTH).parent.mkdir(parents=True)
+    pq.write_table(table, root / DEPTH)
+    assert main(["validate", str(root), *HOUR, "--kinds", "depth"]) == 1
+    text = capsys.readouterr().out
+    assert "prev_final_update_id 25 != previous final_update_id 20" in text
+
+
+def test_compile_then_run_from_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "store"
+    assert main(["compile", "--data", "sample", "--out", str(store)]) == 0
+    assert "BTCUSDT.depth" in capsys.readouterr().out
+    config = write_config(
+        tmp_path / "store.toml", f'[data]\nadapter = "store"\nroot = "{store}"\n' + STRATEGY
+    )
+    out = tmp_path / "run"
+    assert main(["run", str(config), "--out", str(out)]) == 0
+    assert json.loads((out / "metrics.json").read_text())["fills"] > 0
+
+
+def test_paper_replay_fast(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "paper.toml",
+        '[data]\nadapter = "sample"\nstart = "2023-04-04T23:59:00Z"\nend = "2023-04-05T00:00:00Z"\n'
+        + STRATEGY,
+    )
+    out = tmp_path / "paper"
+    args = ["run", str(config), "--mode", "paper-replay", "--speed", "600", "--out", str(out)]
+    assert main(args) == 0
+    assert json.loads((out / "manifest.json").read_text())["config"]["run"]["speed"] == 600.0
