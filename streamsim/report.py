@@ -65,7 +65,7 @@ th:first-child,td:first-child{text-align:left}th{background:#f6f8fa}
 td.t{text-align:left}
 svg{display:block;background:#fff;margin:4px 0}
 svg text{font:11px system-ui,sans-serif;fill:#59636e}
-.grid{stroke:#eaeef2;stroke-width:1}.axis{stroke:#8c959f;stroke-width:1}
+.grid{fill:none;stroke:#eaeef2;stroke-width:1}.axis{fill:none;stroke:#8c959f;stroke-width:1}
 .eq{fill:none;stroke:#0969da;stroke-width:1.5}
 .dd{fill:#cf222e;fill-opacity:.25;stroke:#cf222e;stroke-width:1}
 .pos{fill:none;stroke:#1f2328;stroke-width:1.2}

@@ -191,3 +191,12 @@ def test_empty_run_renders(tmp_path: Path) -> None:
     assert "<svg" in section(text, "equity")
     with pytest.raises(FileNotFoundError):
         render_report(tmp_path / "missing")
+
+
+def test_stroke_only_shapes_are_not_filled(tmp_path: Path) -> None:
+    # An unfilled L-shaped axis path renders as a black triangle in a browser.
+    from streamsim.report import _CSS
+
+    for selector in (".grid{", ".axis{", ".eq{", ".pos{"):
+        rule = _CSS.split(selector, 1)[1].split("}", 1)[0]
+        assert "fill:none" in rule, selector
