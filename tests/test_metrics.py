@@ -345,7 +345,8 @@ def test_round_trips_fifo_partial_closes_and_flips() -> None:
         for t in trips
     ]
     assert got == [e[:7] for e in expected]
-    assert [(t.pnl, t.fees) for t in trips] == pytest.approx([e[7:] for e in expected])
+    assert [t.pnl for t in trips] == pytest.approx([e[7] for e in expected])
+    assert [t.fees for t in trips] == pytest.approx([e[8] for e in expected])
     assert [t.holding_ns // S for t in trips] == [10, 20, 30, 20, 30]
     assert [t.qty for t in trips] == [5.0, 1.0, 1.0, 1.0, 2.0]
     # conservation: price PnL = sells - buys = (120 + 360 + 50) - (200 + 110 + 160 + 55) = 5;
