@@ -88,3 +88,50 @@ class Recorder(ss.Strategy):
 
     async def on_mark_price(self, mark: ss.MarkPrice) -> None:
         self._record(mark)
+
+
+FUNDING_PERIOD = 8 * 60 * ss.MINUTE
+#: A start five seconds before a funding time, so runs from it cross one.
+FUNDING_START = (10**18 // FUNDING_PERIOD + 1) * FUNDING_PERIOD - 5 * ss.SECOND
+BTC_TEST = ss.Instrument("BTCUSDT", tick_size="0.1", lot_size="0.001", min_notional="0.05")
+
+
+class Flipper(ss.Strategy):
+    """Every 20th trade a market order, alternating sides; every 50th a far limit order."""
+
+    def __init__(self, name: str = "flipper") -> None:
+        self.name = name
+        self.handles: list[ss.OrderHandle] = []
+        self.ctx: ss.Context | None = None
+        self.trades = 0
+
+    async def on_start(self, ctx: ss.Context) -> None:
+        self.ctx = ctx
+
+    async def on_trade(self, trade: ss.Trade) -> None:
+        assert self.ctx is not None
+        self.trades += 1
+        if self.trades % 20 == 0:
+            side = ss.BUY if (self.trades // 20) % 2 else ss.SELL
+            lots = 3 if side == ss.BUY else 2  # drift long: a position at funding time
+            order = ss.Order("BTCUSDT", side, lots, type=ss.OrderType.MARKET)
+            self.handles.append(self.ctx.broker.submit(order))
+        if self.trades % 50 == 0:
+            order = ss.Order("BTCUSDT", ss.BUY, 1, price=trade.price - 50)
+            self.handles.append(self.ctx.broker.submit(order))
+
+
+def flipper_run(seed: int, name: str = "flipper") -> tuple[ss.RunResult, ss.SimExchange, Flipper]:
+    """A short trading run over synthetic data that crosses a funding time."""
+    from streamsim import synthetic
+
+    sources = [
+        *synthetic.market("BTCUSDT", FUNDING_START, n_depth=1_500, n_trades=400, seed=seed),
+        synthetic.mark_prices("BTCUSDT", FUNDING_START, 14, seed=seed),
+    ]
+    exchange = ss.SimExchange([BTC_TEST])
+    strategy = Flipper(name)
+    result = ss.run_backtest(
+        sources, strategy, exchange=exchange, latency=ss.ConstantLatency(5 * ss.MS)
+    )
+    return result, exchange, strategy

@@ -5,63 +5,25 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-from decimal import Decimal
 from pathlib import Path
 
 import orjson
 import pyarrow.parquet as pq
 import pytest
+from helpers import BTC_TEST as BTC
+from helpers import FUNDING_START as START
+from helpers import flipper_run
 
 import streamsim as ss
 from streamsim import metrics, synthetic
 from streamsim.artifacts import TABLES, write_artifacts
 from streamsim.matching import SimExchange
-from streamsim.orders import OrderHandle, OrderType
 
-BTC = ss.Instrument(
-    "BTCUSDT", tick_size=Decimal("0.1"), lot_size=Decimal("0.001"), min_notional=Decimal("0.05")
-)
-FUNDING_PERIOD = 8 * 60 * ss.MINUTE
-START = (10**18 // FUNDING_PERIOD + 1) * FUNDING_PERIOD - 5 * ss.SECOND  # funding mid-run
 SEED = 7
 
 
-class Flipper(ss.Strategy):
-    """Every 20th trade a market order, alternating sides; every 50th a far limit order."""
-
-    name = "flipper"
-
-    def __init__(self) -> None:
-        self.handles: list[OrderHandle] = []
-        self.ctx: ss.Context | None = None
-        self.trades = 0
-
-    async def on_start(self, ctx: ss.Context) -> None:
-        self.ctx = ctx
-
-    async def on_trade(self, trade: ss.Trade) -> None:
-        assert self.ctx is not None
-        self.trades += 1
-        if self.trades % 20 == 0:
-            side = ss.BUY if (self.trades // 20) % 2 else ss.SELL
-            lots = 3 if side == ss.BUY else 2  # drift long: a position at funding time
-            order = ss.Order("BTCUSDT", side, lots, type=OrderType.MARKET)
-            self.handles.append(self.ctx.broker.submit(order))
-        if self.trades % 50 == 0:
-            order = ss.Order("BTCUSDT", ss.BUY, 1, price=trade.price - 50)
-            self.handles.append(self.ctx.broker.submit(order))
-
-
 def run(out: Path, inputs: list[Path]) -> tuple[dict[str, Path], SimExchange]:
-    sources = [
-        *synthetic.market("BTCUSDT", START, n_depth=1_500, n_trades=400, seed=SEED),
-        synthetic.mark_prices("BTCUSDT", START, 14, seed=SEED),
-    ]
-    exchange = SimExchange([BTC])
-    strategy = Flipper()
-    result = ss.run_backtest(
-        sources, strategy, exchange=exchange, latency=ss.ConstantLatency(5 * ss.MS)
-    )
+    result, exchange, strategy = flipper_run(SEED)
     written = write_artifacts(
         result,
         exchange,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -12,62 +11,25 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import BTC_TEST as BTC
+from helpers import FUNDING_START as START
+from helpers import flipper_run
 
 import streamsim as ss
 from streamsim import synthetic
 from streamsim.artifacts import write_artifacts
 from streamsim.matching import SimExchange
-from streamsim.orders import OrderHandle, OrderType
 from streamsim.report import downsample, format_value, render_report, write_report
 
-BTC = ss.Instrument(
-    "BTCUSDT", tick_size=Decimal("0.1"), lot_size=Decimal("0.001"), min_notional=Decimal("0.05")
-)
-FUNDING_PERIOD = 8 * 60 * ss.MINUTE
-START = (10**18 // FUNDING_PERIOD + 1) * FUNDING_PERIOD - 5 * ss.SECOND  # funding mid-run
 SEED = 7
 NASTY = "flip<&>per"
 SECTIONS = ("equity", "position", "pnl", "fills")
 
 
-class Flipper(ss.Strategy):
-    """Every 20th trade a market order, alternating sides; every 50th a far limit order."""
-
-    name = NASTY
-
-    def __init__(self) -> None:
-        self.handles: list[OrderHandle] = []
-        self.ctx: ss.Context | None = None
-        self.trades = 0
-
-    async def on_start(self, ctx: ss.Context) -> None:
-        self.ctx = ctx
-
-    async def on_trade(self, trade: ss.Trade) -> None:
-        assert self.ctx is not None
-        self.trades += 1
-        if self.trades % 20 == 0:
-            side = ss.BUY if (self.trades // 20) % 2 else ss.SELL
-            lots = 3 if side == ss.BUY else 2
-            order = ss.Order("BTCUSDT", side, lots, type=OrderType.MARKET)
-            self.handles.append(self.ctx.broker.submit(order))
-        if self.trades % 50 == 0:
-            order = ss.Order("BTCUSDT", ss.BUY, 1, price=trade.price - 50)
-            self.handles.append(self.ctx.broker.submit(order))
-
-
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "run"
-    sources = [
-        *synthetic.market("BTCUSDT", START, n_depth=1_500, n_trades=400, seed=SEED),
-        synthetic.mark_prices("BTCUSDT", START, 14, seed=SEED),
-    ]
-    exchange = SimExchange([BTC])
-    strategy = Flipper()
-    result = ss.run_backtest(
-        sources, strategy, exchange=exchange, latency=ss.ConstantLatency(5 * ss.MS)
-    )
+    result, exchange, strategy = flipper_run(SEED, name=NASTY)
     write_artifacts(
         result,
         exchange,
