@@ -313,6 +313,11 @@ class SimExchange:
                 order.ahead = min(order.ahead, float(level))
                 order.level = level
                 order.traded = 0
+            opposite = book.best_ask if order.side == BUY else book.best_bid
+            if opposite is None or (
+                opposite > order.price if order.side == BUY else opposite < order.price
+            ):
+                continue
             crossing = self._take(symbol, order.side, order.remaining, order.price)
             if crossing:
                 # Liquidity we have not taken now sits at or through our price: it would
@@ -379,12 +384,15 @@ class SimExchange:
         if error is not None:
             self._respond(symbol, cid, OrderStatus.REJECTED, now, error=error)
             return
-        order = replace(
-            order,
-            qty=int(order.qty),
-            price=None if order.price is None else int(order.price),
-            stop_price=None if order.stop_price is None else int(order.stop_price),
-        )
+        if not all(
+            type(v) is int for v in (order.qty, order.price, order.stop_price) if v is not None
+        ):
+            order = replace(  # NumPy integers: plain ints from here on
+                order,
+                qty=int(order.qty),
+                price=None if order.price is None else int(order.price),
+                stop_price=None if order.stop_price is None else int(order.stop_price),
+            )
         self._respond(symbol, cid, OrderStatus.NEW, now)
         if order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
             self._stops[cid] = (symbol, order)
