@@ -59,7 +59,8 @@ margin:0 auto;max-width:820px;padding:16px 20px 48px;background:#fff}
 h1{font-size:22px;margin:8px 0 4px}h2{font-size:17px;margin:28px 0 8px;
 border-bottom:1px solid #d0d7de;padding-bottom:4px}
 .sub{color:#59636e;margin:0 0 8px}
-table{border-collapse:collapse;font-size:13px;margin:6px 0;display:block;max-width:100%;overflow-x:auto}
+table{border-collapse:collapse;font-size:13px;margin:6px 0;display:block;max-width:100%;
+overflow-x:auto}
 th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f6f8fa}
 td.t{text-align:left}
