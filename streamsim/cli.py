@@ -698,6 +698,18 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     return OK
 
 
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    """Rebuild ``report.html`` from a run's artifacts directory."""
+    from .report import write_report  # noqa: PLC0415 (only this command needs it)
+
+    artifacts = Path(args.artifacts)
+    if not artifacts.is_dir():
+        raise CliError(f"not an artifacts directory: {artifacts}")
+    written = write_report(artifacts, args.out)
+    console.print(f"report written to {escape(str(written))}", highlight=False)
+    return OK
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -741,6 +753,11 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--kinds", help=f"comma-separated (default {','.join(DEFAULT_KINDS)})")
     val.add_argument("--exchange", default="binance_futures")
     val.set_defaults(handler=cmd_validate)
+
+    rep = sub.add_parser("report", help="rebuild report.html from a run's artifacts")
+    rep.add_argument("artifacts", help="artifacts directory (from run or demo)")
+    rep.add_argument("--out", help="HTML file (default <artifacts>/report.html)")
+    rep.set_defaults(handler=cmd_report)
     return parser
 
 

@@ -32,6 +32,12 @@ def test_demo_writes_artifacts(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "synthetic" in text  # the sample's open-interest note
     assert (out / "manifest.json").is_file() and (out / "orders.csv").is_file()
     assert len((out / "orders.csv").read_text().splitlines()) > 1
+    # `report` rebuilds the same HTML from the artifacts alone.
+    first = (out / "report.html").read_bytes()
+    (out / "report.html").unlink()
+    assert main(["report", str(out)]) == 0
+    assert (out / "report.html").read_bytes() == first
+    assert main(["report", str(tmp_path / "nothing")]) == 2
 
 
 def test_run_with_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

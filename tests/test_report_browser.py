@@ -1,4 +1,4 @@
-"""The HTML report in a real browser: every plot draws, and the page loads nothing remote.
+"""`streamsim demo`'s report in a real browser: every plot draws, nothing remote loads.
 
 Runs Debian's headless Chromium over the DevTools protocol (on loopback) and saves a
 screenshot next to the report. Skipped, saying so, where Chromium is not installed;
@@ -20,10 +20,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from helpers import flipper_run
 
-from streamsim.artifacts import write_artifacts
-from streamsim.report import write_report
+from streamsim.cli import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -99,10 +97,9 @@ async def _inspect(ws_url: str, page: str) -> tuple[list[str], list[dict[str, An
     return requested, measured["result"]["value"], base64.b64decode(shot["data"])
 
 
-def test_report_draws_every_plot_and_loads_nothing_remote(tmp_path: Path) -> None:
-    result, exchange, strategy = flipper_run(7)
-    write_artifacts(result, exchange, tmp_path / "run", orders=strategy.handles, seed=7)
-    report = write_report(tmp_path / "run")
+def test_demo_report_draws_every_plot_and_loads_nothing_remote(tmp_path: Path) -> None:
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    report = tmp_path / "demo" / "report.html"
     port = _free_port()
     assert CHROMIUM is not None
     browser = subprocess.Popen(
