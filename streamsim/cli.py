@@ -254,6 +254,8 @@ class DataPlan:
     instruments: list[ss.Instrument]
     inputs: list[Path] = field(default_factory=list)
     symbols: list[str] = field(default_factory=list)
+    #: The last simulated time the data can reach (ns), when known: for the progress ETA.
+    until: int | None = None
 
 
 def plan_data(data: Mapping[str, Any], base: Path = Path()) -> DataPlan:
@@ -276,7 +278,7 @@ def plan_data(data: Mapping[str, Any], base: Path = Path()) -> DataPlan:
             sources = dataset.sources(symbols, kinds, start or SAMPLE_START, end or SAMPLE_END - 1)
         dataset = CryptoHFTData(LocalStore(sample_path()), exchange=SAMPLE_EXCHANGE)
         inputs = cryptohftdata_inputs(dataset, sources)
-        return DataPlan(sources, [SAMPLE_INSTRUMENT], inputs, symbols)
+        return DataPlan(sources, [SAMPLE_INSTRUMENT], inputs, symbols, end or SAMPLE_END)
     if "root" not in data:
         raise CliError(f"data.root is required for adapter {adapter!r}")
     root = _resolve(data["root"], base)
@@ -288,7 +290,11 @@ def plan_data(data: Mapping[str, Any], base: Path = Path()) -> DataPlan:
         store_kinds = list(data["kinds"]) if "kinds" in data else None
         sources = store_sources(root, symbols, store_kinds, start, end)
         return DataPlan(
-            sources, [manifest.instrument(s) for s in symbols], [root / "manifest.json"], symbols
+            sources,
+            [manifest.instrument(s) for s in symbols],
+            [root / "manifest.json"],
+            symbols,
+            end,
         )
     if "symbols" not in data or start is None or end is None:
         raise CliError("adapter 'cryptohftdata' needs data.symbols, data.start and data.end")
@@ -300,6 +306,7 @@ def plan_data(data: Mapping[str, Any], base: Path = Path()) -> DataPlan:
         [dataset.instrument(s) for s in symbols],
         cryptohftdata_inputs(dataset, sources),
         symbols,
+        end,
     )
 
 
@@ -343,10 +350,11 @@ def record_orders(strategy: ss.Strategy) -> list[OrderHandle]:
 
 
 class _Progress:
-    """Rows read and the latest ``ts_exchange`` seen, shared by the counting sources."""
+    """Rows read and the first and latest ``ts_exchange`` seen, shared by the sources."""
 
     def __init__(self) -> None:
         self.rows = 0
+        self.first = 0
         self.now = 0
 
 
@@ -370,17 +378,24 @@ class _CountingSource:
         async for batch in self._inner:
             if len(batch):
                 progress.rows += len(batch)
+                first = int(batch.ts_exchange[0])
+                progress.first = min(progress.first, first) if progress.first else first
                 progress.now = max(progress.now, int(batch.ts_exchange[-1]))
             yield batch
 
 
 def run_with_progress(
-    console: Console, sources: Sequence[Source], strategy: ss.Strategy, **options: Any
+    console: Console,
+    sources: Sequence[Source],
+    strategy: ss.Strategy,
+    until: int | None = None,
+    **options: Any,
 ) -> ss.RunResult:
     """``run_backtest`` with a live progress line when ``console`` is a terminal.
 
-    Progress counts rows as the merge reads them (slightly ahead of delivery); the
-    engine is untouched.
+    Progress counts rows as the merge reads them (slightly ahead of delivery): events/s,
+    simulated time and, when ``until`` (the data's last time) is known, an ETA from the
+    simulated-time rate so far. The engine is untouched.
     """
     if not console.is_terminal:
         return ss.run_backtest(sources, strategy, **options)
@@ -391,9 +406,14 @@ def run_with_progress(
     def line() -> str:
         wall = max(time.perf_counter() - began, 1e-9)
         sim = format_time(progress.now) if progress.now else "-"
-        return (
+        text = (
             f"[cyan]{progress.rows:,} events read, {progress.rows / wall:,.0f} events/s, sim {sim}"
         )
+        covered = progress.now - progress.first
+        if until is not None and covered > 0:
+            eta = max(until - progress.now, 0) / (covered / wall)
+            text += f", ETA {eta:,.0f} s"
+        return text
 
     class _Line:
         def __rich__(self) -> str:
@@ -471,6 +491,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         console,
         plan.sources,
         strategy,
+        plan.until,
         exchange=exchange,
         latency=ss.ConstantLatency(20 * ss.MS),
     )
@@ -520,7 +541,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if run.get("mode", "backtest") == "paper-replay":
         options["clock"] = ss.PacedClock(float(run.get("speed", 1.0)))
     orders = record_orders(strategy)
-    result = run_with_progress(console, plan.sources, strategy, **options)
+    result = run_with_progress(console, plan.sources, strategy, plan.until, **options)
     console.print(summary_table(result, f"streamsim run: {path.name}"))
     out = Path(args.out) if args.out else Path("runs") / path.stem
     _write_outputs(console, result, exchange, out, orders, config, seed, plan.inputs)
