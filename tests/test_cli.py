@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from streamsim.cli import main
+from adapters.cli import main
 
 SYNTH = Path("/work/shared/data/cryptohftdata-synth")
 DEPTH = "orderbook/binance_futures/BTCUSDT/2025/07/01/orderbook_12.parquet"
@@ -130,3 +130,24 @@ def test_paper_replay_fast(tmp_path: Path) -> None:
     args = ["run", str(config), "--mode", "paper-replay", "--speed", "600", "--out", str(out)]
     assert main(args) == 0
     assert json.loads((out / "manifest.json").read_text())["config"]["run"]["speed"] == 600.0
+
+
+def test_validate_over_s3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from s3_server import create_bucket, moto_server, upload_tree, use_dummy_aws_env
+
+    synth = Path(__file__).resolve().parents[2] / "shared" / "data" / "cryptohftdata-synth"
+    use_dummy_aws_env(monkeypatch, tmp_path / "aws")
+    with moto_server() as endpoint:
+        create_bucket(endpoint, "tree")
+        upload_tree(endpoint, "tree", synth, prefix="synth")
+        window = ["--start", "2025-07-01T12:00:00Z", "--end", "2025-07-01T12:59:59Z"]
+        args = ["validate", "s3://tree/synth", "--symbol", "BTCUSDT", "--endpoint-url", endpoint]
+        assert main([*args, *window]) == 0
+        out = capsys.readouterr().out
+        assert "36,000" in out and "2,520,000" in out and "no problems found" in out
+        assert (
+            main([*args, "--start", "2025-07-02T00:00:00Z", "--end", "2025-07-02T00:30:00Z"]) == 1
+        )
+        assert "missing" in capsys.readouterr().out

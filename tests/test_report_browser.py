@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from streamsim.cli import main
+from adapters.cli import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(

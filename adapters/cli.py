@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.live import Live
@@ -39,7 +41,7 @@ from adapters.binance.sample import (
     sample_path,
     sample_sources,
 )
-from adapters.cryptohftdata import CryptoHFTData, LocalStore
+from adapters.cryptohftdata import CryptoHFTData, LocalStore, ParquetObject, S3Store, Store
 from adapters.cryptohftdata.decode import SPECS
 from adapters.store import compile_store, cryptohftdata_inputs, read_manifest, store_sources
 from strategies import MarketMaker
@@ -622,13 +624,19 @@ def _time_range(meta: pq.FileMetaData, column: str) -> tuple[int | None, int | N
     return int(min(lows)) * 1_000_000, int(max(highs)) * 1_000_000
 
 
-def _update_ids(path: Path, check: FileCheck, last_final: int | None) -> int | None:
+async def _id_columns(obj: ParquetObject) -> pa.Table:
+    """The update-id columns (and ``event_type`` when present) of a depth object."""
+    columns = ["final_update_id", "prev_final_update_id"]
+    if "event_type" in obj.schema.names:
+        columns.append("event_type")
+    parts = [obj.decode(await obj.fetch(i, columns), columns) for i in range(obj.num_row_groups)]
+    return pa.concat_tables(parts) if parts else obj.schema.empty_table().select(columns)
+
+
+def _update_ids(table: pa.Table, check: FileCheck, last_final: int | None) -> int | None:
     """Count depth messages and gaps between a message's ``prev_final_update_id`` and the
     previous message's ``final_update_id``; returns the last ``final_update_id``."""
-    schema_names = pq.read_schema(path).names
-    columns = ["final_update_id", "prev_final_update_id"]
-    has_type = "event_type" in schema_names
-    table = pq.read_table(path, columns=columns + (["event_type"] if has_type else []))
+    has_type = "event_type" in table.column_names
     final = table.column("final_update_id").to_numpy()
     prev = table.column("prev_final_update_id").to_numpy()
     if not len(final):
@@ -659,11 +667,49 @@ def _update_ids(path: Path, check: FileCheck, last_final: int | None) -> int | N
     return int(finals[-1])
 
 
-def cmd_validate(args: argparse.Namespace, console: Console) -> int:
-    """Check a local CryptoHFTData tree for a symbol and window."""
-    root = Path(args.root)
-    if not root.is_dir():
+def _validate_store(root: str, endpoint_url: str | None) -> Store:
+    """A local tree, or ``s3://bucket/prefix`` (credentials from the standard chain)."""
+    if root.startswith("s3://"):
+        bucket, _, prefix = root[len("s3://") :].partition("/")
+        if not bucket:
+            raise CliError(f"no bucket in {root!r}")
+        return S3Store(bucket, prefix, endpoint_url=endpoint_url)
+    if not Path(root).is_dir():
         raise CliError(f"not a directory: {root}")
+    return LocalStore(root)
+
+
+async def _check_file(
+    store: Store, key: str, fallback: str | None, kind: str, last_final: int | None
+) -> tuple[FileCheck, int | None]:
+    """Existence, rows, time range and (depth) update-id continuity of one object."""
+    check = FileCheck(key, False)
+    size = await store.size(key)
+    if size is None and fallback:
+        size = await store.size(fallback)
+        if size is not None:
+            check.key, check.note = fallback, "fallback"
+    if size is None:
+        check.gaps.append("missing")
+        return check, None
+    check.exists = True
+    try:
+        obj = await ParquetObject.open(store, check.key, size)
+        if obj is None:
+            check.gaps.append("missing")
+            return check, None
+        check.rows = obj.num_rows
+        check.first, check.last = _time_range(obj.metadata, SPECS[kind].time)
+        if kind == "depth":
+            last_final = _update_ids(await _id_columns(obj), check, last_final)
+    except Exception as error:  # unreadable object: report it, keep going
+        check.gaps.append(f"unreadable: {error}")
+    return check, last_final
+
+
+def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    """Check a CryptoHFTData tree (local or ``s3://``) for a symbol and window."""
+    store = _validate_store(args.root, args.endpoint_url)
     start = parse_time(args.start, "--start")
     end = parse_time(args.end, "--end")
     if start > end:
@@ -672,43 +718,35 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     unknown = [k for k in kinds if k not in SPECS]
     if unknown:
         raise CliError(f"unknown kinds {', '.join(unknown)}; allowed: {', '.join(SPECS)}")
-    dataset = CryptoHFTData(LocalStore(root), exchange=args.exchange)
+    dataset = CryptoHFTData(store, exchange=args.exchange)
+
+    async def check_all() -> list[tuple[str, FileCheck]]:
+        checks: list[tuple[str, FileCheck]] = []
+        for kind in kinds:
+            last_final: int | None = None
+            for ref in dataset.files(args.symbol, kind, start, end):
+                check, last_final = await _check_file(
+                    store, ref.key, ref.fallback, kind, last_final
+                )
+                checks.append((kind, check))
+        return checks
+
     problems: list[str] = []
-    table = Table(title=f"{root} {args.symbol} {format_time(start)} .. {format_time(end)}")
+    table = Table(title=f"{args.root} {args.symbol} {format_time(start)} .. {format_time(end)}")
     for column in ("kind", "file", "rows", "first", "last", "messages", "issues"):
         table.add_column(column)
-    for kind in kinds:
-        spec = SPECS[kind]
-        last_final: int | None = None
-        for ref in dataset.files(args.symbol, kind, start, end):
-            check = FileCheck(ref.key, False)
-            path = root / ref.key
-            if not path.is_file() and ref.fallback and (root / ref.fallback).is_file():
-                path, check.key, check.note = root / ref.fallback, ref.fallback, "fallback"
-            if not path.is_file():
-                check.gaps.append("missing")
-                last_final = None
-            else:
-                check.exists = True
-                try:
-                    meta = pq.read_metadata(path)
-                    check.rows = meta.num_rows
-                    check.first, check.last = _time_range(meta, spec.time)
-                    if kind == "depth":
-                        last_final = _update_ids(path, check, last_final)
-                except Exception as error:  # unreadable file: report, keep going
-                    check.gaps.append(f"unreadable: {error}")
-            issues = [g for g in check.gaps if g]
-            problems.extend(f"{kind} {check.key}: {issue}" for issue in issues)
-            table.add_row(
-                kind,
-                escape(check.key + (f" ({check.note})" if check.note else "")),
-                f"{check.rows:,}" if check.exists else "-",
-                format_time(check.first) if check.first is not None else "-",
-                format_time(check.last) if check.last is not None else "-",
-                f"{check.messages:,}" if check.messages is not None else "-",
-                "[red]" + escape("; ".join(issues)) if issues else "[green]ok",
-            )
+    for kind, check in anyio.run(check_all):
+        issues = [g for g in check.gaps if g]
+        problems.extend(f"{kind} {check.key}: {issue}" for issue in issues)
+        table.add_row(
+            kind,
+            escape(check.key + (f" ({check.note})" if check.note else "")),
+            f"{check.rows:,}" if check.exists else "-",
+            format_time(check.first) if check.first is not None else "-",
+            format_time(check.last) if check.last is not None else "-",
+            f"{check.messages:,}" if check.messages is not None else "-",
+            "[red]" + escape("; ".join(issues)) if issues else "[green]ok",
+        )
     console.print(table)
     if problems:
         for problem in problems:
@@ -721,7 +759,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     """Rebuild ``report.html`` from a run's artifacts directory."""
-    from .report import write_report  # noqa: PLC0415 (only this command needs it)
+    from streamsim.report import write_report  # noqa: PLC0415 (only this command needs it)
 
     artifacts = Path(args.artifacts)
     if not artifacts.is_dir():
@@ -766,8 +804,9 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--overwrite", action="store_true", help="replace an existing store")
     comp.set_defaults(handler=cmd_compile)
 
-    val = sub.add_parser("validate", help="check a local CryptoHFTData tree")
-    val.add_argument("root")
+    val = sub.add_parser("validate", help="check a CryptoHFTData tree (local or s3://)")
+    val.add_argument("root", help="a local directory or s3://bucket/prefix")
+    val.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS)")
     val.add_argument("--symbol", required=True)
     val.add_argument("--start", required=True, help="ISO-8601 UTC, inclusive")
     val.add_argument("--end", required=True, help="ISO-8601 UTC, inclusive")
