@@ -69,7 +69,7 @@ from .portfolio import (
     Position,
 )
 from .quality import DataQuality, StreamQuality
-from .quarantine import Ingest, Policy, Quarantine
+from .quarantine import Ingest, Policy, Quarantine, QuarantineCounts
 from .queue_models import Conservative, LogQueue, PowerQueue, QueueModel
 from .sources import MemorySource, Source, Stream
 from .strategy import Context, Strategy
@@ -142,6 +142,7 @@ __all__ = [
     "Position",
     "PowerQueue",
     "Quarantine",
+    "QuarantineCounts",
     "QueueModel",
     "Recorded",
     "RecordedLatency",

@@ -22,7 +22,7 @@ from .kernel import Kernel
 from .latency import ConstantLatency, OrderLatency
 from .merge import FeedConfig, Merge, OutOfOrderPolicy
 from .quality import DataQuality
-from .quarantine import Quarantine
+from .quarantine import QuarantineCounts
 from .sources import Source
 from .strategy import Strategy
 from .units import SECOND
@@ -106,11 +106,11 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 def _collect_source_reports(sources: Sequence[Source], quality: DataQuality) -> None:
-    """Sources may carry a ``quarantine`` (:class:`Quarantine`) and ``notes`` (strings)."""
+    """Sources may carry a ``quarantine`` (:class:`QuarantineCounts`) and ``notes``."""
     seen: set[int] = set()
     for source in sources:
         quarantine = getattr(source, "quarantine", None)
-        if isinstance(quarantine, Quarantine) and id(quarantine) not in seen:
+        if isinstance(quarantine, QuarantineCounts) and id(quarantine) not in seen:
             seen.add(id(quarantine))
             for stream, reasons in quarantine.summary().items():
                 merged = quality.quarantined.setdefault(stream, {})

@@ -20,14 +20,32 @@ from .errors import ConfigError, DataError
 Policy = Literal["fail", "quarantine"]
 
 
-class Quarantine:
+class QuarantineCounts:
+    """Counts of skipped input per ``(stream, reason)``: what a run's report needs.
+
+    :class:`Quarantine` adds the JSONL file; a replayed compiled store carries only the
+    counts recorded when it was compiled.
+    """
+
+    def __init__(self, counts: Counter[tuple[str, str]] | None = None) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter() if counts is None else counts
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Counts per stream and reason (JSON-ready)."""
+        out: dict[str, dict[str, int]] = {}
+        for (stream, reason), count in sorted(self.counts.items()):
+            out.setdefault(stream, {})[reason] = count
+        return out
+
+
+class Quarantine(QuarantineCounts):
     """A JSONL file of skipped input, one object per row or message, with counts."""
 
     def __init__(self, path: str | Path) -> None:
+        super().__init__()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("ab")
-        self.counts: Counter[tuple[str, str]] = Counter()
 
     def write(
         self,
@@ -52,13 +70,6 @@ class Quarantine:
 
     def close(self) -> None:
         self._file.close()
-
-    def summary(self) -> dict[str, dict[str, int]]:
-        """Counts per stream and reason (JSON-ready)."""
-        out: dict[str, dict[str, int]] = {}
-        for (stream, reason), count in sorted(self.counts.items()):
-            out.setdefault(stream, {})[reason] = count
-        return out
 
 
 class Ingest:

@@ -29,7 +29,7 @@ from adapters.cryptohftdata import CryptoHFTData, CryptoHFTSource, LocalStore
 from streamsim.batches import Batch, DepthBatch
 from streamsim.errors import ConfigError, DataError
 from streamsim.instruments import Instrument
-from streamsim.quarantine import Quarantine
+from streamsim.quarantine import QuarantineCounts
 from streamsim.sources import Source, Stream
 
 from .layout import (
@@ -371,11 +371,11 @@ def _install(tmp: Path, out: Path) -> None:
 
 def _quarantine_counts(
     sources: Sequence[Source],
-) -> list[tuple[Quarantine, Counter[tuple[str, str]]]]:
-    seen: dict[int, tuple[Quarantine, Counter[tuple[str, str]]]] = {}
+) -> list[tuple[QuarantineCounts, Counter[tuple[str, str]]]]:
+    seen: dict[int, tuple[QuarantineCounts, Counter[tuple[str, str]]]] = {}
     for source in sources:
         quarantine = getattr(source, "quarantine", None)
-        if isinstance(quarantine, Quarantine) and id(quarantine) not in seen:
+        if isinstance(quarantine, QuarantineCounts) and id(quarantine) not in seen:
             seen[id(quarantine)] = (quarantine, Counter(quarantine.counts))
     return list(seen.values())
 

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from streamsim.batches import Batch, DepthBatch
 from streamsim.errors import ConfigError, DataError
-from streamsim.quarantine import Quarantine
+from streamsim.quarantine import QuarantineCounts
 from streamsim.sources import Source, Stream
 
 from .layout import (
@@ -52,30 +52,16 @@ def read_manifest(store_dir: str | Path) -> Manifest:
     return Manifest.from_json(raw, str(path))
 
 
-class RecordedQuarantine(Quarantine):
-    """Quarantine counts recorded when the store was compiled (read-only, no file).
+class RecordedQuarantine(QuarantineCounts):
+    """Quarantine counts recorded when the store was compiled (no file of its own).
 
     The skipped records themselves are in the quarantine file of that compile; this only
     carries their counts into the data-quality report of a replay.
     """
 
     def __init__(self, manifest_path: Path, counts: Counter[tuple[str, str]]) -> None:
+        super().__init__(counts)
         self.path = manifest_path
-        self.counts = counts
-
-    def write(
-        self,
-        stream: str,
-        file: str,
-        row: int,
-        column: str | None,
-        reason: str,
-        record: Any,
-    ) -> None:
-        raise ConfigError("a store's recorded quarantine is read-only")
-
-    def close(self) -> None:
-        """Nothing to close."""
 
 
 def _column(table: pa.Table, name: str) -> AnyArray:
@@ -101,7 +87,7 @@ class StoreSource:
         entry: StreamEntry,
         start: int | None,
         end: int | None,
-        quarantine: Quarantine | None,
+        quarantine: QuarantineCounts | None,
     ) -> None:
         self._stream = Stream(entry.symbol, entry.kind)
         self.entry = entry
