@@ -684,25 +684,22 @@ async def _check_file(
 ) -> tuple[FileCheck, int | None]:
     """Existence, rows, time range and (depth) update-id continuity of one object."""
     check = FileCheck(key, False)
-    size = await store.size(key)
-    if size is None and fallback:
-        size = await store.size(fallback)
-        if size is not None:
-            check.key, check.note = fallback, "fallback"
-    if size is None:
-        check.gaps.append("missing")
-        return check, None
-    check.exists = True
     try:
-        obj = await ParquetObject.open(store, check.key, size)
+        obj = await ParquetObject.open(store, key)
+        if obj is None and fallback:
+            obj = await ParquetObject.open(store, fallback)
+            if obj is not None:
+                check.key, check.note = fallback, "fallback"
         if obj is None:
             check.gaps.append("missing")
             return check, None
+        check.exists = True
         check.rows = obj.num_rows
         check.first, check.last = _time_range(obj.metadata, SPECS[kind].time)
         if kind == "depth":
             last_final = _update_ids(await _id_columns(obj), check, last_final)
     except Exception as error:  # unreadable object: report it, keep going
+        check.exists = check.exists or isinstance(error, ss.DataError)  # there, but corrupt
         check.gaps.append(f"unreadable: {error}")
     return check, last_final
 

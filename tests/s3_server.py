@@ -247,12 +247,12 @@ def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                     f"<Error><Code>{fail_code}</Code><Message>injected fault</Message>"
                     "<RequestId>fault-proxy</RequestId></Error>"
                 ).encode()
+                proxy._record(Exchange(method, self.path, fail_status, action))
                 self.send_response_only(fail_status)
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
-                proxy._record(Exchange(method, self.path, fail_status, action))
                 return
             upstream = http.client.HTTPConnection(*proxy.upstream, timeout=10)
             try:
@@ -266,6 +266,9 @@ def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 response_headers = response.getheaders()
             finally:
                 upstream.close()
+            # Recorded before answering: once the client has its answer, counts include it,
+            # and its next request can never overlap this one in ``max_in_flight``.
+            proxy._record(Exchange(method, self.path, status, action))
             self.send_response_only(status, reason)
             announced = str(len(data))
             for name, value in response_headers:
@@ -282,7 +285,6 @@ def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             self.wfile.flush()
             if action == "truncated":
                 self.close_connection = True
-            proxy._record(Exchange(method, self.path, status, action))
 
         do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
 

@@ -20,8 +20,10 @@ from adapters.cryptohftdata import (
     CryptoHFTSource,
     LocalStore,
     ParquetObject,
+    dataset,
     decode_orderbook,
     decode_trades,
+    reader,
 )
 from adapters.cryptohftdata.store import Store
 
@@ -174,13 +176,17 @@ class Counting:
 
     def __init__(self, inner: Store) -> None:
         self.inner = inner
+        self.coalesce_gap = inner.coalesce_gap
         self.reads: list[tuple[str, int, int]] = []
 
     def describe(self, key: str) -> str:
         return self.inner.describe(key)
 
-    async def size(self, key: str) -> int | None:
-        return await self.inner.size(key)
+    async def read_tail(self, key: str, length: int) -> tuple[int, bytes] | None:
+        got = await self.inner.read_tail(key, length)
+        if got is not None:
+            self.reads.append((key, got[0] - len(got[1]), got[0]))
+        return got
 
     async def read_range(self, key: str, start: int, end: int) -> bytes:
         self.reads.append((key, start, end))
@@ -825,6 +831,7 @@ class Slow:
 
     def __init__(self, inner: Store, delay: float = 0.01) -> None:
         self.inner = inner
+        self.coalesce_gap = inner.coalesce_gap
         self.delay = delay
         self.in_flight = 0
         self.most = 0
@@ -832,8 +839,8 @@ class Slow:
     def describe(self, key: str) -> str:
         return self.inner.describe(key)
 
-    async def size(self, key: str) -> int | None:
-        return await self.inner.size(key)
+    async def read_tail(self, key: str, length: int) -> tuple[int, bytes] | None:
+        return await self.inner.read_tail(key, length)
 
     async def read_range(self, key: str, start: int, end: int) -> bytes:
         import anyio
@@ -855,8 +862,12 @@ class Short(Slow):
         return data[:-1] if start < 1000 else data
 
 
-def test_row_groups_are_prefetched_and_short_reads_fail(tmp_path: Path) -> None:
+def test_row_groups_are_prefetched_and_short_reads_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader, "TAIL_READ", 1024)  # the file must not come whole with its footer
     path = write(tmp_path, "trades", trades_table(400), "trades.parquet", row_group_size=50)
+    assert path.stat().st_size > 1024
     counts = {}
     for prefetch in (1, 3):
         store = Slow(LocalStore(tmp_path))
@@ -864,10 +875,27 @@ def test_row_groups_are_prefetched_and_short_reads_fail(tmp_path: Path) -> None:
         _, seen = replay(data.sources(["BTCUSDT"], ["trades"], START, START + ss.HOUR - 1))
         assert len(seen.trades) == 400
         counts[prefetch] = store.most
-    assert counts == {1: 1, 3: 3}
+    assert counts == {1: 1, 3: 2}  # the one decoded is fetched before the ones after it
     data = CryptoHFTData(Short(LocalStore(tmp_path)))
     with pytest.raises(ss.DataError, match=rf"{path}: read of bytes \[\d+, \d+\) returned"):
         replay(data.sources(["BTCUSDT"], ["trades"], START, START + ss.HOUR - 1))
+
+
+def test_a_small_object_is_read_whole_in_one_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "trades", trades_table(400), "trades.parquet", row_group_size=50)
+    assert path.stat().st_size <= reader.TAIL_READ
+    store = Counting(LocalStore(tmp_path))
+    sources = CryptoHFTData(store).sources(["BTCUSDT"], ["trades"], START, START + ss.HOUR - 1)
+    assert len(replay(sources)[1].trades) == 400
+    assert store.reads == [(str(path.relative_to(tmp_path)), 0, path.stat().st_size)]
+    # Past the budget for objects kept whole, row groups are read again by range.
+    monkeypatch.setattr(dataset, "_KEEP_WHOLE", 0)
+    store.reads.clear()
+    sources = CryptoHFTData(store).sources(["BTCUSDT"], ["trades"], START, START + ss.HOUR - 1)
+    assert len(replay(sources)[1].trades) == 400
+    assert len(store.reads) == 1 + 8  # the footer, then one read per row group
 
 
 def test_a_source_can_be_iterated_again(tmp_path: Path) -> None:

@@ -75,6 +75,8 @@ def test_describe_names_the_s3_url() -> None:
     assert S3Store("bkt").describe(KEY) == f"s3://bkt/{KEY}"
     with pytest.raises(ConfigError):
         S3Store("bkt/with/prefix")
+    with pytest.raises(ConfigError, match="coalesce_gap"):
+        S3Store("bkt", coalesce_gap=-1)
 
 
 @pytest.mark.asyncio
@@ -94,6 +96,40 @@ async def test_read_range_returns_exact_bytes(bucket: str, endpoint: str) -> Non
         assert await s3.read_range(KEY, 0, size) == PAYLOAD
         with pytest.raises(ValueError):
             await s3.read_range(KEY, 10, 5)
+
+
+@pytest.mark.asyncio
+async def test_read_tail_returns_size_and_last_bytes_in_one_get(
+    bucket: str, proxy: FaultProxy
+) -> None:
+    create_bucket(proxy.url, bucket, {"data/empty": b"", "data/ten": b"0123456789"})
+    async with store(bucket, proxy.url) as s3:
+        before = proxy.count("GET")
+        assert await s3.read_tail(KEY, 64) == (len(PAYLOAD), PAYLOAD[-64:])
+        assert (proxy.count("GET"), proxy.count("HEAD")) == (before + 1, 0)
+        assert await s3.read_tail("ten", 4) == (10, b"6789")
+        assert await s3.read_tail("ten", 1000) == (10, b"0123456789")  # shorter than asked
+        assert await s3.read_tail("empty", 8) == (0, b"")
+        assert await s3.read_tail("absent", 8) is None
+        with pytest.raises(ValueError):
+            await s3.read_tail(KEY, 0)
+        # S3 refuses any range of an empty object with 416 (moto answers 200 instead).
+        proxy.fail_gets(1, status=416, code="InvalidRange")
+        assert await s3.read_tail("empty", 8) == (0, b"")
+        proxy.fail_gets(1, status=416, code="InvalidRange")
+        with pytest.raises(DataError, match=r"unsatisfiable \(HTTP 416\) although the object"):
+            await s3.read_tail("ten", 4)
+
+
+@pytest.mark.asyncio
+async def test_local_read_tail_matches_s3(tmp_path: Path) -> None:
+    (tmp_path / "ten").write_bytes(b"0123456789")
+    (tmp_path / "empty").write_bytes(b"")
+    local = LocalStore(tmp_path)
+    assert await local.read_tail("ten", 4) == (10, b"6789")
+    assert await local.read_tail("ten", 1000) == (10, b"0123456789")
+    assert await local.read_tail("empty", 8) == (0, b"")
+    assert await local.read_tail("absent", 8) is None
 
 
 @pytest.mark.asyncio
@@ -184,7 +220,7 @@ async def test_body_always_cut_short_is_a_data_error(bucket: str, proxy: FaultPr
         with pytest.raises(DataError) as caught:
             await s3.read_range(KEY, 0, 50_000)
     message = str(caught.value)
-    assert f"s3://{bucket}/data/{KEY}: truncated transfer of bytes 0-49999" in message
+    assert f"s3://{bucket}/data/{KEY}: truncated transfer (GET bytes=0-49999" in message
     assert "50000 bytes asked" in message
     assert "3 attempt(s); the last one ended after 1000 bytes" in message
     assert proxy.count("GET", "truncated") == 3
@@ -312,6 +348,7 @@ def test_replay_from_s3_matches_local(endpoint: str, proxy: FaultProxy) -> None:
     # not entered: the store opens its client inside run_backtest's own event loop
     remote = replay(S3Store(name, "cryptohftdata/v1", endpoint_url=proxy.url))
     assert proxy.count("GET") > 0
+    assert proxy.count("HEAD") == 0  # each footer and its object's size in one GET
     assert sum(local.counts.values()) > 0
     assert remote.counts == local.counts
     assert remote.digest.hexdigest() == local.digest.hexdigest()

@@ -59,8 +59,11 @@ KNOWN_GRIDS: dict[str, tuple[str, str]] = {
     "ETHUSDT": ("0.01", "0.001"),
 }
 
-#: Concurrent existence checks when a source plans its files.
+#: Concurrent footer reads when a source plans its files.
 _LOOKUPS = 16
+#: Bytes of small objects (read whole with their footer) a source keeps until it replays
+#: them; objects past this budget are read again by row group when their turn comes.
+_KEEP_WHOLE = 32 * 1024 * 1024
 
 
 def known_instrument(symbol: str) -> Instrument | None:
@@ -95,8 +98,8 @@ class CryptoHFTData:
     row and column; ``"quarantine"`` skips them and records them in ``quarantine``.
     ``missing`` is what an absent file does: ``"fail"`` raises, ``"skip"`` skips it and
     notes it in the run's report. ``sort_limit`` caps the rows held in memory to sort a
-    file that is out of order. ``prefetch`` is the number of row groups in flight per
-    stream.
+    file that is out of order. ``prefetch`` is the number of row groups a stream holds
+    at once: the one being decoded and up to ``prefetch - 1`` fetched meanwhile.
     """
 
     def __init__(
@@ -254,42 +257,45 @@ class CryptoHFTSource:
 
     async def __aiter__(self) -> AsyncIterator[Batch]:
         state = _State()
-        for ref, key, size in await self._locate():
+        for ref, obj in await self._locate():
             window = self.window
-            if key != ref.key and ref.day is not None:
+            if obj.key != ref.key and ref.day is not None:
                 window = (max(window[0], ref.day[0]), min(window[1], ref.day[1]))
-            obj = await ParquetObject.open(self._data.store, key, size)
-            if obj is None:  # removed since it was located
-                raise DataError(f"{self._stream}: {self._data.store.describe(key)} disappeared")
             async for batch in self._file(obj, window, state):
                 yield batch
+            obj.whole = None  # replayed: a small object read whole is not needed again
 
-    async def _locate(self) -> list[tuple[FileRef, str, int]]:
-        """Sizes of every planned file (concurrently); missing ones fail or are skipped."""
+    async def _locate(self) -> list[tuple[FileRef, ParquetObject]]:
+        """Open every planned file (footers read concurrently); missing ones fail or are skipped.
+
+        Reading each footer here, one request per file, finds missing files before the run
+        starts and leaves nothing to fetch but row groups once it has.
+        """
         self.missing_files.clear()  # a source may be iterated again: report each time afresh
         self.notes[:] = self.labels
         store = self._data.store
-        found: list[tuple[str, int] | None] = [None] * len(self.files)
+        found: list[ParquetObject | None] = [None] * len(self.files)
 
         def lookup(i: int, ref: FileRef) -> Task:
             async def run() -> None:
-                size = await store.size(ref.key)
-                if size is not None:
-                    found[i] = (ref.key, size)
-                elif ref.fallback is not None:
-                    size = await store.size(ref.fallback)
-                    if size is not None:
-                        found[i] = (ref.fallback, size)
+                found[i] = await ParquetObject.open(store, ref.key)
+                if found[i] is None and ref.fallback is not None:
+                    found[i] = await ParquetObject.open(store, ref.fallback)
 
             return run
 
         calls = [lookup(i, ref) for i, ref in enumerate(self.files)]
         for lo in range(0, len(calls), _LOOKUPS):
             await gather(calls[lo : lo + _LOOKUPS])
-        plan: list[tuple[FileRef, str, int]] = []
+        plan: list[tuple[FileRef, ParquetObject]] = []
+        kept = 0
         for ref, hit in zip(self.files, found, strict=True):
             if hit is not None:
-                plan.append((ref, hit[0], hit[1]))
+                if hit.whole is not None:  # small objects wait whole in memory, within a budget
+                    kept += hit.size
+                    if kept > _KEEP_WHOLE:
+                        hit.whole = None
+                plan.append((ref, hit))
                 continue
             alternative = f" (nor {store.describe(ref.fallback)})" if ref.fallback else ""
             if self._data.missing == "fail":

@@ -24,10 +24,9 @@ from streamsim.errors import DataError
 from .store import Store
 
 MAGIC = b"PAR1"
-#: Bytes read from the end of an object in the first request; most footers fit in it.
+#: Bytes read from the end of an object in the first request (or the store's
+#: ``coalesce_gap``, if larger): most footers fit in it, and a smaller object comes whole.
 TAIL_READ = 64 * 1024
-#: Column chunks at most this far apart are fetched in one request (fewer round trips).
-COALESCE_GAP = 16 * 1024
 #: Concurrent range requests per object.
 MAX_REQUESTS = 8
 
@@ -137,6 +136,9 @@ class ParquetObject:
         self.size = size
         self.metadata = metadata
         self._data_end = data_end
+        #: All the object's bytes when its first read covered it: row groups are then
+        #: served from memory. Set it to None to release them (later reads go to the store).
+        self.whole: pa.Buffer | None = None
         try:
             self.schema: pa.Schema = metadata.schema.to_arrow_schema()
         except _ARROW_ERRORS as exc:
@@ -150,29 +152,33 @@ class ParquetObject:
         self.row_offsets = offsets
 
     @classmethod
-    async def open(cls, store: Store, key: str, size: int | None = None) -> ParquetObject | None:
-        """Read the footer of ``key``; None if the object does not exist.
+    async def open(cls, store: Store, key: str) -> ParquetObject | None:
+        """Read the footer of ``key`` (and its size, in the same request); None if missing.
 
-        ``size`` may be passed when already known (saves one request).
+        An object no larger than that first read is kept whole in :attr:`whole`.
         """
-        if size is None:
-            size = await store.size(key)
-            if size is None:
-                return None
+        tail = await store.read_tail(key, max(TAIL_READ, store.coalesce_gap))
+        if tail is None:
+            return None
+        size, data = tail
         name = store.describe(key)
         if size == 0:
             raise DataError(f"{name}: empty object (0 bytes), not a Parquet file")
         if size < 12:
             raise DataError(f"{name}: {size} bytes is too short for a Parquet file (truncated?)")
-        tail_start = max(0, size - TAIL_READ)
-        tail = await _read(store, key, tail_start, size, name)
-        if tail[-4:] != MAGIC:
+        if not 8 <= len(data) <= size:
+            raise DataError(
+                f"{name}: reading its last bytes returned {len(data)} bytes of a {size:,}-byte "
+                "object (truncated or changed while reading)"
+            )
+        tail_start = size - len(data)
+        if data[-4:] != MAGIC:
             raise DataError(
                 f"{name}: no Parquet magic bytes at the end (truncated, or not a Parquet file)"
             )
-        if tail_start == 0 and tail[:4] != MAGIC:
+        if tail_start == 0 and data[:4] != MAGIC:
             raise DataError(f"{name}: no Parquet magic bytes at the start (not a Parquet file)")
-        footer_len = int.from_bytes(tail[-8:-4], "little")
+        footer_len = int.from_bytes(data[-8:-4], "little")
         data_end = size - 8 - footer_len
         if data_end < 4:
             raise DataError(
@@ -180,14 +186,17 @@ class ParquetObject:
                 "(truncated or corrupt Parquet file)"
             )
         if data_end < tail_start:
-            tail = await _read(store, key, data_end, tail_start, name) + tail
+            data = await _read(store, key, data_end, tail_start, name) + data
             tail_start = data_end
-        footer = tail[data_end - tail_start :]
+        footer = data[data_end - tail_start :]
         try:
             metadata = pq.read_metadata(pa.BufferReader(MAGIC + footer))
         except _ARROW_ERRORS as exc:
             raise DataError(f"{name}: corrupt Parquet footer ({exc})") from exc
-        return cls(store, key, size, data_end, metadata)
+        obj = cls(store, key, size, data_end, metadata)
+        if tail_start == 0:
+            obj.whole = pa.py_buffer(data)
+        return obj
 
     @property
     def num_rows(self) -> int:
@@ -218,7 +227,11 @@ class ParquetObject:
         return out
 
     def chunk_ranges(self, index: int, columns: Sequence[str]) -> list[tuple[int, int]]:
-        """Byte ranges ``[start, end)`` holding ``columns`` of row group ``index``, coalesced."""
+        """Byte ranges ``[start, end)`` holding ``columns`` of row group ``index``.
+
+        Ranges at most the store's ``coalesce_gap`` apart are merged: one request reads
+        through the gap instead of paying another round trip.
+        """
         group = self.metadata.row_group(index)
         spans: list[tuple[int, int]] = []
         for name in columns:
@@ -237,15 +250,18 @@ class ParquetObject:
         spans.sort()
         merged: list[tuple[int, int]] = []
         for start, end in spans:
-            if merged and start - merged[-1][1] <= COALESCE_GAP:
+            if merged and start - merged[-1][1] <= self.store.coalesce_gap:
                 merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
             else:
                 merged.append((start, end))
         return merged
 
     async def fetch(self, index: int, columns: Sequence[str]) -> RowGroupBytes:
-        """Fetch the column chunks of one row group (concurrent ranged reads)."""
+        """Fetch the column chunks of one row group (concurrent ranged reads, or from
+        :attr:`whole`)."""
         spans = self.chunk_ranges(index, columns)
+        if self.whole is not None:
+            return RowGroupBytes(index, [(a, self.whole.slice(a, b - a)) for a, b in spans])
         got: list[tuple[int, pa.Buffer]] = []
         limiter = anyio.CapacityLimiter(MAX_REQUESTS)
 
@@ -304,10 +320,12 @@ class ParquetObject:
         order = list(range(self.num_row_groups)) if indices is None else list(indices)
         fetched: dict[int, RowGroupBytes] = {}
         for pos, index in enumerate(order):
+            # The row group wanted now is fetched alone (unless prefetched): the ones after
+            # it would only share the bandwidth it is waiting for.
+            data = fetched.pop(index, None) or await self.fetch(index, columns)
             result: list[pa.Table] = []
 
-            async def current(index: int = index, result: list[pa.Table] = result) -> None:
-                data = fetched.pop(index, None) or await self.fetch(index, columns)
+            async def current(data: RowGroupBytes = data, result: list[pa.Table] = result) -> None:
                 if decode_in_thread:
                     table = await anyio.to_thread.run_sync(self.decode, data, columns, dictionary)
                 else:

@@ -1,9 +1,11 @@
 """A CryptoHFTData tree under an S3 prefix, read with aiobotocore.
 
 :class:`S3Store` implements the :class:`~adapters.cryptohftdata.store.Store` protocol:
-``size`` is a HEAD request, ``read_range`` a ranged GET. At most ``max_in_flight`` requests
-run at once; transient failures (HTTP 5xx such as ``503 SlowDown``, 429, connection
-errors, timeouts, a body cut short) are retried with exponential back-off and jitter.
+``read_tail`` is a GET with a suffix range (a Parquet footer and the object's size in one
+request), ``read_range`` a ranged GET, ``size`` a HEAD request. At most
+``max_in_flight`` requests run at once; transient failures (HTTP 5xx such as
+``503 SlowDown``, 429, connection errors, timeouts, a body cut short) are retried with
+exponential back-off and jitter.
 Errors name the ``s3://`` URL they concern:
 
 * a missing object: :class:`S3NotFoundError` (also a :class:`FileNotFoundError`, as a
@@ -127,6 +129,9 @@ class S3Store:
     path-style addressing. ``retries`` is the number of retries after the first attempt
     of a transiently failing request; the n-th retry waits about ``backoff * 2**n``
     seconds (at most 20 s, with jitter). ``timeout`` bounds connecting and each read.
+    ``coalesce_gap`` is how many unneeded bytes between two wanted column chunks one
+    request reads through rather than paying another request (default 1 MiB: about what
+    S3 transfers in the time of its first byte).
     """
 
     def __init__(
@@ -140,6 +145,7 @@ class S3Store:
         *,
         backoff: float = 0.2,
         timeout: float = 60.0,
+        coalesce_gap: int = 1 << 20,
     ) -> None:
         if not bucket or "/" in bucket:
             raise ConfigError(f"S3 bucket must be a bare bucket name, got {bucket!r}")
@@ -147,6 +153,8 @@ class S3Store:
             raise ConfigError(f"max_in_flight must be at least 1, got {max_in_flight}")
         if retries < 0:
             raise ConfigError(f"retries must be 0 or more, got {retries}")
+        if coalesce_gap < 0:
+            raise ConfigError(f"coalesce_gap must be 0 or more, got {coalesce_gap}")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.region = region
@@ -155,6 +163,11 @@ class S3Store:
         self.retries = retries
         self.backoff = backoff
         self.timeout = timeout
+        self.coalesce_gap = coalesce_gap
+        # A plain-HTTP endpoint has no certificate to check: skipping the CA bundle saves
+        # every new client (one per event loop) about 50 ms before its first request.
+        plain = endpoint_url is not None and endpoint_url.lower().startswith("http://")
+        self._verify: bool | None = False if plain else None
         self._session = _new_session()
         self._connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Connection] = (
             weakref.WeakKeyDictionary()
@@ -217,6 +230,52 @@ class S3Store:
         except S3NotFoundError:
             return None
 
+    async def read_tail(self, key: str, length: int) -> tuple[int, bytes] | None:
+        """The object's size and last ``min(length, size)`` bytes, or None if it does not exist.
+
+        One GET with a suffix range (``Range: bytes=-length``): the size comes back in
+        ``Content-Range``, so reading a Parquet footer needs no HEAD request first.
+        """
+        if length < 1:
+            raise ValueError(f"{self.describe(key)}: tail length must be positive, got {length}")
+        what = f"GET bytes=-{length}"
+
+        async def get(client: Any) -> tuple[bytes, str | None] | None:
+            try:
+                response = await client.get_object(
+                    Bucket=self.bucket, Key=self.object_key(key), Range=f"bytes=-{length}"
+                )
+            except ClientError as exc:
+                if _status_and_code(exc)[0] == 416:  # S3 has no range of an empty object
+                    return None
+                raise
+            return await _body(response), response.get("ContentRange")
+
+        try:
+            got = await self._request(key, what, get)
+        except S3NotFoundError:
+            return None
+        except _ShortBody as exc:
+            raise self._short_body_error(key, what, exc) from exc.cause
+        if got is None:
+            size = await self.size(key)
+            if size is None or size == 0:
+                return None if size is None else (0, b"")
+            raise DataError(
+                f"{self.describe(key)}: {what} was refused as unsatisfiable (HTTP 416) "
+                f"although the object has {size:,} bytes"
+            )
+        data, content_range = got
+        if content_range is None:  # the whole object (a server may ignore a suffix range)
+            return len(data), data[-length:]
+        size = _total_size(content_range)
+        if size is None or len(data) != min(length, size):
+            raise DataError(
+                f"{self.describe(key)}: truncated transfer: {what} returned {len(data)} bytes "
+                f"with Content-Range {content_range!r}"
+            )
+        return size, data
+
     async def read_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of the object (a GET with ``Range: bytes=start-(end-1)``).
 
@@ -234,22 +293,7 @@ class S3Store:
             response = await client.get_object(
                 Bucket=self.bucket, Key=self.object_key(key), Range=f"bytes={start}-{end - 1}"
             )
-            chunks: list[bytes] = []
-            received = 0
-            async with response["Body"] as body:
-                try:
-                    while chunk := await body.read(_CHUNK):
-                        chunks.append(chunk)
-                        received += len(chunk)
-                except (
-                    HTTPClientError,
-                    IncompleteReadError,
-                    aiohttp.ClientError,
-                    TimeoutError,
-                    OSError,
-                ) as exc:
-                    raise _ShortBody(received, exc) from exc
-            data = b"".join(chunks)
+            data = await _body(response)
             content_range = response.get("ContentRange")
             if content_range is None and len(data) > wanted:
                 data = data[start:end]  # the server ignored the range and sent everything
@@ -258,12 +302,7 @@ class S3Store:
         try:
             data, content_range = await self._request(key, what, get)
         except _ShortBody as exc:
-            raise DataError(
-                f"{self.describe(key)}: truncated transfer of bytes {start}-{end - 1} "
-                f"({wanted} bytes asked): the response body kept ending early "
-                f"({self.retries + 1} attempt(s); the last one ended after {exc.received} "
-                f"bytes: {exc.cause!r})"
-            ) from exc.cause
+            raise self._short_body_error(key, f"{what}, {wanted} bytes asked", exc) from exc.cause
         if len(data) != wanted:
             total = content_range.rpartition("/")[2] if content_range else "?"
             raise DataError(
@@ -343,7 +382,11 @@ class S3Store:
         )
         try:
             async with self._session.create_client(
-                "s3", region_name=self.region, endpoint_url=self.endpoint_url, config=config
+                "s3",
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
+                config=config,
+                verify=self._verify,
             ) as client:
                 yield client
         finally:
@@ -375,6 +418,13 @@ class S3Store:
             delay = min(_MAX_BACKOFF, self.backoff * 2**attempt)
             await anyio.sleep(delay * (0.5 + random.random() / 2))
             attempt += 1
+
+    def _short_body_error(self, key: str, what: str, exc: _ShortBody) -> DataError:
+        return DataError(
+            f"{self.describe(key)}: truncated transfer ({what}): the response body kept "
+            f"ending early ({self.retries + 1} attempt(s); the last one ended after "
+            f"{exc.received} bytes: {exc.cause!r})"
+        )
 
     @staticmethod
     def _transient(exc: BaseException) -> bool:
@@ -431,6 +481,32 @@ class S3Store:
             message = exc.response.get("Error", {}).get("Message") or ""
             return f"HTTP {status} {code}" + (f": {message}" if message else "")
         return repr(exc)
+
+
+async def _body(response: Mapping[str, Any]) -> bytes:
+    """The whole body of a GET response; a body cut short raises :class:`_ShortBody`."""
+    chunks: list[bytes] = []
+    received = 0
+    async with response["Body"] as body:
+        try:
+            while chunk := await body.read(_CHUNK):
+                chunks.append(chunk)
+                received += len(chunk)
+        except (
+            HTTPClientError,
+            IncompleteReadError,
+            aiohttp.ClientError,
+            TimeoutError,
+            OSError,
+        ) as exc:
+            raise _ShortBody(received, exc) from exc
+    return b"".join(chunks)
+
+
+def _total_size(content_range: str) -> int | None:
+    """The object size of a ``Content-Range: bytes a-b/size`` header (None if unknown)."""
+    total = content_range.rpartition("/")[2].strip()
+    return int(total) if total.isdigit() else None
 
 
 def _status_and_code(exc: ClientError) -> tuple[int, str]:

@@ -7,6 +7,7 @@ decoding code serves both stores.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Protocol
 
@@ -14,14 +15,25 @@ import anyio
 
 
 class Store(Protocol):
-    """Read access to a CryptoHFTData tree."""
+    """Read access to a CryptoHFTData tree.
+
+    ``coalesce_gap`` is how many unneeded bytes between two wanted ranges are cheaper to
+    read through than to skip with another request: small for a local disk, about a
+    round trip's worth of transfer for an object store.
+    """
+
+    coalesce_gap: int
 
     def describe(self, key: str) -> str:
         """A human name for ``key`` in error messages (a path or an ``s3://`` URL)."""
         ...
 
-    async def size(self, key: str) -> int | None:
-        """The object's size in bytes, or None if it does not exist."""
+    async def read_tail(self, key: str, length: int) -> tuple[int, bytes] | None:
+        """The object's size and its last ``min(length, size)`` bytes; None if it does not exist.
+
+        One request where the store allows it, so that a Parquet footer and the object's
+        size come together.
+        """
         ...
 
     async def read_range(self, key: str, start: int, end: int) -> bytes:
@@ -32,6 +44,8 @@ class Store(Protocol):
 class LocalStore:
     """A CryptoHFTData tree in a local directory."""
 
+    coalesce_gap = 16 * 1024
+
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
@@ -41,6 +55,19 @@ class LocalStore:
     async def size(self, key: str) -> int | None:
         path = self.root / key
         return path.stat().st_size if path.is_file() else None
+
+    async def read_tail(self, key: str, length: int) -> tuple[int, bytes] | None:
+        def read() -> tuple[int, bytes] | None:
+            try:
+                handle = (self.root / key).open("rb")
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                return None
+            with handle:
+                size = os.fstat(handle.fileno()).st_size
+                handle.seek(max(0, size - length))
+                return size, handle.read(length)
+
+        return await anyio.to_thread.run_sync(read)
 
     async def read_range(self, key: str, start: int, end: int) -> bytes:
         def read() -> bytes:
