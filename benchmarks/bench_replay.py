@@ -4,7 +4,8 @@ All four streams of ``cryptohftdata-synth`` (2,520,000 depth rows in 36,000 mess
 86,713 trades, 3,600 mark prices, 12 open-interest rows: 2,610,325 rows) are read through
 ``CryptoHFTData`` (footer and column-chunk ranged reads, decoding, checks, sorting) and
 replayed by the kernel to an async strategy that receives every event and keeps no books.
-Timing covers everything from building the sources to the last callback. Prints each run,
+Timing covers everything from building the sources to the last callback; each mode's
+best of ``--repeat`` runs counts, and s3 and parquet runs alternate. Prints each run,
 the peak memory (``ru_maxrss``), and last the rows/second of each measured mode: ``store``
 (the compiled event store, compiled once before timing), ``s3``
 (the same files served by a moto S3 server on loopback, read with ``S3Store``) and
@@ -140,7 +141,7 @@ def run_once(make: Callable[[], list[ss.Source]]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--profile", action="store_true", help="cProfile one parquet run")
     args = parser.parse_args()
     if args.profile:
