@@ -1,9 +1,10 @@
 """Parquet objects read through a :class:`~adapters.cryptohftdata.store.Store`, by byte range.
 
-The footer comes first (the last 8 bytes of an object give its length), then, row group by
-row group, only the byte ranges of the column chunks a caller asks for. pyarrow decodes
-from those ranges through a small read-only file object, so one code path serves a local
-tree and S3, and a remote read never downloads a column it does not use. A corrupt,
+The footer comes first, with the object's size, in one read of its tail (the last 8 bytes
+give the footer's length; a small object comes whole), then, row group by row group, only
+the byte ranges of the column chunks a caller asks for. pyarrow decodes from those ranges
+through a small read-only file object, so one code path serves a local tree and S3, and a
+remote read downloads a column it does not use only to save a request. A corrupt,
 truncated or empty object raises :class:`~streamsim.errors.DataError` naming the object.
 """
 
