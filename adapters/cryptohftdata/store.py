@@ -52,10 +52,6 @@ class LocalStore:
     def describe(self, key: str) -> str:
         return str(self.root / key)
 
-    async def size(self, key: str) -> int | None:
-        path = self.root / key
-        return path.stat().st_size if path.is_file() else None
-
     async def read_tail(self, key: str, length: int) -> tuple[int, bytes] | None:
         def read() -> tuple[int, bytes] | None:
             try:
