@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow.parquet as pq
 
 import streamsim as ss
@@ -66,38 +65,9 @@ class Quoter(ss.Strategy):
 def sources() -> list[ss.Source]:
     book = decode_orderbook(pq.read_table(DATA / "orderbook" / DAY / "orderbook_12.parquet"), BTC)
     trades = decode_trades(pq.read_table(DATA / "trades" / DAY / "trades.parquet"), BTC)
-    cuts = np.arange(0, len(book), 2_000)
-    depth_batches = []
-    for lo in cuts:
-        hi = min(lo + 2_000, len(book))
-        a, b = book.level_offsets[lo], book.level_offsets[hi]
-        depth_batches.append(
-            ss.DepthBatch(
-                "BTCUSDT",
-                book.ts_exchange[lo:hi],
-                None if book.ts_recv is None else book.ts_recv[lo:hi],
-                book.first[lo:hi],
-                book.final[lo:hi],
-                book.prev_final[lo:hi],
-                book.is_snapshot[lo:hi],
-                book.level_offsets[lo : hi + 1] - a,
-                book.bid_counts[lo:hi],
-                book.level_price[a:b],
-                book.level_qty[a:b],
-            )
-        )
-    trade_batches = [
-        ss.TradeBatch(
-            "BTCUSDT",
-            trades.ts_exchange[lo : lo + 10_000],
-            None if trades.ts_recv is None else trades.ts_recv[lo : lo + 10_000],
-            trades.price[lo : lo + 10_000],
-            trades.qty[lo : lo + 10_000],
-            trades.side[lo : lo + 10_000],
-            trades.trade_id[lo : lo + 10_000],
-        )
-        for lo in range(0, len(trades), 10_000)
-    ]
+    assert book.symbol == trades.symbol == "BTCUSDT"
+    depth_batches = [book.slice(lo, lo + 2_000) for lo in range(0, len(book), 2_000)]
+    trade_batches = [trades.slice(lo, lo + 10_000) for lo in range(0, len(trades), 10_000)]
     return [ss.MemorySource(depth_batches), ss.MemorySource(trade_batches)]
 
 

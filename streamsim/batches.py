@@ -7,9 +7,9 @@ event objects once, with one C-level ``map`` per batch rather than a Python loop
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from itertools import repeat
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,14 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.ts_exchange)
+
+    def slice(self, start: int, stop: int) -> Self:
+        """Rows ``[start, stop)`` as a batch of the same kind, of views (no copies)."""
+        columns: dict[str, Any] = {}
+        for f in fields(self)[1:]:
+            column = getattr(self, f.name)
+            columns[f.name] = None if column is None else column[start:stop]
+        return replace(self, **columns)
 
     def _row_columns(self) -> list[Iterable[Any]]:
         """Per-row values of the event fields after the three times, in field order."""
@@ -107,6 +115,25 @@ class DepthBatch(Batch):
     bid_counts: IntArray
     level_price: IntArray
     level_qty: IntArray
+
+    def slice(self, start: int, stop: int) -> Self:
+        """Messages ``[start, stop)`` with their levels, as views (offsets start at 0)."""
+        start, stop, _ = slice(start, stop).indices(len(self))
+        stop = max(start, stop)
+        lo, hi = int(self.level_offsets[start]), int(self.level_offsets[stop])
+        return replace(
+            self,
+            ts_exchange=self.ts_exchange[start:stop],
+            ts_recv=None if self.ts_recv is None else self.ts_recv[start:stop],
+            first=self.first[start:stop],
+            final=self.final[start:stop],
+            prev_final=self.prev_final[start:stop],
+            is_snapshot=self.is_snapshot[start:stop],
+            level_offsets=self.level_offsets[start : stop + 1] - lo,
+            bid_counts=self.bid_counts[start:stop],
+            level_price=self.level_price[lo:hi],
+            level_qty=self.level_qty[lo:hi],
+        )
 
     def validate(self) -> None:
         n = len(self.ts_exchange)

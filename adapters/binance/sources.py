@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields, replace
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Literal
 
 import numpy as np
 
@@ -202,36 +202,11 @@ def split_depth(depth: DepthBatch, batch_size: int) -> list[DepthBatch]:
         limit = offsets[start] + batch_size
         stop = int(np.searchsorted(offsets, limit, side="right")) - 1
         stop = min(max(stop, start + 1), start + batch_size, n)
-        lo, hi = int(offsets[start]), int(offsets[stop])
-        batches.append(
-            DepthBatch(
-                depth.symbol,
-                depth.ts_exchange[start:stop],
-                None if depth.ts_recv is None else depth.ts_recv[start:stop],
-                depth.first[start:stop],
-                depth.final[start:stop],
-                depth.prev_final[start:stop],
-                depth.is_snapshot[start:stop],
-                offsets[start : stop + 1] - lo,
-                depth.bid_counts[start:stop],
-                depth.level_price[lo:hi],
-                depth.level_qty[lo:hi],
-            )
-        )
+        batches.append(depth.slice(start, stop))
         start = stop
     return batches
 
 
 def _split_rows(batch: TradeBatch | MarkPriceBatch, batch_size: int) -> list[Batch]:
     """Row slices of at most ``batch_size`` rows (views, no copies)."""
-    n = len(batch)
-    names = [f.name for f in fields(batch) if f.name != "symbol"]
-    out: list[Batch] = []
-    for lo in range(0, n, batch_size):
-        hi = min(lo + batch_size, n)
-        columns: dict[str, Any] = {
-            name: None if getattr(batch, name) is None else getattr(batch, name)[lo:hi]
-            for name in names
-        }
-        out.append(type(batch)(batch.symbol, **columns))
-    return out
+    return [batch.slice(lo, lo + batch_size) for lo in range(0, len(batch), batch_size)]
