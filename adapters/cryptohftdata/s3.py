@@ -164,10 +164,6 @@ class S3Store:
         self.backoff = backoff
         self.timeout = timeout
         self.coalesce_gap = coalesce_gap
-        # A plain-HTTP endpoint has no certificate to check: skipping the CA bundle saves
-        # every new client (one per event loop) about 50 ms before its first request.
-        plain = endpoint_url is not None and endpoint_url.lower().startswith("http://")
-        self._verify: bool | None = False if plain else None
         self._session = _new_session()
         self._connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Connection] = (
             weakref.WeakKeyDictionary()
@@ -380,13 +376,16 @@ class S3Store:
             s3={"addressing_style": "path"} if self.endpoint_url else None,
             warm_up_loader_caches=True,
         )
+        # A plain-HTTP endpoint has no certificate to check: skipping the CA bundle saves
+        # every new client (one per event loop) about 50 ms before its first request.
+        plain = (self.endpoint_url or "").lower().startswith("http://")
         try:
             async with self._session.create_client(
                 "s3",
                 region_name=self.region,
                 endpoint_url=self.endpoint_url,
                 config=config,
-                verify=self._verify,
+                verify=False if plain else None,
             ) as client:
                 yield client
         finally:
