@@ -45,11 +45,11 @@ from adapters.cryptohftdata import CryptoHFTData, LocalStore, ParquetObject, S3S
 from adapters.cryptohftdata.decode import SPECS
 from adapters.store import compile_store, cryptohftdata_inputs, read_manifest, store_sources
 from strategies import MarketMaker
-from streamsim.artifacts import write_artifacts
-from streamsim.batches import Batch
 from streamsim.errors import ConfigError, StreamsimError
+from streamsim.feed.batches import Batch
+from streamsim.feed.sources import Source, Stream
 from streamsim.orders import OrderHandle
-from streamsim.sources import Source, Stream
+from streamsim.results.artifacts import write_artifacts
 
 #: Exit codes.
 OK, PROBLEMS, USAGE = 0, 1, 2
@@ -465,10 +465,10 @@ def _write_outputs(
     seed: int | None,
     inputs: Sequence[Path],
 ) -> None:
-    """Artifacts, plus the HTML report when ``streamsim.report.write_report`` exists."""
+    """Artifacts, plus the HTML report when ``streamsim.results.report.write_report`` exists."""
     write_artifacts(result, exchange, out, orders=orders, config=config, seed=seed, inputs=inputs)
     try:
-        report = importlib.import_module("streamsim.report")
+        report = importlib.import_module("streamsim.results.report")
     except ImportError:
         report = None
     write_report = getattr(report, "write_report", None)
@@ -756,7 +756,7 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_report(args: argparse.Namespace, console: Console) -> int:
     """Rebuild ``report.html`` from a run's artifacts directory."""
-    from streamsim.report import write_report  # noqa: PLC0415 (only this command needs it)
+    from streamsim.results.report import write_report  # noqa: PLC0415 (only this command needs it)
 
     artifacts = Path(args.artifacts)
     if not artifacts.is_dir():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 import streamsim as ss
-from streamsim import synthetic
+from streamsim.feed import synthetic
 
 
 class NoOp(ss.Strategy):

@@ -4,19 +4,7 @@ One strategy class runs unchanged in a backtest over recorded data, in paper rep
 wall-clock speed, and live. See ``docs/concepts.md``.
 """
 
-from .batches import (
-    BarBatch,
-    Batch,
-    DepthBatch,
-    LiquidationBatch,
-    MarkPriceBatch,
-    OpenInterestBatch,
-    TickerBatch,
-    TradeBatch,
-)
 from .book import ASK, BID, BookStats, L2Book
-from .clock import Clock, PacedClock, Timer, VirtualClock, WallClock
-from .engine import RunResult, backtest, run_backtest
 from .errors import (
     ConfigError,
     DataError,
@@ -36,8 +24,17 @@ from .events import (
     Ticker,
     Trade,
 )
-from .exchange import Exchange, NullExchange, Venue
-from .feed_models import (
+from .feed.batches import (
+    BarBatch,
+    Batch,
+    DepthBatch,
+    LiquidationBatch,
+    MarkPriceBatch,
+    OpenInterestBatch,
+    TickerBatch,
+    TradeBatch,
+)
+from .feed.feed_models import (
     CausalQuantile,
     Constant,
     FeedModel,
@@ -45,10 +42,10 @@ from .feed_models import (
     fixed,
     open_interest_preset,
 )
-from .guard import GUARD_REJECT, GuardConfig
+from .feed.quality import DataQuality, StreamQuality
+from .feed.quarantine import Ingest, Policy, Quarantine, QuarantineCounts
+from .feed.sources import MemorySource, Source, Stream
 from .instruments import ContractKind, Instrument
-from .latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
-from .matching import Fees, SimExchange
 from .orders import (
     Order,
     OrderHandle,
@@ -58,8 +55,14 @@ from .orders import (
     OrderUpdate,
     TimeInForce,
 )
-from .parking import SimEvent
-from .portfolio import (
+from .run.clock import Clock, PacedClock, Timer, VirtualClock, WallClock
+from .run.engine import RunResult, backtest, run_backtest
+from .run.parking import SimEvent
+from .sim.exchange import Exchange, NullExchange, Venue
+from .sim.guard import GUARD_REJECT, GuardConfig
+from .sim.latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
+from .sim.matching import Fees, SimExchange
+from .sim.portfolio import (
     BTCUSDT_BRACKETS,
     BracketTable,
     Fill,
@@ -68,10 +71,7 @@ from .portfolio import (
     Portfolio,
     Position,
 )
-from .quality import DataQuality, StreamQuality
-from .quarantine import Ingest, Policy, Quarantine, QuarantineCounts
-from .queue_models import Conservative, LogQueue, PowerQueue, QueueModel
-from .sources import MemorySource, Source, Stream
+from .sim.queue_models import Conservative, LogQueue, PowerQueue, QueueModel
 from .strategy import Context, Strategy
 from .units import DAY, HOUR, MINUTE, MS, NS, SECOND, US
 

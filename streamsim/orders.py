@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .parking import SimEvent
+from .run.parking import SimEvent
 
 
 class OrderType(enum.Enum):

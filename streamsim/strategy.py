@@ -7,12 +7,12 @@ from collections.abc import Collection, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .clock import Clock, Timer
 from .events import Bar, DepthUpdate, Liquidation, MarkPrice, OpenInterest, Ticker, Trade
 from .orders import OrderUpdate
+from .run.clock import Clock, Timer
 
 if TYPE_CHECKING:
-    from .broker import StrategyBroker
+    from .sim.broker import StrategyBroker
 
 
 @dataclass(slots=True)

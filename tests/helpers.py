@@ -123,7 +123,7 @@ class Flipper(ss.Strategy):
 
 def flipper_run(seed: int, name: str = "flipper") -> tuple[ss.RunResult, ss.SimExchange, Flipper]:
     """A short trading run over synthetic data that crosses a funding time."""
-    from streamsim import synthetic
+    from streamsim.feed import synthetic
 
     sources = [
         *synthetic.market("BTCUSDT", FUNDING_START, n_depth=1_500, n_trades=400, seed=seed),

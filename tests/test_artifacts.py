@@ -15,9 +15,10 @@ from helpers import FUNDING_START as START
 from helpers import flipper_run
 
 import streamsim as ss
-from streamsim import metrics, synthetic
-from streamsim.artifacts import TABLES, write_artifacts
-from streamsim.matching import SimExchange
+from streamsim.feed import synthetic
+from streamsim.results import metrics
+from streamsim.results.artifacts import TABLES, write_artifacts
+from streamsim.sim.matching import SimExchange
 
 SEED = 7
 

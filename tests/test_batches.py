@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import streamsim as ss
-from streamsim import synthetic
+from streamsim.feed import synthetic
 
 
 def _batch(source: ss.MemorySource) -> ss.Batch:

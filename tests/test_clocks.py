@@ -11,7 +11,7 @@ import pytest
 from helpers import Recorder, trade_source
 
 import streamsim as ss
-from streamsim.clock import PHASE_RESPONSE, PHASE_WAKE
+from streamsim.run.clock import PHASE_RESPONSE, PHASE_WAKE
 
 S = ss.SECOND
 

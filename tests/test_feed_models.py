@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import streamsim as ss
-from streamsim.feed_models import rolling_min
-from streamsim.quality import StreamQuality
+from streamsim.feed.feed_models import rolling_min
+from streamsim.feed.quality import StreamQuality
 
 S = ss.SECOND
 

@@ -10,12 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import streamsim as ss
-import streamsim.synthetic
 from streamsim.events import DepthUpdate, Levels
-from streamsim.guard import GUARD_REJECT, GuardConfig
-from streamsim.matching import Fees, SimExchange
+from streamsim.feed import synthetic
 from streamsim.orders import OrderRequest, OrderStatus, OrderType, TimeInForce
-from streamsim.queue_models import Conservative, LogQueue, PowerQueue
+from streamsim.sim.guard import GUARD_REJECT, GuardConfig
+from streamsim.sim.matching import Fees, SimExchange
+from streamsim.sim.queue_models import Conservative, LogQueue, PowerQueue
 
 BTC = ss.Instrument("BTCUSDT", tick_size="0.1", lot_size="0.001", min_notional="0.05")
 S = ss.SECOND
@@ -538,7 +538,7 @@ class BookReader(ss.Strategy):
 def test_random_latency_never_reorders_responses_and_uses_books_false_gets_none() -> None:
     strategy = Orderly()
     ss.run_backtest(
-        ss.synthetic.market("BTCUSDT", 10**18, n_depth=2_000, n_trades=300),
+        synthetic.market("BTCUSDT", 10**18, n_depth=2_000, n_trades=300),
         [strategy, BookReader()],
         exchange=SimExchange([BTC]),
         latency=ss.LognormalLatency(entry_median=20 * ss.MS, sigma=1.5, seed=1),

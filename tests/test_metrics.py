@@ -13,8 +13,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import streamsim as ss
-from streamsim import metrics as m
-from streamsim.portfolio import LIQUIDATION_REF, Fill, LedgerEntry, Portfolio
+from streamsim.results import metrics as m
+from streamsim.sim.portfolio import LIQUIDATION_REF, Fill, LedgerEntry, Portfolio
 
 S = 1_000_000_000  # one second in ns
 DAY = 86_400 * S

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import streamsim as ss
-from streamsim.portfolio import (
+from streamsim.sim.portfolio import (
     BTCUSDT_BRACKETS,
     BracketTable,
     MarginBracket,

@@ -16,10 +16,10 @@ from helpers import FUNDING_START as START
 from helpers import flipper_run
 
 import streamsim as ss
-from streamsim import synthetic
-from streamsim.artifacts import write_artifacts
-from streamsim.matching import SimExchange
-from streamsim.report import downsample, format_value, render_report, write_report
+from streamsim.feed import synthetic
+from streamsim.results.artifacts import write_artifacts
+from streamsim.results.report import downsample, format_value, render_report, write_report
+from streamsim.sim.matching import SimExchange
 
 SEED = 7
 NASTY = "flip<&>per"
@@ -157,7 +157,7 @@ def test_empty_run_renders(tmp_path: Path) -> None:
 
 def test_stroke_only_shapes_are_not_filled(tmp_path: Path) -> None:
     # An unfilled L-shaped axis path renders as a black triangle in a browser.
-    from streamsim.report import _CSS
+    from streamsim.results.report import _CSS
 
     for selector in (".grid{", ".axis{", ".eq{", ".pos{"):
         rule = _CSS.split(selector, 1)[1].split("}", 1)[0]

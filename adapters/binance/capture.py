@@ -30,8 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from streamsim.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.errors import DataError
+from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.instruments import Instrument
 
 from . import messages as msg

@@ -40,9 +40,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from streamsim.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.errors import DataError
 from streamsim.events import SELL
+from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.instruments import Instrument
 
 from .capture import Capture

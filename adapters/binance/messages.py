@@ -21,9 +21,9 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from streamsim.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.errors import DataError
 from streamsim.events import BUY, SELL
+from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.instruments import GRID_TOLERANCE, Instrument
 
 IntArray = npt.NDArray[np.int64]

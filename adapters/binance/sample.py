@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 
 from adapters.cryptohftdata import CryptoHFTData, CryptoHFTSource, LocalStore
-from streamsim.batches import MarkPriceBatch
 from streamsim.errors import DataError
+from streamsim.feed.batches import MarkPriceBatch
 from streamsim.instruments import Instrument
 from streamsim.units import MINUTE, MS
 
@@ -94,7 +94,7 @@ def synthetic_open_interest(
     ``step_lots``); its value is that times the last recorded mark price at or before the
     bucket, else the first one, rounded to the cent; each row is received
     ``publish_delay_ms`` (uniform, whole ms) after its bucket, as in
-    :func:`streamsim.synthetic.open_interest`. Strings with 8 decimals, like Binance's
+    :func:`streamsim.feed.synthetic.open_interest`. Strings with 8 decimals, like Binance's
     ``openInterestHist``. Not market data.
     """
     if not len(mark):

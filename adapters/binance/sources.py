@@ -1,6 +1,6 @@
 """A Binance capture as streamsim sources: depth, trades and mark price of each symbol.
 
-Each stream becomes a :class:`CaptureSource` (a :class:`~streamsim.sources.MemorySource`
+Each stream becomes a :class:`CaptureSource` (a :class:`~streamsim.feed.sources.MemorySource`
 with ``notes``) over batches of at most ``batch_size`` rows; a depth batch holds at most
 ``batch_size`` messages and ``batch_size`` levels, except that a depth message is never
 split (a message larger than the bound, such as a 2,000-level REST snapshot, gets a
@@ -31,10 +31,10 @@ from typing import Literal
 
 import numpy as np
 
-from streamsim.batches import Batch, DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.errors import ConfigError, DataError
+from streamsim.feed.batches import Batch, DepthBatch, MarkPriceBatch, TradeBatch
+from streamsim.feed.sources import MemorySource, Source, Stream
 from streamsim.instruments import Instrument
-from streamsim.sources import MemorySource, Source, Stream
 
 from .capture import Capture, SymbolCapture, read_capture
 

@@ -3,7 +3,7 @@
 :class:`CryptoHFTData` plans which files a window needs; each of its sources reads one
 stream of one symbol through the :class:`~adapters.cryptohftdata.store.Store` (ranged
 reads only), decodes row group by row group, reports bad input through an
-:class:`~streamsim.quarantine.Ingest`, and yields batches ordered by ``ts_exchange``,
+:class:`~streamsim.feed.quarantine.Ingest`, and yields batches ordered by ``ts_exchange``,
 with depth messages never split across batches. See ``docs/data.md``.
 """
 
@@ -19,11 +19,11 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from streamsim.batches import Batch
 from streamsim.errors import ConfigError, DataError
+from streamsim.feed.batches import Batch
+from streamsim.feed.quarantine import Ingest, Policy, Quarantine
+from streamsim.feed.sources import Source, Stream
 from streamsim.instruments import Instrument
-from streamsim.quarantine import Ingest, Policy, Quarantine
-from streamsim.sources import Source, Stream
 from streamsim.units import DAY, HOUR, MS
 
 from .decode import (

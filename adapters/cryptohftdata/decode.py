@@ -4,7 +4,7 @@ A decoded row group becomes a :class:`Frame`: NumPy columns plus each row's numb
 file. Prices and sizes on an instrument's grid become int64 ticks and lots; other numbers
 float64. Numeric strings are read dictionary-encoded, so each distinct string is converted
 once, not once per row. Bad rows are found with vectorised checks and reported through an
-:class:`~streamsim.quarantine.Ingest`, with the file's own values as the record.
+:class:`~streamsim.feed.quarantine.Ingest`, with the file's own values as the record.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streamsim.batches import (
+from streamsim.errors import DataError
+from streamsim.feed.batches import (
     Batch,
     LiquidationBatch,
     MarkPriceBatch,
@@ -26,9 +27,8 @@ from streamsim.batches import (
     TickerBatch,
     TradeBatch,
 )
-from streamsim.errors import DataError
+from streamsim.feed.quarantine import Ingest
 from streamsim.instruments import GRID_TOLERANCE, Instrument
-from streamsim.quarantine import Ingest
 from streamsim.units import MS
 
 IntArray = npt.NDArray[np.int64]

@@ -17,10 +17,10 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from streamsim.batches import DepthBatch
 from streamsim.errors import DataError
+from streamsim.feed.batches import DepthBatch
+from streamsim.feed.quarantine import Ingest
 from streamsim.instruments import Instrument
-from streamsim.quarantine import Ingest
 from streamsim.units import MS
 
 from .decode import (

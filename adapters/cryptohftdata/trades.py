@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from streamsim.batches import TradeBatch
 from streamsim.errors import DataError
+from streamsim.feed.batches import TradeBatch
+from streamsim.feed.quarantine import Ingest
 from streamsim.instruments import Instrument
-from streamsim.quarantine import Ingest
 
 from .decode import (
     SPECS,

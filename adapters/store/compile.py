@@ -26,11 +26,11 @@ import pyarrow.parquet as pq
 
 import streamsim
 from adapters.cryptohftdata import CryptoHFTData, CryptoHFTSource, LocalStore
-from streamsim.batches import Batch, DepthBatch
 from streamsim.errors import ConfigError, DataError
+from streamsim.feed.batches import Batch, DepthBatch
+from streamsim.feed.quarantine import QuarantineCounts
+from streamsim.feed.sources import Source, Stream
 from streamsim.instruments import Instrument
-from streamsim.quarantine import QuarantineCounts
-from streamsim.sources import Source, Stream
 
 from .layout import (
     FIELDS,

@@ -6,7 +6,7 @@ in integer ticks/lots or floats exactly as the source yielded them). Depth keeps
 per message there (update ids, snapshot flag, ``bid_count``, ``level_count``) and its
 levels, bids first then asks per message, in ``{symbol}/depth.levels.parquet``; row group
 ``k`` of the levels file holds exactly the levels of row group ``k`` of the message file,
-so replay reads both and builds a :class:`~streamsim.batches.DepthBatch` with one
+so replay reads both and builds a :class:`~streamsim.feed.batches.DepthBatch` with one
 ``cumsum``.
 """
 
@@ -22,7 +22,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from streamsim.batches import (
+from streamsim.errors import DataError
+from streamsim.feed.batches import (
     BarBatch,
     Batch,
     DepthBatch,
@@ -32,7 +33,6 @@ from streamsim.batches import (
     TickerBatch,
     TradeBatch,
 )
-from streamsim.errors import DataError
 from streamsim.instruments import ContractKind, Instrument
 
 #: Identifies a manifest as a streamsim store.

@@ -21,10 +21,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from streamsim.batches import Batch, DepthBatch
 from streamsim.errors import ConfigError, DataError
-from streamsim.quarantine import QuarantineCounts
-from streamsim.sources import Source, Stream
+from streamsim.feed.batches import Batch, DepthBatch
+from streamsim.feed.quarantine import QuarantineCounts
+from streamsim.feed.sources import Source, Stream
 
 from .layout import (
     BATCH_CLASSES,

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from streamsim.batches import (
+from streamsim.feed.batches import (
     Batch,
     DepthBatch,
     LiquidationBatch,

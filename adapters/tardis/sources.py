@@ -20,11 +20,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streamsim.batches import Batch
 from streamsim.errors import ConfigError, DataError
+from streamsim.feed.batches import Batch
+from streamsim.feed.quarantine import Ingest, Policy, Quarantine
+from streamsim.feed.sources import Stream
 from streamsim.instruments import Instrument
-from streamsim.quarantine import Ingest, Policy, Quarantine
-from streamsim.sources import Stream
 
 from .decoders import (
     BookSnapshotDecoder,
@@ -399,7 +399,7 @@ def tardis_sources(
     Each data type gives its streams (``derivative_ticker`` gives ``mark_price`` and
     ``open_interest``); all streams take their symbol from ``instrument`` (or ``symbol``
     when no instrument is given, which only non-price-grid streams allow). ``policy`` and
-    ``quarantine`` are those of :class:`~streamsim.quarantine.Ingest`, shared by all
+    ``quarantine`` are those of :class:`~streamsim.feed.quarantine.Ingest`, shared by all
     sources; the caller closes the quarantine after the run.
     """
     paths = as_paths(root_or_file)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 class QueueTracked(Protocol):

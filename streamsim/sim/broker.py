@@ -7,11 +7,11 @@ from dataclasses import replace
 from itertools import count
 from typing import Any
 
-from .clock import PHASE_EXCHANGE_ORDER, PHASE_RESPONSE, VirtualClock
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..orders import Order, OrderHandle, OrderRequest, OrderUpdate
+from ..run.clock import PHASE_EXCHANGE_ORDER, PHASE_RESPONSE, VirtualClock
 from .exchange import Exchange
 from .latency import OrderLatency
-from .orders import Order, OrderHandle, OrderRequest, OrderUpdate
 
 Deliver = Callable[[Any], None]
 

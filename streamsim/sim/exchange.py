@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .orders import OrderRequest, OrderStatus, OrderUpdate
+from ..orders import OrderRequest, OrderStatus, OrderUpdate
 
 #: Binance's code for a cancel of an order it does not know.
 UNKNOWN_ORDER = -2011

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 class OrderLatency(Protocol):

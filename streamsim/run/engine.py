@@ -13,19 +13,19 @@ from typing import Any
 
 import anyio
 
-from .book import Sequencing
-from .broker import SimBroker
+from ..book import Sequencing
+from ..errors import ConfigError
+from ..feed.merge import FeedConfig, Merge, OutOfOrderPolicy
+from ..feed.quality import DataQuality
+from ..feed.quarantine import QuarantineCounts
+from ..feed.sources import Source
+from ..sim.broker import SimBroker
+from ..sim.exchange import Exchange, NullExchange
+from ..sim.latency import ConstantLatency, OrderLatency
+from ..strategy import Strategy
+from ..units import SECOND
 from .clock import VirtualClock
-from .errors import ConfigError
-from .exchange import Exchange, NullExchange
 from .kernel import Kernel
-from .latency import ConstantLatency, OrderLatency
-from .merge import FeedConfig, Merge, OutOfOrderPolicy
-from .quality import DataQuality
-from .quarantine import QuarantineCounts
-from .sources import Source
-from .strategy import Strategy
-from .units import SECOND
 
 log = logging.getLogger(__name__)
 

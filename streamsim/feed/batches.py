@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import numpy.typing as npt
 
-from . import events as ev
-from .errors import DataError
+from .. import events as ev
+from ..errors import DataError
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]

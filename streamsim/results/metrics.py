@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from .portfolio import LIQUIDATION_REF, Fill, LedgerEntry
+from ..sim.portfolio import LIQUIDATION_REF, Fill, LedgerEntry
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

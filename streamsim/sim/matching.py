@@ -17,14 +17,14 @@ from dataclasses import asdict, dataclass, replace
 from numbers import Integral
 from typing import Any, Literal
 
-from . import metrics
-from .book import ASK, BID, L2Book, Sequencing
-from .errors import ConfigError
-from .events import BUY, DepthUpdate, MarkPrice, Trade
+from ..book import ASK, BID, L2Book, Sequencing
+from ..errors import ConfigError
+from ..events import BUY, DepthUpdate, MarkPrice, Trade
+from ..instruments import Instrument
+from ..orders import Order, OrderRequest, OrderStatus, OrderType, OrderUpdate, TimeInForce
+from ..results import metrics
 from .exchange import UNKNOWN_ORDER, Venue
 from .guard import GUARD_REJECT, BookGuard, GuardConfig, GuardStats
-from .instruments import Instrument
-from .orders import Order, OrderRequest, OrderStatus, OrderType, OrderUpdate, TimeInForce
 from .portfolio import LIQUIDATION_REF, BracketTable, MarginBracket, Portfolio
 from .queue_models import Conservative, QueueModel
 

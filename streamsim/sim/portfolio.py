@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .errors import ConfigError
-from .instruments import ContractKind, Instrument
+from ..errors import ConfigError
+from ..instruments import ContractKind, Instrument
 
 LedgerReason = Literal["fill_pnl", "fee", "funding", "liquidation_fee", "deposit"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .book import L2Book
-from .errors import ConfigError
+from ..book import L2Book
+from ..errors import ConfigError
 
 #: streamsim's own reject code for a submit blocked by the book guard (not a venue code).
 GUARD_REJECT = -9001

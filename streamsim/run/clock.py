@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 import anyio
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..units import MS, SECOND
 from .parking import Sleep
-from .units import MS, SECOND
 
 # Order of actions that share a timestamp (lower first). The exchange sees market data,
 # then order messages; the strategy sees market data, then responses, timers, wake-ups.

@@ -26,8 +26,8 @@ import numpy.typing as npt
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ..errors import DataError, OutOfOrderError, SourceError, StreamsimError
 from .batches import Batch
-from .errors import DataError, OutOfOrderError, SourceError, StreamsimError
 from .feed_models import Constant, FeedModel, Recorded
 from .quality import DataQuality, StreamQuality
 from .sources import Source, Stream

@@ -26,12 +26,12 @@ import pyarrow.parquet as pq
 
 import streamsim
 
-from .engine import RunResult
-from .matching import SimExchange
+from ..feed.quality import StreamQuality
+from ..orders import OrderHandle
+from ..run.engine import RunResult
+from ..sim.matching import SimExchange
+from ..sim.portfolio import Fill
 from .metrics import RoundTrip, round_trips
-from .orders import OrderHandle
-from .portfolio import Fill
-from .quality import StreamQuality
 
 #: Table names, in the order they are written.
 TABLES: tuple[str, ...] = ("orders", "fills", "round_trips", "ledger", "equity", "data_quality")

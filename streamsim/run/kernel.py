@@ -26,18 +26,18 @@ from typing import Any
 import anyio
 import numpy as np
 
-from .book import L2Book, Sequencing
-from .broker import SimBroker, StrategyBroker
+from ..book import L2Book, Sequencing
+from ..errors import StrategyError, StreamsimError
+from ..events import Bar, DepthUpdate, Liquidation, MarkPrice, OpenInterest, Ticker, Trade
+from ..feed.merge import Epoch, Merge
+from ..feed.quality import DataQuality
+from ..orders import OrderUpdate
+from ..sim.broker import SimBroker, StrategyBroker
+from ..sim.exchange import Exchange
+from ..strategy import Context, Strategy, TimerFired
+from ..units import SECOND
 from .clock import PHASE_LOCAL_MARKET, PHASE_WAKE, VirtualClock
-from .errors import StrategyError, StreamsimError
-from .events import Bar, DepthUpdate, Liquidation, MarkPrice, OpenInterest, Ticker, Trade
-from .exchange import Exchange
-from .merge import Epoch, Merge
-from .orders import OrderUpdate
 from .parking import NEXT_EVENT, SimEvent, Sleep
-from .quality import DataQuality
-from .strategy import Context, Strategy, TimerFired
-from .units import SECOND
 
 log = logging.getLogger(__name__)
 

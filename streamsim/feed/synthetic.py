@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from ..units import MINUTE, MS, SECOND
 from .batches import DepthBatch, MarkPriceBatch, OpenInterestBatch, TradeBatch
 from .sources import MemorySource, Stream
-from .units import MINUTE, MS, SECOND
 
 IntArray = npt.NDArray[np.int64]
 

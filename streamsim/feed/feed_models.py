@@ -14,9 +14,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..units import MS, SECOND
 from .quality import StreamQuality
-from .units import MS, SECOND
 
 IntArray = npt.NDArray[np.int64]
 _NO_VALUE = np.iinfo(np.int64).max

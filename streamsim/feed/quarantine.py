@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 Policy = Literal["fail", "quarantine"]
 

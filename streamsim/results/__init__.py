@@ -1,0 +1,1 @@
+"""What a run leaves: metrics, artifacts and the HTML report."""

@@ -1,0 +1,1 @@
+"""The simulated venue: matching, queue models, fees, book guard, portfolio and order latency."""
