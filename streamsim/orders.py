@@ -60,13 +60,24 @@ class Order:
     trigger: str | None = None
 
 
+#: Client-id prefix of the venue's liquidation orders (Binance: ``autoclose-``).
+LIQUIDATION_PREFIX = "autoclose-"
+
+
 @dataclass(slots=True)
 class OrderUpdate:
     """A venue response as the strategy receives it: ack, fill, cancel, reject.
 
     ``ts_exchange`` is when the venue produced it, ``ts_local`` when it reaches the
     strategy (``ts_exchange`` + response latency). ``code`` and ``reason`` carry the
-    venue's error code and message on rejects (0 and "" otherwise).
+    venue's error code and message on rejects (0 and "" otherwise). On a fill, ``fee`` is
+    the commission of this fill and ``realized_pnl`` the PnL it closed (quote currency),
+    as in the venue's ``ORDER_TRADE_UPDATE`` (``n``, ``rp``). ``side`` is the order's side.
+
+    The venue's own orders reach every strategy of the account too: a liquidation is an
+    update whose ``client_id`` starts with ``"autoclose-"`` (:attr:`is_liquidation`); it
+    executes at the mark price, and ``last_price`` is that price rounded to the nearest
+    tick (the exact amounts are in the account update that follows it).
     """
 
     symbol: str
@@ -81,6 +92,14 @@ class OrderUpdate:
     is_maker: bool = False
     code: int = 0
     reason: str = ""
+    side: int = 0
+    fee: float = 0.0
+    realized_pnl: float = 0.0
+
+    @property
+    def is_liquidation(self) -> bool:
+        """Whether this is the venue's liquidation order (client id ``autoclose-...``)."""
+        return self.client_id.startswith(LIQUIDATION_PREFIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +113,22 @@ class OrderRequest:
 
 
 class OrderHandle:
-    """The strategy's view of one order; changes only when responses arrive."""
+    """The strategy's view of one order; changes only when responses arrive.
 
-    __slots__ = ("_acked", "_done", "client_id", "filled_qty", "order", "status", "updates")
+    ``acked()``, ``filled()`` and ``done()`` can be awaited in every world: under the
+    simulation kernel they park on simulated time, on a real event loop they wait there.
+    """
+
+    __slots__ = (
+        "_acked",
+        "_done",
+        "_filled",
+        "client_id",
+        "filled_qty",
+        "order",
+        "status",
+        "updates",
+    )
 
     def __init__(self, order: Order, client_id: str) -> None:
         self.order = order
@@ -105,6 +137,7 @@ class OrderHandle:
         self.filled_qty = 0
         self.updates: list[OrderUpdate] = []
         self._acked = SimEvent()
+        self._filled = SimEvent()
         self._done = SimEvent()
 
     def apply(self, update: OrderUpdate) -> None:
@@ -115,16 +148,29 @@ class OrderHandle:
         self.status = update.status
         self.filled_qty = update.filled_qty
         self._acked.set()
+        if update.last_qty:
+            self._filled.set()
         if update.status.is_final:
+            self._filled.set()
             self._done.set()
 
     def acked(self) -> SimEvent:
         """Await the first response (ack, fill or reject)."""
         return self._acked
 
+    def filled(self) -> SimEvent:
+        """Await the first fill, or a final state without one (so it never waits forever:
+        check ``filled_qty`` or ``status`` afterwards)."""
+        return self._filled
+
     def done(self) -> SimEvent:
         """Await a final state (filled, canceled, rejected, expired)."""
         return self._done
+
+    @property
+    def is_open(self) -> bool:
+        """Sent and not known to be final (``PENDING`` counts: it may rest at the venue)."""
+        return not self.status.is_final
 
     def __repr__(self) -> str:
         return f"OrderHandle({self.client_id!r}, {self.status.value}, filled={self.filled_qty})"

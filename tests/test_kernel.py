@@ -249,17 +249,13 @@ class RealIO(Recorder):
     async def on_trade(self, trade: ss.Trade) -> None:
         self._record(trade)
         if trade.trade_id == 1:
-            await asyncio.sleep(0.01)  # real I/O: simulated time must wait for it
-            assert self.ctx is not None
-            self.seen.append(("after-io", self.ctx.now()))
+            await asyncio.sleep(0.01)  # the simulation cannot drive real time
 
 
-def test_real_awaits_hold_simulated_time() -> None:
-    strategy = RealIO()
-    ss.run_backtest([trade_source("X", [0, 10, 20])], strategy)
-    labels = [e if isinstance(e, str) else e.trade_id for e, _ in strategy.seen]
-    assert labels == [0, 1, "after-io", 2]
-    assert strategy.seen[2][1] == 10  # no simulated time passed during the real wait
+def test_awaiting_event_loop_io_in_a_simulation_is_a_strategy_error_naming_the_fix() -> None:
+    with pytest.raises(ss.StrategyError, match=r"asyncio\.sleep.*ctx\.sleep") as info:
+        ss.run_backtest([trade_source("X", [0, 10, 20])], RealIO())
+    assert "on_trade (event ts_local 10)" in str(info.value)
 
 
 class AwaitsJunk(Recorder):

@@ -37,7 +37,7 @@ from ..sim.exchange import Exchange
 from ..strategy import Context, Strategy, TimerFired
 from ..units import SECOND
 from .clock import PHASE_LOCAL_MARKET, PHASE_WAKE, VirtualClock
-from .parking import NEXT_EVENT, SimEvent, Sleep
+from .parking import NEXT_EVENT, SimEvent, Sleep, simulating
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,24 @@ class _Task:
         return self.done.__await__()
 
 
+def _unsimulated(marker: Any) -> TypeError:
+    """The error for an await the simulation cannot drive, saying what to use instead."""
+    if marker is None or isinstance(marker, asyncio.Future):
+        what = (
+            "an event-loop object (asyncio.sleep, anyio.sleep, a socket, a lock, a queue)"
+            if marker is not None
+            else "a bare event-loop yield (asyncio.sleep(0) or similar)"
+        )
+    else:
+        what = repr(marker)
+    return TypeError(
+        f"awaited {what}, which the simulation cannot wait on: simulated time would not "
+        "move for it; use await ctx.sleep(ns) or ctx.sleep_until(ns) for time, await an "
+        "order handle (acked(), done(), filled()) for orders, and ctx.spawn(coro) for "
+        "concurrent work"
+    )
+
+
 def _during(event: Any) -> str:
     if event is None:
         return "a spawned task"
@@ -164,7 +182,6 @@ class Kernel:
         self.end = end
         self.linger = linger
         self.delivered = np.zeros(len(merge.streams), dtype=np.int64)
-        self._foreign: list[tuple[asyncio.Future[Any], _Task]] = []
         self._spawned: set[_Task] = set()
         self.runners: list[_Task] = []
         self.contexts: list[Context] = []
@@ -280,30 +297,19 @@ class Kernel:
             self.clock.schedule(marker.until, PHASE_WAKE, self.resume, task)
         elif kind is SimEvent:
             marker.add_waiter(task)
-        elif isinstance(marker, asyncio.Future):
-            self._foreign.append((marker, task))
         else:
             raise StrategyError(
-                task.strategy,
-                _during(task.current),
-                self.clock._now,
-                TypeError(
-                    f"awaited {marker!r}, which the simulation cannot wait on; "
-                    "use ctx.sleep(), order handles or ctx.spawn()"
-                ),
+                task.strategy, _during(task.current), self.clock._now, _unsimulated(marker)
             )
-
-    async def _wait_foreign(self) -> None:
-        """A task awaits real I/O: hold simulated time until it completes."""
-        while self._foreign:
-            future, task = self._foreign.pop(0)
-            await asyncio.wait([future])
-            self.step(task, None)
 
     # -- the loop ------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Drive the world from the first event to the end."""
+        with simulating():
+            await self._run()
+
+    async def _run(self) -> None:
         clock = self.clock
         epoch = await self.merge.next_epoch()
         if epoch is None:
@@ -313,7 +319,6 @@ class Kernel:
         started = _Started()
         for runner in self.runners:
             runner.deliver(started)
-        await self._settle()
         stop = _INF if self.end is None else self.end + 1
         while epoch is not None:
             if epoch.horizon == _INF and self.end is None:
@@ -340,18 +345,12 @@ class Kernel:
             when, _, _, action, arg = heappop(heap)
             clock._now = when
             action(arg)
-            await self._settle()
-
-    async def _settle(self) -> None:
-        if self._foreign:
-            await self._wait_foreign()
 
     async def _process(self, epoch: Epoch, limit: float) -> None:
         """Run every action of ``epoch`` and of the heap before ``limit`` (exclusive)."""
         clock = self.clock
         heap = clock._heap
         paced = clock.paced
-        foreign = self._foreign
         routes = self._routes
         books = self._stream_books
         exchange = self.exchange
@@ -417,10 +416,8 @@ class Kernel:
                                     self.park(runner, marker)
                             else:
                                 runner.inbox.append(event)
-                        if len(heap) != depth or foreign:
+                        if len(heap) != depth:
                             break
-                    if foreign:
-                        await self._wait_foreign()
                 else:
                     if th >= limit:
                         break
@@ -428,8 +425,6 @@ class Kernel:
                     when, _, _, action, arg = heappop(heap)
                     clock._now = when
                     action(arg)
-                    if foreign:
-                        await self._wait_foreign()
         except Exception as exc:
             if runner is None or isinstance(exc, StreamsimError):
                 raise
