@@ -1,0 +1,60 @@
+"""The ``streamsim`` command line (see ``docs/cli.md``), re-exported from its modules."""
+
+from adapters.cli.app import build_parser, main
+from adapters.cli.compile import cmd_compile
+from adapters.cli.config import (
+    ADAPTERS,
+    DEFAULT_KINDS,
+    MODES,
+    OK,
+    PROBLEMS,
+    SCHEMA,
+    USAGE,
+    CliError,
+    apply_overrides,
+    format_time,
+    load_config,
+    parse_override,
+    parse_time,
+    validate_config,
+)
+from adapters.cli.data import DataPlan, plan_data
+from adapters.cli.demo import cmd_demo
+from adapters.cli.outputs import record_orders
+from adapters.cli.progress import run_with_progress, summary_table
+from adapters.cli.report import cmd_report
+from adapters.cli.run import cmd_run
+from adapters.cli.strategy import build_strategy, load_strategy_class
+from adapters.cli.validate import FileCheck, cmd_validate
+
+__all__ = [
+    "ADAPTERS",
+    "DEFAULT_KINDS",
+    "MODES",
+    "OK",
+    "PROBLEMS",
+    "SCHEMA",
+    "USAGE",
+    "CliError",
+    "DataPlan",
+    "FileCheck",
+    "apply_overrides",
+    "build_parser",
+    "build_strategy",
+    "cmd_compile",
+    "cmd_demo",
+    "cmd_report",
+    "cmd_run",
+    "cmd_validate",
+    "format_time",
+    "load_config",
+    "load_strategy_class",
+    "main",
+    "parse_override",
+    "parse_time",
+    "plan_data",
+    "record_orders",
+    "run_with_progress",
+    "summary_table",
+    "validate_config",
+]

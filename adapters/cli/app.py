@@ -1,0 +1,96 @@
+"""The ``streamsim`` command line: ``demo``, ``run``, ``compile`` and ``validate``.
+
+``main(argv)`` parses ``argv`` (default ``sys.argv[1:]``), runs one command and returns
+its exit code: 0 success, 1 problems found (``validate``) or a failed run, 2 a usage or
+configuration error. All output goes through a :class:`rich.console.Console`; a progress
+line (events/s, simulated time) is shown only when stdout is a terminal. See
+``docs/cli.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+
+from adapters.cli.compile import cmd_compile
+from adapters.cli.config import DEFAULT_KINDS, MODES, PROBLEMS, USAGE, CliError
+from adapters.cli.demo import cmd_demo
+from adapters.cli.report import cmd_report
+from adapters.cli.run import cmd_run
+from adapters.cli.validate import cmd_validate
+from streamsim.errors import ConfigError, StreamsimError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``streamsim``."""
+    parser = argparse.ArgumentParser(prog="streamsim", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the bundled sample with the market maker")
+    demo.add_argument("--out", default="runs/demo", help="artifacts directory")
+    demo.set_defaults(handler=cmd_demo)
+
+    run = sub.add_parser("run", help="run a TOML config")
+    run.add_argument("config", help="CONFIG.toml")
+    run.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override, e.g. broker.taker_fee=0.0004"
+    )
+    run.add_argument("--mode", choices=MODES, help="override run.mode")
+    run.add_argument("--speed", type=float, help="override run.speed (paper-replay)")
+    run.add_argument("--out", help="artifacts directory (default runs/<config name>)")
+    run.set_defaults(handler=cmd_run)
+
+    comp = sub.add_parser("compile", help="compile data into an event store")
+    comp.add_argument(
+        "--data", required=True, help="'sample', a CryptoHFTData root, or a config .toml"
+    )
+    comp.add_argument("--out", required=True, help="store directory")
+    comp.add_argument("--symbol", help="symbols, comma-separated")
+    comp.add_argument("--kinds", help="kinds, comma-separated")
+    comp.add_argument("--start", help="ISO-8601 UTC, inclusive")
+    comp.add_argument("--end", help="ISO-8601 UTC, inclusive")
+    comp.add_argument("--exchange", default="binance_futures")
+    comp.add_argument("--overwrite", action="store_true", help="replace an existing store")
+    comp.set_defaults(handler=cmd_compile)
+
+    val = sub.add_parser("validate", help="check a CryptoHFTData tree (local or s3://)")
+    val.add_argument("root", help="a local directory or s3://bucket/prefix")
+    val.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS)")
+    val.add_argument("--symbol", required=True)
+    val.add_argument("--start", required=True, help="ISO-8601 UTC, inclusive")
+    val.add_argument("--end", required=True, help="ISO-8601 UTC, inclusive")
+    val.add_argument("--kinds", help=f"comma-separated (default {','.join(DEFAULT_KINDS)})")
+    val.add_argument("--exchange", default="binance_futures")
+    val.set_defaults(handler=cmd_validate)
+
+    rep = sub.add_parser("report", help="rebuild report.html from a run's artifacts")
+    rep.add_argument("artifacts", help="artifacts directory (from run or demo)")
+    rep.add_argument("--out", help="HTML file (default <artifacts>/report.html)")
+    rep.set_defaults(handler=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``streamsim`` command line; returns the exit code."""
+    # Not a terminal (CI, pipes, tests): wide enough that table cells do not wrap.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exit_:
+        return int(exit_.code) if isinstance(exit_.code, int) else USAGE
+    try:
+        code: int = args.handler(args, console)
+    except (CliError, ConfigError) as error:
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
+        return USAGE
+    except (StreamsimError, FileNotFoundError) as error:
+        console.print(
+            f"[red]error:[/red] {type(error).__name__}: {escape(str(error))}", highlight=False
+        )
+        return PROBLEMS
+    return code

@@ -1,0 +1,58 @@
+"""``streamsim compile``: raw data (sample, CryptoHFTData or a config's ``[data]``) into an
+event store."""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from adapters.cli.config import OK, CliError, validate_config
+from adapters.cli.data import plan_data
+from adapters.store import compile_store
+
+
+def cmd_compile(args: argparse.Namespace, console: Console) -> int:
+    """Compile sample, CryptoHFTData or a config's ``[data]`` into an event store."""
+    data: dict[str, Any]
+    base = Path()
+    if args.data == "sample":
+        data = {"adapter": "sample"}
+    elif args.data.endswith(".toml"):
+        data, base = _data_section(Path(args.data)), Path(args.data).resolve().parent
+    else:
+        data = {"adapter": "cryptohftdata", "root": args.data, "exchange": args.exchange}
+    for key, value in (("symbols", args.symbol), ("kinds", args.kinds)):
+        if value:
+            data[key] = value.split(",") if isinstance(value, str) else value
+    for key in ("start", "end"):
+        if getattr(args, key):
+            data[key] = getattr(args, key)
+    validate_config({"data": data, "strategy": {"class": "x:Y"}})
+    if data.get("adapter") == "store":
+        raise CliError("compile reads raw data; data.adapter 'store' is already compiled")
+    plan = plan_data(data, base)
+    manifest = compile_store(plan.sources, args.out, inputs=plan.inputs, overwrite=args.overwrite)
+    table = Table(title=f"compiled store {args.out}")
+    for column in ("stream", "rows"):
+        table.add_column(column)
+    for stream in manifest.streams:
+        table.add_row(stream.name, f"{stream.rows:,}")
+    console.print(table)
+    return OK
+
+
+def _data_section(path: Path) -> dict[str, Any]:
+    """The ``[data]`` table of a config file (the rest is not checked)."""
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise CliError(f"cannot read {path}: {error}") from error
+    data = config.get("data", {})
+    if not isinstance(data, dict):
+        raise CliError(f"{path}: [data] must be a table")
+    return data
