@@ -58,7 +58,7 @@ def main() -> None:
         f"fills: {venue['fills']} ({venue['maker_fills']} maker), lots bought: {strategy.filled}, "
         f"position: {venue['positions']['BTCUSDT']} lots, equity: {venue['equity']:,.2f} USDT"
     )
-    stats = venue["metrics"]
+    stats = result.metrics
     print(
         f"total return {stats['total_return']:.4%}, max drawdown {stats['max_drawdown']:.4%}, "
         f"maker share {stats['maker_share']:.0%}, fees {stats['fees']:.4f} USDT, "

@@ -1,4 +1,4 @@
-"""Read a RunResult: the summary, data quality, the exchange's report and its metrics.
+"""Read a RunResult: the summary, data quality, the exchange's report and the metrics.
 
 python examples/read_results.py
 """
@@ -40,7 +40,7 @@ def main() -> None:
     print(f"ledger sums to wallet: {abs(ledger_total - report['wallet']) < 0.005}")
 
     print("== metrics")
-    metrics = report["metrics"]
+    metrics = result.metrics
     for key in ("total_return", "max_drawdown", "sharpe", "fills", "round_trips", "fees"):
         print(f"{key}: {metrics.get(key)}")
 

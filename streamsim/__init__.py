@@ -4,7 +4,9 @@ One strategy class runs unchanged in a backtest over recorded data, in paper rep
 wall-clock speed, and live. See ``docs/concepts.md``.
 """
 
+from .account import AccountReason, AccountState, AccountUpdate, AccountView, PositionState
 from .book import ASK, BID, BookStats, L2Book
+from .broker import Broker
 from .errors import (
     ConfigError,
     DataError,
@@ -55,7 +57,8 @@ from .orders import (
     OrderUpdate,
     TimeInForce,
 )
-from .run.clock import Clock, PacedClock, Timer, VirtualClock, WallClock
+from .results.record import FillRecord, OrderRecord, RunRecord
+from .run.clock import Clock, PacedClock, Scheduler, Timer, VirtualClock, WallClock
 from .run.engine import RunResult, backtest, run_backtest
 from .run.parking import SimEvent
 from .sim.exchange import Exchange, NullExchange, Venue
@@ -91,11 +94,16 @@ __all__ = [
     "SECOND",
     "SELL",
     "US",
+    "AccountReason",
+    "AccountState",
+    "AccountUpdate",
+    "AccountView",
     "Bar",
     "BarBatch",
     "Batch",
     "BookStats",
     "BracketTable",
+    "Broker",
     "CausalQuantile",
     "Clock",
     "ConfigError",
@@ -112,6 +120,7 @@ __all__ = [
     "FeedModel",
     "Fees",
     "Fill",
+    "FillRecord",
     "GuardConfig",
     "Ingest",
     "Instrument",
@@ -131,6 +140,7 @@ __all__ = [
     "Order",
     "OrderHandle",
     "OrderLatency",
+    "OrderRecord",
     "OrderRequest",
     "OrderStatus",
     "OrderType",
@@ -140,13 +150,16 @@ __all__ = [
     "Policy",
     "Portfolio",
     "Position",
+    "PositionState",
     "PowerQueue",
     "Quarantine",
     "QuarantineCounts",
     "QueueModel",
     "Recorded",
     "RecordedLatency",
+    "RunRecord",
     "RunResult",
+    "Scheduler",
     "SimEvent",
     "SimExchange",
     "Source",

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .account import AccountUpdate
+from .broker import Broker
 from .events import Bar, DepthUpdate, Liquidation, MarkPrice, OpenInterest, Ticker, Trade
 from .orders import OrderUpdate
 from .run.clock import Clock, Timer
-
-if TYPE_CHECKING:
-    from .sim.broker import StrategyBroker
 
 
 @dataclass(slots=True)
@@ -66,7 +65,14 @@ class Strategy:
         """A bar (when bars are subscribed or built)."""
 
     async def on_order_update(self, update: OrderUpdate) -> None:
-        """Ack, partial fill, fill, cancel or reject of one of this strategy's orders."""
+        """Ack, partial fill, fill, cancel or reject of one of this strategy's orders, or of
+        the venue's own liquidation order (``update.is_liquidation``), which every strategy
+        of the account sees."""
+
+    async def on_account_update(self, update: AccountUpdate) -> None:
+        """The account changed (a fill, a funding payment, a liquidation): ``update.reason``
+        says why. Every strategy of the run sees every account update (one account);
+        ``ctx.broker.position()`` / ``account()`` already include it."""
 
     async def on_timer(self, name: str, now: int) -> None:
         """A timer set with ``ctx.set_timer`` fired."""
@@ -82,7 +88,7 @@ class Context:
         self,
         name: str,
         clock: Clock,
-        broker: StrategyBroker,
+        broker: Broker,
         books: dict[str, Any],
         spawner: Any,
         timer_sink: Any,

@@ -21,24 +21,26 @@ from streamsim.results.artifacts import TABLES, write_artifacts
 from streamsim.sim.matching import SimExchange
 
 SEED = 7
+#: Two runs' output dirs and the second run's result and exchange.
+Runs = tuple[Path, Path, tuple[ss.RunResult, SimExchange]]
 
 
-def run(out: Path, inputs: list[Path]) -> tuple[dict[str, Path], SimExchange]:
-    result, exchange, strategy = flipper_run(SEED)
+def run(out: Path, inputs: list[Path]) -> tuple[dict[str, Path], tuple[ss.RunResult, SimExchange]]:
+    result, exchange, _ = flipper_run(SEED)
     written = write_artifacts(
         result,
-        exchange,
         out,
-        orders=strategy.handles,
         config={"strategy": "flipper", "latency_ms": 5, "symbols": ("BTCUSDT",)},
         seed=SEED,
         inputs=inputs,
     )
-    return written, exchange
+    return written, (result, exchange)
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, SimExchange]:
+def runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Runs:
     base = tmp_path_factory.mktemp("artifacts")
     data = base / "inputs"
     data.mkdir()
@@ -46,9 +48,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, SimExcha
     (data / "nested").mkdir()
     (data / "nested" / "notes.txt").write_bytes(b"synthetic\n")
     first, _ = run(base / "a", [data])
-    second, exchange = run(base / "b", [data])
+    second, ran = run(base / "b", [data])
     assert sorted(first) == sorted(second)
-    return base / "a", base / "b", exchange
+    return base / "a", base / "b", ran
 
 
 def names() -> list[str]:
@@ -58,21 +60,21 @@ def names() -> list[str]:
     ]
 
 
-def test_same_run_gives_byte_identical_artifacts(runs: tuple[Path, Path, SimExchange]) -> None:
+def test_same_run_gives_byte_identical_artifacts(runs: Runs) -> None:
     a, b, _ = runs
     assert sorted(p.name for p in a.iterdir()) == sorted(names())
     for name in names():
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
-def test_tables_match_the_exchange(runs: tuple[Path, Path, SimExchange]) -> None:
-    a, _, exchange = runs
+def test_tables_match_the_exchange(runs: Runs) -> None:
+    a, _, (result, exchange) = runs
     portfolio = exchange.portfolio
     tables = {t: pq.read_table(a / f"{t}.parquet") for t in TABLES}
     assert len(portfolio.fills) > 10
     assert tables["fills"].num_rows == len(portfolio.fills)
     assert tables["ledger"].num_rows == len(portfolio.ledger)
-    assert tables["equity"].num_rows == len(exchange.equity_times)
+    assert tables["equity"].num_rows == len(result.record.equity_times)
     assert tables["round_trips"].num_rows == len(metrics.round_trips(portfolio.fills)) > 0
     assert tables["data_quality"].column("stream").to_pylist() == [
         "BTCUSDT.depth",
@@ -91,8 +93,8 @@ def test_tables_match_the_exchange(runs: tuple[Path, Path, SimExchange]) -> None
         assert len(rows) - 1 == tables[t].num_rows
 
 
-def test_ledger_reconciles_with_the_wallet(runs: tuple[Path, Path, SimExchange]) -> None:
-    a, _, exchange = runs
+def test_ledger_reconciles_with_the_wallet(runs: Runs) -> None:
+    a, _, (_, exchange) = runs
     amounts = pq.read_table(a / "ledger.parquet").column("amount").to_pylist()
     assert math.fsum(amounts) == pytest.approx(exchange.portfolio.wallet, rel=1e-12, abs=1e-9)
     with open(a / "ledger.csv", newline="") as handle:
@@ -100,7 +102,7 @@ def test_ledger_reconciles_with_the_wallet(runs: tuple[Path, Path, SimExchange])
     assert csv_amounts == amounts  # repr floats round-trip exactly
 
 
-def test_manifest_hashes_inputs_and_outputs(runs: tuple[Path, Path, SimExchange]) -> None:
+def test_manifest_hashes_inputs_and_outputs(runs: Runs) -> None:
     a, _, _ = runs
     manifest = orjson.loads((a / "manifest.json").read_bytes())
     assert set(manifest["outputs"]) == set(names()) - {"manifest.json"}
@@ -117,11 +119,11 @@ def test_manifest_hashes_inputs_and_outputs(runs: tuple[Path, Path, SimExchange]
     text = (a / "manifest.json").read_text()
     assert "wall" not in text
     summary = orjson.loads((a / "metrics.json").read_bytes())
-    assert summary["fills"] == len(runs[2].portfolio.fills)
+    assert summary["fills"] == len(runs[2][1].portfolio.fills)
     assert list(summary) == sorted(summary)
 
 
-def test_parquet_types_are_fixed(runs: tuple[Path, Path, SimExchange]) -> None:
+def test_parquet_types_are_fixed(runs: Runs) -> None:
     a, _, _ = runs
     fills = pq.read_table(a / "fills.parquet")
     assert str(fills.schema.field("price_ticks").type) == "int64"
@@ -139,8 +141,8 @@ def test_empty_run_writes_header_only_tables(tmp_path: Path) -> None:
         ss.Strategy(),
         exchange=exchange,
     )
-    written = write_artifacts(result, exchange, tmp_path / "out")
+    written = write_artifacts(result, tmp_path / "out")
     assert pq.read_table(written["orders.parquet"]).num_rows == 0
     assert written["fills.csv"].read_text().count("\n") == 1
     with pytest.raises(FileNotFoundError):
-        write_artifacts(result, exchange, tmp_path / "bad", inputs=[tmp_path / "missing"])
+        write_artifacts(result, tmp_path / "bad", inputs=[tmp_path / "missing"])

@@ -13,6 +13,7 @@ import streamsim as ss
 from streamsim.events import DepthUpdate, Levels
 from streamsim.feed import synthetic
 from streamsim.orders import OrderRequest, OrderStatus, OrderType, TimeInForce
+from streamsim.results import metrics
 from streamsim.sim.guard import GUARD_REJECT, GuardConfig
 from streamsim.sim.matching import Fees, SimExchange
 from streamsim.sim.queue_models import Conservative, LogQueue, PowerQueue
@@ -22,15 +23,22 @@ S = ss.SECOND
 
 
 class Venue:
+    """The exchange's side of a run, by hand: a clock, a record and the responses."""
+
     def __init__(self) -> None:
         self.t = 0
+        self.record = ss.RunRecord()
         self.updates: list[ss.OrderUpdate] = []
+        self.account: list[ss.AccountUpdate] = []
 
     def now(self) -> int:
         return self.t
 
-    def respond(self, update: ss.OrderUpdate) -> None:
-        self.updates.append(update)
+    def respond(self, update: ss.OrderUpdate | ss.AccountUpdate) -> None:
+        if isinstance(update, ss.AccountUpdate):
+            self.account.append(update)
+        else:
+            self.updates.append(update)
 
 
 def depth(
@@ -603,8 +611,7 @@ def test_report_carries_metrics_from_the_sampled_equity() -> None:
     m.venue.t = 1 * ss.SECOND
     m.send(ss.BUY, 4)  # taker, pays the fee
     m.feed(mark(101.0, 2 * ss.SECOND), mark(99.0, 4 * ss.SECOND))
-    report = m.exchange.report()
-    stats = report["metrics"]
+    stats = metrics.from_record(m.venue.record)
     portfolio = m.exchange.portfolio
     assert stats["equity_start"] == 1_000_000.0
     assert stats["equity_end"] == pytest.approx(portfolio.equity)

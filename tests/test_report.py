@@ -29,12 +29,10 @@ SECTIONS = ("equity", "position", "pnl", "fills")
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report") / "run"
-    result, exchange, strategy = flipper_run(SEED, name=NASTY)
+    result, _, _ = flipper_run(SEED, name=NASTY)
     write_artifacts(
         result,
-        exchange,
         out,
-        orders=strategy.handles,
         config={"strategy": NASTY, "latency_ms": 5},
         seed=SEED,
     )
@@ -147,7 +145,7 @@ def test_empty_run_renders(tmp_path: Path) -> None:
         ss.Strategy(),
         exchange=exchange,
     )
-    write_artifacts(result, exchange, tmp_path / "out")
+    write_artifacts(result, tmp_path / "out")
     text = render_report(tmp_path / "out")
     assert "no data" in section(text, "position")
     assert "<svg" in section(text, "equity")

@@ -140,8 +140,8 @@ def test_always_long_gains_and_always_short_loses_on_a_rising_market() -> None:
     assert short_result.exchange["positions"][SYMBOL] == -QTY
     assert long_result.exchange["equity"] > INITIAL
     assert short_result.exchange["equity"] < INITIAL
-    assert long_result.exchange["metrics"]["total_return"] > 0
-    assert short_result.exchange["metrics"]["total_return"] < 0
+    assert long_result.metrics["total_return"] > 0
+    assert short_result.metrics["total_return"] < 0
     # Funding at a positive rate: longs pay, shorts receive.
     assert long_result.exchange["ledger"]["funding"] < 0
     assert short_result.exchange["ledger"]["funding"] > 0
@@ -163,11 +163,7 @@ def test_oracles_flip_on_a_falling_market_and_flatten_on_schedule() -> None:
     assert long.exited_at is not None and long.exited_at >= exit_at
     assert long_result.exchange["equity"] < INITIAL
     assert short_result.exchange["equity"] > INITIAL
-    assert (
-        long_result.exchange["metrics"]["total_return"]
-        < 0
-        < short_result.exchange["metrics"]["total_return"]
-    )
+    assert long_result.metrics["total_return"] < 0 < short_result.metrics["total_return"]
     assert_ledger_reconciles(long_venue)
     assert_ledger_reconciles(short_venue)
 
@@ -178,7 +174,7 @@ def test_flat_has_zero_pnl_and_zero_fees_on_a_flat_market() -> None:
     assert report["fills"] == 0
     assert report["equity"] == INITIAL and report["wallet"] == INITIAL
     assert report["ledger"] == {"deposit": INITIAL}
-    assert report["metrics"]["total_return"] == 0
+    assert result.metrics["total_return"] == 0
     assert_ledger_reconciles(venue)
 
 

@@ -20,7 +20,6 @@ from adapters.cli.config import (
 )
 from adapters.cli.data import DataPlan, plan_data
 from adapters.cli.demo import cmd_demo
-from adapters.cli.outputs import record_orders
 from adapters.cli.progress import run_with_progress, summary_table
 from adapters.cli.report import cmd_report
 from adapters.cli.run import cmd_run
@@ -53,7 +52,6 @@ __all__ = [
     "parse_override",
     "parse_time",
     "plan_data",
-    "record_orders",
     "run_with_progress",
     "summary_table",
     "validate_config",

@@ -10,7 +10,7 @@ from rich.console import Console
 import streamsim as ss
 from adapters.cli.config import OK
 from adapters.cli.data import plan_data
-from adapters.cli.outputs import _write_outputs, record_orders
+from adapters.cli.outputs import _write_outputs
 from adapters.cli.progress import run_with_progress, summary_table
 from strategies import MarketMaker
 
@@ -20,7 +20,6 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     plan = plan_data({"adapter": "sample"})
     exchange = ss.SimExchange(plan.instruments, initial_balance=10_000.0)
     strategy = MarketMaker(plan.symbols[0])
-    orders = record_orders(strategy)
     result = run_with_progress(
         console,
         plan.sources,
@@ -36,5 +35,5 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         "broker": {"latency_ms": 20, "initial_balance": 10_000.0},
         "run": {"mode": "backtest"},
     }
-    _write_outputs(console, result, exchange, Path(args.out), orders, config, None, plan.inputs)
+    _write_outputs(console, result, Path(args.out), config, None, plan.inputs)
     return OK

@@ -93,7 +93,7 @@ def run_with_progress(
 def summary_table(result: ss.RunResult, title: str) -> Table:
     """The run summary: events, fills, equity, return, drawdown, maker share, notes."""
     venue = result.exchange
-    stats: Mapping[str, Any] = venue.get("metrics") or {}
+    stats: Mapping[str, Any] = result.metrics
     table = Table(title=title, show_header=False)
     table.add_column("metric", style="bold")
     table.add_column("value")

@@ -11,7 +11,7 @@ from rich.console import Console
 import streamsim as ss
 from adapters.cli.config import OK, load_config
 from adapters.cli.data import plan_data
-from adapters.cli.outputs import _write_outputs, record_orders
+from adapters.cli.outputs import _write_outputs
 from adapters.cli.progress import run_with_progress, summary_table
 from adapters.cli.strategy import build_strategy, load_strategy_class
 
@@ -50,9 +50,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     }
     if run.get("mode", "backtest") == "paper-replay":
         options["clock"] = ss.PacedClock(float(run.get("speed", 1.0)))
-    orders = record_orders(strategy)
     result = run_with_progress(console, plan.sources, strategy, plan.until, **options)
     console.print(summary_table(result, f"streamsim run: {path.name}"))
     out = Path(args.out) if args.out else Path("runs") / path.stem
-    _write_outputs(console, result, exchange, out, orders, config, seed, plan.inputs)
+    _write_outputs(console, result, out, config, seed, plan.inputs)
     return OK

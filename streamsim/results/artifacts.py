@@ -13,6 +13,7 @@ import dataclasses
 import enum
 import hashlib
 import io
+import math
 import platform
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,17 +28,15 @@ import pyarrow.parquet as pq
 import streamsim
 
 from ..feed.quality import StreamQuality
-from ..orders import OrderHandle
 from ..run.engine import RunResult
-from ..sim.matching import SimExchange
-from ..sim.portfolio import Fill
 from .metrics import RoundTrip, round_trips
+from .record import FillRecord, OrderRecord, RunRecord
 
 #: Table names, in the order they are written.
 TABLES: tuple[str, ...] = ("orders", "fills", "round_trips", "ledger", "equity", "data_quality")
 
 #: Version of the artifact layout, stored in the manifest.
-ARTIFACTS_FORMAT = 1
+ARTIFACTS_FORMAT = 2
 
 _PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -89,6 +88,7 @@ _ORDERS = _schema(
     ("last_update_ts", pa.int64()),
     ("code", pa.int64()),
     ("reason", pa.string()),
+    ("strategy", pa.string()),
 )
 _FILLS = _schema(
     ("ts", pa.int64()),
@@ -102,6 +102,9 @@ _FILLS = _schema(
     ("fee", pa.float64()),
     ("realized_pnl", pa.float64()),
     ("ref", pa.string()),
+    ("liquidity", pa.string()),
+    ("mid_price", pa.float64()),
+    ("queue_wait_ns", pa.int64()),
 )
 _ROUND_TRIPS = _schema(
     ("symbol", pa.string()),
@@ -144,9 +147,10 @@ _DATA_QUALITY = _quality_schema()
 # --------------------------------------------------------------------------- tables
 
 
-def _orders_table(orders: Iterable[OrderHandle]) -> _Table:
+def _orders_table(orders: Iterable[OrderRecord]) -> _Table:
     rows = []
-    for handle in orders:
+    for record in orders:
+        handle = record.handle
         order = handle.order
         updates = handle.updates
         last = updates[-1] if updates else None
@@ -169,12 +173,14 @@ def _orders_table(orders: Iterable[OrderHandle]) -> _Table:
                 None if last is None else last.ts_local,
                 0 if last is None else last.code,
                 "" if last is None else last.reason,
+                record.strategy,
             )
         )
     return _Table(_ORDERS, rows)
 
 
-def _fill_row(f: Fill) -> tuple[Any, ...]:
+def _fill_row(r: FillRecord) -> tuple[Any, ...]:
+    f = r.fill
     return (
         f.ts,
         f.symbol,
@@ -187,6 +193,9 @@ def _fill_row(f: Fill) -> tuple[Any, ...]:
         f.fee,
         f.realized_pnl,
         f.ref,
+        r.liquidity,
+        None if math.isnan(r.mid_price) else r.mid_price,
+        r.queue_wait_ns,
     )
 
 
@@ -207,24 +216,21 @@ def _trip_row(t: RoundTrip) -> tuple[Any, ...]:
     )
 
 
-def _tables(
-    exchange: SimExchange, result: RunResult, orders: Iterable[OrderHandle]
-) -> dict[str, _Table]:
-    portfolio = exchange.portfolio
-    trips = round_trips(portfolio.fills)
-    streams = result.quality.streams
+def _tables(record: RunRecord) -> dict[str, _Table]:
+    trips = round_trips([r.fill for r in record.fills])
+    streams = record.quality.streams
     return {
-        "orders": _orders_table(orders),
-        "fills": _Table(_FILLS, [_fill_row(f) for f in portfolio.fills]),
+        "orders": _orders_table(record.orders),
+        "fills": _Table(_FILLS, [_fill_row(r) for r in record.fills]),
         "round_trips": _Table(_ROUND_TRIPS, [_trip_row(t) for t in trips]),
         "ledger": _Table(
-            _LEDGER, [(e.ts, e.symbol, e.reason, e.amount, e.ref) for e in portfolio.ledger]
+            _LEDGER, [(e.ts, e.symbol, e.reason, e.amount, e.ref) for e in record.ledger]
         ),
         "equity": _Table(
             _EQUITY,
             [
                 (int(t), float(v))
-                for t, v in zip(exchange.equity_times, exchange.equity_values, strict=True)
+                for t, v in zip(record.equity_times, record.equity_values, strict=True)
             ],
         ),
         "data_quality": _Table(
@@ -334,20 +340,19 @@ def _run_summary(result: RunResult) -> dict[str, Any]:
 
 def write_artifacts(
     result: RunResult,
-    exchange: SimExchange,
     out_dir: Path | str,
     *,
-    orders: Iterable[OrderHandle] = (),
     config: Mapping[str, Any] | None = None,
     seed: int | None = None,
     inputs: Sequence[Path | str] = (),
 ) -> dict[str, Path]:
     """Write a run's artifacts to ``out_dir`` (created if missing); returns file name -> path.
 
-    ``orders`` are the run's order handles (the ones ``ctx.broker.submit`` returned), written
-    in the order given. ``config`` must be JSON-serialisable (paths, enums and sets are
-    converted); ``inputs`` are files or directories hashed into the manifest, recorded by the
-    path given. Existing files of the same names are overwritten.
+    Everything comes from the run's record (``result.record``): every order any strategy
+    sent, in the order sent, its fills, ledger and equity samples. ``config`` must be
+    JSON-serialisable (paths, enums and sets are converted); ``inputs`` are files or
+    directories hashed into the manifest, recorded by the path given. Existing files of
+    the same names are overwritten.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -356,16 +361,13 @@ def write_artifacts(
         ("csv", _write_csv),
         ("parquet", _write_parquet),
     )
-    for name, table in _tables(exchange, result, orders).items():
+    for name, table in _tables(result.record).items():
         for suffix, write in writers:
             path = out / f"{name}.{suffix}"
             write(table, path)
             written[path.name] = path
-    report_metrics = (
-        result.exchange["metrics"] if "metrics" in result.exchange else exchange.metrics()
-    )
     metrics_path = out / "metrics.json"
-    _write_json(report_metrics, metrics_path)
+    _write_json(result.metrics, metrics_path)
     written[metrics_path.name] = metrics_path
     manifest = {
         "format": ARTIFACTS_FORMAT,

@@ -21,12 +21,13 @@ import statistics
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from ..sim.portfolio import LIQUIDATION_REF, Fill, LedgerEntry
+from .record import RunRecord
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -517,7 +518,7 @@ class OrderStats:
 
     ``limit_orders`` is the number of limit orders that rested on the book,
     ``limit_orders_filled`` those filled in full, and ``queue_waits_ns`` the time each of
-    those waited from joining the queue to its last fill (``SimExchange.queue_waits``).
+    those waited from joining the queue to its last fill (``RunRecord.queue_waits``).
     """
 
     limit_orders: int
@@ -801,3 +802,23 @@ def summary(
         key: value if value is None or isinstance(value, int) else _finite(value)
         for key, value in ((k, values[k]) for k in SUMMARY_KEYS)
     }
+
+
+def from_record(record: RunRecord, step_ns: int = DEFAULT_TICK_STEP_NS) -> dict[str, Any]:
+    """Every metric of a run (:func:`summary`) from its record; ``{}`` when the equity was
+    sampled fewer than twice or over no time."""
+    times = record.equity_times
+    if len(times) < 2 or times[-1] <= times[0]:
+        return {}
+    waits = record.queue_waits
+    return summary(
+        times,
+        record.equity_values,
+        [r.fill for r in record.fills],
+        record.ledger,
+        step_ns=step_ns,
+        fill_stats=FillStats(
+            [r.is_maker for r in record.fills], [r.mid_price for r in record.fills]
+        ),
+        order_stats=OrderStats(record.rested_orders, len(waits), waits),
+    )

@@ -74,6 +74,18 @@ class Clock(Protocol):
         ...
 
 
+class Scheduler(Protocol):
+    """A queue of timed actions: what the broker and the venue run on, in every world."""
+
+    def now(self) -> int:
+        """Current time, ns."""
+        ...
+
+    def schedule(self, when: int, phase: int, action: Callable[[Any], None], arg: Any) -> None:
+        """Run ``action(arg)`` at ``when`` (never before now); ties by phase, then FIFO."""
+        ...
+
+
 def _check_interval(interval: int) -> None:
     if interval <= 0:
         raise ConfigError(f"timer interval must be > 0 ns, got {interval}")

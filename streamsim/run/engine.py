@@ -19,12 +19,14 @@ from ..feed.merge import FeedConfig, Merge, OutOfOrderPolicy
 from ..feed.quality import DataQuality
 from ..feed.quarantine import QuarantineCounts
 from ..feed.sources import Source
+from ..results.metrics import from_record
+from ..results.record import RunRecord
 from ..sim.broker import SimBroker
 from ..sim.exchange import Exchange, NullExchange
 from ..sim.latency import ConstantLatency, OrderLatency
 from ..strategy import Strategy
 from ..units import SECOND
-from .clock import VirtualClock
+from .clock import VirtualClock, WallClock
 from .kernel import Kernel
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RunResult:
-    """What a run returns: event counts, the data-quality report, timing, and the
-    exchange's own report (fills, fees, funding, account, guard and book counts)."""
+    """What a run returns: event counts, timing, the run's record (orders, fills, ledger,
+    equity, account updates, data quality), its metrics, and the exchange's own report
+    (fill counts, costs by reason, the account, guard and book counts)."""
 
     quality: DataQuality
     events: dict[str, int]
@@ -44,6 +47,8 @@ class RunResult:
     responses: int = 0
     strategies: list[str] = field(default_factory=list)
     exchange: dict[str, Any] = field(default_factory=dict)
+    record: RunRecord = field(default_factory=RunRecord)
+    metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total_events(self) -> int:
@@ -151,9 +156,16 @@ async def backtest(
         raise ConfigError("backtest needs at least one source")
     if out_of_order not in ("fail", "clamp"):
         raise ConfigError(f"out_of_order must be 'fail' or 'clamp', got {out_of_order!r}")
+    if isinstance(clock, WallClock) or (clock is not None and not isinstance(clock, VirtualClock)):
+        raise ConfigError(
+            f"backtest runs on simulated time (VirtualClock or PacedClock), got {clock!r}; "
+            "to run strategies on the wall clock use the live runtime: "
+            "streamsim.run_paper_live(...) / streamsim.live(...)"
+        )
     clock = clock or VirtualClock()
     exchange = exchange or NullExchange()
     quality = DataQuality()
+    record = RunRecord(quality=quality)
     merge = Merge(
         list(sources),
         feed,
@@ -162,7 +174,7 @@ async def backtest(
         prefetch=prefetch,
         exchange_timeline=exchange.wants_market,
     )
-    broker = SimBroker(clock, exchange, latency or ConstantLatency(0))
+    broker = SimBroker(clock, exchange, latency or ConstantLatency(0), record)
     kernel = Kernel(
         clock, merge, list(strategies), exchange, broker, quality, {}, end, linger, sequencing
     )
@@ -194,6 +206,8 @@ async def backtest(
         responses=broker.responses,
         strategies=[ctx.name for ctx in kernel.contexts],
         exchange=exchange.report(),
+        record=record,
+        metrics=from_record(record),
     )
     log.info(
         "run done: %d events in %.3f s (%.0f events/s)",

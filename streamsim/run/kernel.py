@@ -26,13 +26,14 @@ from typing import Any
 import anyio
 import numpy as np
 
+from ..account import AccountUpdate
 from ..book import L2Book, Sequencing
 from ..errors import StrategyError, StreamsimError
 from ..events import Bar, DepthUpdate, Liquidation, MarkPrice, OpenInterest, Ticker, Trade
 from ..feed.merge import Epoch, Merge
 from ..feed.quality import DataQuality
 from ..orders import OrderUpdate
-from ..sim.broker import SimBroker, StrategyBroker
+from ..sim.broker import SimBroker
 from ..sim.exchange import Exchange
 from ..strategy import Context, Strategy, TimerFired
 from ..units import SECOND
@@ -54,6 +55,7 @@ _CALLBACKS: dict[type, str] = {
     Liquidation: "on_liquidation",
     Bar: "on_bar",
     OrderUpdate: "on_order_update",
+    AccountUpdate: "on_account_update",
     TimerFired: "on_timer",
 }
 _KIND_EVENT = {
@@ -205,7 +207,7 @@ class Kernel:
         ctx = Context(
             name,
             self.clock,
-            StrategyBroker(self.broker, deliver, name),
+            self.broker.connect(name, deliver, _overrides(strategy, "on_account_update")),
             self.books,
             lambda coro, task_name: self.spawn(coro, task_name or f"{name}.spawned", name),
             deliver,

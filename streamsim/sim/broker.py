@@ -1,4 +1,10 @@
-"""The simulated broker: carries orders to the venue and responses back, with latency."""
+"""The simulated broker: carries orders to the venue and its answers back, with latency.
+
+:class:`SimBroker` is the run's one connection to a simulated venue; each strategy gets a
+:class:`StrategyBroker` (its ``ctx.broker``, a :class:`streamsim.Broker`). It runs on any
+:class:`~streamsim.run.clock.Scheduler`: the virtual clock of a backtest or the wall
+clock of paper live.
+"""
 
 from __future__ import annotations
 
@@ -7,88 +13,139 @@ from dataclasses import replace
 from itertools import count
 from typing import Any
 
+from ..account import AccountState, AccountUpdate, AccountView, PositionState
 from ..errors import ConfigError
 from ..orders import Order, OrderHandle, OrderRequest, OrderUpdate
-from ..run.clock import PHASE_EXCHANGE_ORDER, PHASE_RESPONSE, VirtualClock
+from ..results.record import OrderRecord, RunRecord
+from ..run.clock import PHASE_EXCHANGE_ORDER, PHASE_RESPONSE, Scheduler
 from .exchange import Exchange
 from .latency import OrderLatency
 
 Deliver = Callable[[Any], None]
 
 
+class _Client:
+    """One strategy's end of the connection: where its updates go, its open orders."""
+
+    __slots__ = ("deliver", "name", "open", "wants_account")
+
+    def __init__(self, name: str, deliver: Deliver, wants_account: bool) -> None:
+        self.name = name
+        self.deliver = deliver
+        self.wants_account = wants_account
+        self.open: dict[str, OrderHandle] = {}
+
+
 class SimBroker:
-    """Routes orders of every strategy in a run through one simulated venue.
+    """Routes the orders of every strategy in a run through one simulated venue.
 
     ``submit`` returns a handle at once; the request reaches the venue after the entry
-    latency, and each venue response reaches its strategy after the response latency.
+    latency, and each venue message reaches the strategy side after the response latency.
     Both directions behave like one ordered connection: with random latencies a message
     may wait for the one before it, but never overtakes it.
+
+    Order updates go to the strategy that sent the order; the venue's own orders (a
+    liquidation, client id ``autoclose-...``) and account updates go to every strategy,
+    since they share the account. The shared :class:`~streamsim.account.AccountView` takes
+    each account update when it arrives, before any strategy sees it.
     """
 
-    def __init__(self, clock: VirtualClock, exchange: Exchange, latency: OrderLatency) -> None:
-        self._clock = clock
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        exchange: Exchange,
+        latency: OrderLatency,
+        record: RunRecord,
+    ) -> None:
+        self._scheduler = scheduler
         self._exchange = exchange
         self._latency = latency
-        self._orders: dict[str, tuple[OrderHandle, Deliver]] = {}
+        self.record = record
+        self._orders: dict[str, tuple[OrderHandle, _Client]] = {}
+        self._clients: list[_Client] = []
         self._ids = count(1)
         self._last_arrival = 0
         self._last_response = 0
         self.submitted = 0
         self.responses = 0
         exchange.bind(self)
+        self.view = AccountView()
+        self.view.apply(exchange.snapshot(scheduler.now()))
 
     def now(self) -> int:
-        return self._clock.now()
+        return self._scheduler.now()
 
-    def submit(self, order: Order, owner: Deliver, owner_name: str) -> OrderHandle:
-        client_id = order.client_id or f"{owner_name}-{next(self._ids)}"
+    def connect(self, name: str, deliver: Deliver, wants_account: bool = True) -> StrategyBroker:
+        """Open strategy ``name``'s door; its updates are handed to ``deliver``."""
+        client = _Client(name, deliver, wants_account)
+        self._clients.append(client)
+        return StrategyBroker(self, client)
+
+    def submit(self, order: Order, client: _Client) -> OrderHandle:
+        client_id = order.client_id or f"{client.name}-{next(self._ids)}"
         known = self._orders.get(client_id)
         if known is not None and not known[0].status.is_final:
             raise ConfigError(f"client order id {client_id!r} is already in use by an open order")
         handle = OrderHandle(order, client_id)
-        self._orders[client_id] = (handle, owner)
-        self._send(OrderRequest("new", client_id, order, self._clock.now()))
+        self._orders[client_id] = (handle, client)
+        client.open[client_id] = handle
+        self.record.orders.append(OrderRecord(client.name, handle))
+        self._send(OrderRequest("new", client_id, order, self._scheduler.now()))
         self.submitted += 1
         return handle
 
     def cancel(self, handle: OrderHandle) -> None:
-        self._send(OrderRequest("cancel", handle.client_id, handle.order, self._clock.now()))
+        self._send(OrderRequest("cancel", handle.client_id, handle.order, self._scheduler.now()))
 
     def _send(self, request: OrderRequest) -> None:
-        now = self._clock.now()
+        now = self._scheduler.now()
         # One ordered connection: a message never overtakes the one sent before it.
         arrival = max(now + self._latency.entry(now), self._last_arrival)
         self._last_arrival = arrival
-        self._clock.schedule(arrival, PHASE_EXCHANGE_ORDER, self._exchange.on_order, request)
+        self._scheduler.schedule(arrival, PHASE_EXCHANGE_ORDER, self._exchange.on_order, request)
 
-    def respond(self, update: OrderUpdate) -> None:
-        """Venue side: deliver ``update`` to its strategy after the response latency
-        (in the order the venue sent them, whatever the drawn latencies)."""
+    def respond(self, update: OrderUpdate | AccountUpdate) -> None:
+        """Venue side: deliver ``update`` after the response latency (in the order the
+        venue sent them, whatever the drawn latencies)."""
         produced = update.ts_exchange
         update.ts_local = max(produced + self._latency.response(produced), self._last_response)
         self._last_response = update.ts_local
-        self._clock.schedule(update.ts_local, PHASE_RESPONSE, self._deliver, update)
+        self._scheduler.schedule(update.ts_local, PHASE_RESPONSE, self._deliver, update)
 
-    def _deliver(self, update: OrderUpdate) -> None:
-        handle, owner = self._orders[update.client_id]
+    def _deliver(self, update: OrderUpdate | AccountUpdate) -> None:
         self.responses += 1
+        if type(update) is AccountUpdate:
+            self.view.apply(update)
+            self.record.account_updates.append(update)
+            for client in self._clients:
+                if client.wants_account:
+                    client.deliver(update)
+            return
+        assert isinstance(update, OrderUpdate)
+        known = self._orders.get(update.client_id)
+        if known is None:  # the venue's own order (a liquidation): every strategy sees it
+            for client in self._clients:
+                client.deliver(update)
+            return
+        handle, client = known
         handle.apply(update)
-        owner(update)
+        if update.status.is_final:
+            client.open.pop(update.client_id, None)
+        client.deliver(update)
 
 
 class StrategyBroker:
-    """``ctx.broker``: one strategy's door to the broker."""
+    """``ctx.broker`` in simulation: one strategy's :class:`streamsim.Broker`."""
 
-    __slots__ = ("_broker", "_deliver", "_name")
+    __slots__ = ("_broker", "_client")
 
-    def __init__(self, broker: SimBroker, deliver: Deliver, name: str) -> None:
+    def __init__(self, broker: SimBroker, client: _Client) -> None:
         self._broker = broker
-        self._deliver = deliver
-        self._name = name
+        self._client = client
 
     def submit(self, order: Order) -> OrderHandle:
         """Send ``order``; the handle's state changes only as responses arrive."""
-        return self._broker.submit(order, self._deliver, self._name)
+        return self._broker.submit(order, self._client)
 
     def cancel(self, handle: OrderHandle) -> None:
         """Send a cancel for ``handle``'s order (it travels like a submit)."""
@@ -109,3 +166,26 @@ class StrategyBroker:
                 client_id=None,
             )
         )
+
+    def cancel_all(self, symbol: str) -> list[OrderHandle]:
+        """Send a cancel for each of this strategy's open orders on ``symbol``."""
+        handles = self.open_orders(symbol)
+        for handle in handles:
+            self._broker.cancel(handle)
+        return handles
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderHandle]:
+        """This strategy's orders not known to be final, oldest first."""
+        return [h for h in self._client.open.values() if symbol is None or h.order.symbol == symbol]
+
+    def position(self, symbol: str) -> PositionState:
+        """The position on ``symbol`` as the last arrived account update reported it."""
+        return self._broker.view.position(symbol)
+
+    def balance(self) -> float:
+        """The wallet balance as last reported."""
+        return self._broker.view.state.wallet
+
+    def account(self) -> AccountState:
+        """Wallet, equity, margin used and available, as last reported."""
+        return self._broker.view.state

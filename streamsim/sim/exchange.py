@@ -2,16 +2,21 @@
 
 The kernel feeds the venue market events on the exchange timeline (at ``ts_exchange``)
 and order messages when they arrive (send time + entry latency); the venue answers
-through :meth:`Venue.respond`, and the kernel delivers each answer to the strategy after
-the response latency.
+through :meth:`Venue.respond` (order updates and account updates), and the broker
+delivers each answer to the strategy side after the response latency. What the venue
+books (fills, ledger, equity) it writes into the run's record, :attr:`Venue.record`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ..account import AccountReason, AccountState, AccountUpdate
 from ..orders import OrderRequest, OrderStatus, OrderUpdate
+
+if TYPE_CHECKING:
+    from ..results.record import RunRecord
 
 #: Binance's code for a cancel of an order it does not know.
 UNKNOWN_ORDER = -2011
@@ -24,8 +29,11 @@ class Venue(Protocol):
         """Current exchange time, ns."""
         ...
 
-    def respond(self, update: OrderUpdate) -> None:
-        """Send a response produced at ``update.ts_exchange`` back to the strategy."""
+    #: The run's record, where the venue writes its fills, ledger and equity samples.
+    record: RunRecord
+
+    def respond(self, update: OrderUpdate | AccountUpdate) -> None:
+        """Send a message produced at ``update.ts_exchange`` back to the strategy side."""
         ...
 
 
@@ -51,6 +59,10 @@ class Exchange(Protocol):
         """An order message arrives now."""
         ...
 
+    def snapshot(self, now: int) -> AccountUpdate:
+        """The account as it stands (what a client fetches before it starts trading)."""
+        ...
+
     def report(self) -> dict[str, Any]:
         """What the venue did, for the run's result (JSON-ready)."""
         ...
@@ -73,6 +85,9 @@ class NullExchange:
 
     def report(self) -> dict[str, Any]:
         return {"open_orders": len(self._open)}
+
+    def snapshot(self, now: int) -> AccountUpdate:
+        return AccountUpdate(now, None, now, AccountReason.SNAPSHOT, "", 0.0, AccountState())
 
     def on_order(self, request: OrderRequest) -> None:
         venue = self._venue

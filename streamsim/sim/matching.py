@@ -14,18 +14,28 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from itertools import count
 from numbers import Integral
 from typing import Any, Literal
 
+from ..account import AccountReason, AccountState, AccountUpdate, PositionState
 from ..book import ASK, BID, L2Book, Sequencing
 from ..errors import ConfigError
 from ..events import BUY, DepthUpdate, MarkPrice, Trade
 from ..instruments import Instrument
-from ..orders import Order, OrderRequest, OrderStatus, OrderType, OrderUpdate, TimeInForce
-from ..results import metrics
+from ..orders import (
+    LIQUIDATION_PREFIX,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    TimeInForce,
+)
+from ..results.record import FillRecord, RunRecord
 from .exchange import UNKNOWN_ORDER, Venue
 from .guard import GUARD_REJECT, BookGuard, GuardConfig, GuardStats
-from .portfolio import LIQUIDATION_REF, BracketTable, MarginBracket, Portfolio
+from .portfolio import LIQUIDATION_REF, BracketTable, Fill, MarginBracket, Portfolio
 from .queue_models import Conservative, QueueModel
 
 # Binance USD-M error codes and messages.
@@ -145,50 +155,42 @@ class SimExchange:
         self._funding: dict[str, tuple[int, float]] = {}
         self._produced = False
         self._maker_fills = 0
-        self.queue_waits: list[int] = []
-        #: Equity marked at the mark price, sampled at every mark price and every fill.
-        self.equity_times: list[int] = []
-        self.equity_values: list[float] = []
-        self._fill_makers: list[bool] = []
-        self._fill_mids: list[float] = []
-        self._rested = 0
+        self._liquidation_ids = count(1)
+        self._record: RunRecord | None = None
 
     def bind(self, venue: Venue) -> None:
         self._venue = venue
+        self._record = venue.record
+        self._sync_ledger()
+
+    @property
+    def record(self) -> RunRecord:
+        """The run's record this venue writes into (given by :meth:`bind`)."""
+        assert self._record is not None, "SimExchange used before bind()"
+        return self._record
 
     def _sample(self, now: int) -> None:
-        self.equity_times.append(now)
-        self.equity_values.append(self.portfolio.equity)
+        self.record.sample_equity(now, self.portfolio.equity)
 
-    def metrics(self, step_ns: int = metrics.DEFAULT_TICK_STEP_NS) -> dict[str, Any]:
-        """The run's metrics (:func:`streamsim.metrics.summary`) from the sampled equity."""
-        if len(self.equity_times) < 2 or self.equity_times[-1] <= self.equity_times[0]:
-            return {}
-        makers = list(self._fill_makers)
-        mids = list(self._fill_mids)
-        while len(makers) < len(self.portfolio.fills):  # liquidation fills: neither side
-            makers.append(False)
-            mids.append(math.nan)
-        return metrics.summary(
-            self.equity_times,
-            self.equity_values,
-            self.portfolio.fills,
-            self.portfolio.ledger,
-            step_ns=step_ns,
-            fill_stats=metrics.FillStats(makers, mids),
-            order_stats=metrics.OrderStats(
-                self._rested, len(self.queue_waits), list(self.queue_waits)
-            ),
-        )
+    def _sync_ledger(self) -> None:
+        """Copy the portfolio's new ledger entries into the record."""
+        ledger = self.record.ledger
+        booked = self.portfolio.ledger
+        if len(ledger) < len(booked):
+            ledger.extend(booked[len(ledger) :])
+
+    def snapshot(self, now: int) -> AccountUpdate:
+        """The account now, with every symbol's position (reason ``SNAPSHOT``)."""
+        return self._account_update(now, AccountReason.SNAPSHOT, "", 0.0, sorted(self.instruments))
 
     def report(self) -> dict[str, Any]:
-        """Fills, costs, the account, guard counts, book counts and the metrics."""
+        """Fills, costs, the account, guard counts and book counts."""
         portfolio = self.portfolio
         fills = portfolio.fills
         by_reason: dict[str, float] = {}
         for entry in portfolio.ledger:
             by_reason[entry.reason] = by_reason.get(entry.reason, 0.0) + entry.amount
-        waits = sorted(self.queue_waits)
+        waits = sorted(self.record.queue_waits)
         liquidations = sum(1 for fill in fills if fill.ref == LIQUIDATION_REF)
         return {
             "fills": len(fills),
@@ -204,7 +206,6 @@ class SimExchange:
             "guard_trips": dict(self.guard_stats.trips),
             "guard_blocked": dict(self.guard_stats.blocked),
             "books": {s: asdict(b.stats) for s, b in sorted(self.books.items())},
-            "metrics": self.metrics(),
         }
 
     # -- responses -------------------------------------------------------------------------
@@ -220,6 +221,9 @@ class SimExchange:
         last_price: int = 0,
         maker: bool = False,
         error: tuple[int, str] = (0, ""),
+        side: int = 0,
+        fee: float = 0.0,
+        realized_pnl: float = 0.0,
     ) -> None:
         assert self._venue is not None, "SimExchange used before bind()"
         self._produced = True
@@ -237,8 +241,49 @@ class SimExchange:
                 maker,
                 error[0],
                 error[1],
+                side,
+                fee,
+                realized_pnl,
             )
         )
+
+    def _account_update(
+        self, now: int, reason: AccountReason, symbol: str, change: float, symbols: list[str]
+    ) -> AccountUpdate:
+        portfolio = self.portfolio
+        margin_used = portfolio.initial_margin()
+        state = AccountState(
+            wallet=portfolio.wallet,
+            equity=portfolio.equity,
+            margin_used=margin_used,
+            maintenance_margin=portfolio.maintenance_margin(),
+            available=portfolio.available_balance,
+        )
+        positions = []
+        for name in symbols:
+            position = portfolio.position(name)
+            positions.append(
+                PositionState(
+                    name,
+                    position.lots,
+                    position.entry_price,
+                    portfolio.unrealized(name),
+                    portfolio.liquidation_price(name),
+                    portfolio.mark_price(name),
+                )
+            )
+        return AccountUpdate(now, None, now, reason, symbol, change, state, tuple(positions))
+
+    def _tell_account(
+        self, now: int, reason: AccountReason, symbol: str, change: float, ref: str = ""
+    ) -> None:
+        """Send the account update of a change on ``symbol`` (before the order update)."""
+        assert self._venue is not None, "SimExchange used before bind()"
+        self._sync_ledger()
+        update = self._account_update(now, reason, symbol, change, [symbol])
+        update.ref = ref
+        self._produced = True
+        self._venue.respond(update)
 
     def _fill(
         self,
@@ -250,25 +295,45 @@ class SimExchange:
         filled: int,
         maker: bool,
         now: int,
+        queue_wait: int | None = None,
     ) -> None:
         rate = self.fees.maker if maker else self.fees.taker
         self._maker_fills += maker
-        book = self.books[symbol]
-        mid = book.mid
-        self._fill_makers.append(maker)
-        self._fill_mids.append(
-            math.nan if mid is None else self.instruments[symbol].ticks_to_price(1) * mid
+        mid = self.books[symbol].mid
+        fill = self.portfolio.apply_fill(now, symbol, order.side, lots, price, rate, client_id)
+        self.record.fills.append(
+            FillRecord(
+                fill,
+                "maker" if maker else "taker",
+                client_id,
+                math.nan if mid is None else self.instruments[symbol].ticks_to_price(1) * mid,
+                queue_wait,
+            )
         )
-        self.portfolio.apply_fill(now, symbol, order.side, lots, price, rate, client_id)
         self._sample(now)
+        self._tell_account(
+            now, AccountReason.ORDER, symbol, fill.realized_pnl - fill.fee, client_id
+        )
         status = OrderStatus.FILLED if filled >= order.qty else OrderStatus.PARTIALLY_FILLED
-        self._respond(symbol, client_id, status, now, filled, lots, price, maker)
+        self._respond(
+            symbol,
+            client_id,
+            status,
+            now,
+            filled,
+            lots,
+            price,
+            maker,
+            side=order.side,
+            fee=fill.fee,
+            realized_pnl=fill.realized_pnl,
+        )
 
     # -- market data -----------------------------------------------------------------------
 
     def on_market(self, events: Sequence[Any], start: int, stop: int) -> int:
         self._produced = False
-        if not self.equity_times and start < stop:
+        if not self.record.equity_times and start < stop:
             self._sample(events[start].ts_exchange)
         for i in range(start, stop):
             event = events[i]
@@ -359,15 +424,42 @@ class SimExchange:
         now = mark.ts_exchange
         due = self._funding.get(symbol)
         if due is not None and now >= due[0]:
-            self.portfolio.apply_funding(due[0], symbol, due[1], mark.mark)
+            paid = self.portfolio.apply_funding(due[0], symbol, due[1], mark.mark)
+            if paid:
+                self._tell_account(now, AccountReason.FUNDING_FEE, symbol, paid)
         self._funding[symbol] = (mark.next_funding_time, mark.funding_rate)
         self._mark[symbol] = mark.mark
         self.portfolio.mark(now, symbol, mark.mark)
         self._sample(now)
         if self._stops:
             self._trigger_stops(symbol, mark.mark, "mark", now)
-        for liquidated in self.portfolio.check_liquidation(now):
+        portfolio = self.portfolio
+        fills, booked = len(portfolio.fills), len(portfolio.ledger)
+        for liquidated in portfolio.check_liquidation(now):
             self._cancel_all(liquidated, now, "liquidation")
+        for fill in portfolio.fills[fills:]:
+            change = sum(e.amount for e in portfolio.ledger[booked:] if e.symbol == fill.symbol)
+            self._liquidated(fill, change, now)
+
+    def _liquidated(self, fill: Fill, wallet_change: float, now: int) -> None:
+        """Tell the account about a liquidation: the account update, then the venue's
+        liquidation order (client id ``autoclose-N``) filled at the mark, nearest tick."""
+        symbol = fill.symbol
+        client_id = f"{LIQUIDATION_PREFIX}{next(self._liquidation_ids)}"
+        self.record.fills.append(FillRecord(fill, "liquidation", client_id))
+        self._tell_account(now, AccountReason.LIQUIDATION, symbol, wallet_change, client_id)
+        tick = self.instruments[symbol].ticks_to_price(1)
+        self._respond(
+            symbol,
+            client_id,
+            OrderStatus.FILLED,
+            now,
+            fill.lots,
+            fill.lots,
+            round(fill.price / tick),
+            side=fill.side,
+            realized_pnl=fill.realized_pnl,
+        )
 
     # -- orders ----------------------------------------------------------------------------
 
@@ -487,7 +579,7 @@ class SimExchange:
         joined = _Resting(cid, order, limit, filled, level, now)
         joined.ahead += ours  # behind the venue's queue and behind our own earlier orders
         resting.append(joined)
-        self._rested += 1
+        self.record.rested_orders += 1
 
     def _levels(self, symbol: str, side: int, limit: int | None) -> Iterator[tuple[int, int]]:
         """Levels of ``side`` from the best up to ``limit`` (inclusive), net of what we took."""
@@ -540,10 +632,13 @@ class SimExchange:
         if lots <= 0:
             return
         order.filled += lots
+        wait = None
         if order.remaining == 0:
             self._resting[symbol].remove(order)
-            self.queue_waits.append(now - order.joined)
-        self._fill(symbol, order.client_id, order.order, lots, order.price, order.filled, True, now)
+            wait = now - order.joined
+        self._fill(
+            symbol, order.client_id, order.order, lots, order.price, order.filled, True, now, wait
+        )
 
     def _stop_reached(self, order: Order, price: float) -> bool:
         """Buy stops trigger at or above their stop price, sell stops at or below."""

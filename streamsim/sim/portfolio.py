@@ -406,6 +406,12 @@ class Portfolio:
         self._instrument(symbol)
         return self._positions[symbol]
 
+    def mark_price(self, symbol: str) -> float:
+        """The price positions of ``symbol`` are marked at: the last mark, else the last
+        fill price, else 0.0."""
+        self._instrument(symbol)
+        return self._mark_price(symbol)
+
     def realized(self, symbol: str | None = None) -> float:
         """Realized PnL of fills (before fees and funding), of one symbol or all."""
         return sum(p.realized_pnl for p in self._selected(symbol))
