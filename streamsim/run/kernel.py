@@ -26,17 +26,16 @@ from typing import Any
 import anyio
 import numpy as np
 
-from ..account import AccountUpdate
 from ..book import L2Book, Sequencing
 from ..errors import StrategyError, StreamsimError
-from ..events import Bar, DepthUpdate, Liquidation, MarkPrice, OpenInterest, Ticker, Trade
+from ..events import DepthUpdate
 from ..feed.merge import Epoch, Merge
 from ..feed.quality import DataQuality
-from ..orders import OrderUpdate
 from ..sim.broker import SimBroker
 from ..sim.exchange import Exchange
 from ..strategy import Context, Strategy, TimerFired
 from ..units import SECOND
+from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides
 from .clock import PHASE_LOCAL_MARKET, PHASE_WAKE, VirtualClock
 from .parking import NEXT_EVENT, SimEvent, Sleep, simulating
 
@@ -45,34 +44,6 @@ log = logging.getLogger(__name__)
 _INF = float("inf")
 #: Events delivered between two yields to the event loop (so source I/O overlaps compute).
 YIELD_EVERY = 4096
-
-_CALLBACKS: dict[type, str] = {
-    Trade: "on_trade",
-    DepthUpdate: "on_depth",
-    MarkPrice: "on_mark_price",
-    OpenInterest: "on_open_interest",
-    Ticker: "on_ticker",
-    Liquidation: "on_liquidation",
-    Bar: "on_bar",
-    OrderUpdate: "on_order_update",
-    AccountUpdate: "on_account_update",
-    TimerFired: "on_timer",
-}
-_KIND_EVENT = {
-    "trades": Trade,
-    "depth": DepthUpdate,
-    "mark_price": MarkPrice,
-    "open_interest": OpenInterest,
-    "ticker": Ticker,
-    "liquidations": Liquidation,
-    "bars": Bar,
-}
-
-
-class _Started:
-    """Internal event: the run starts."""
-
-    __slots__ = ()
 
 
 @types.coroutine
@@ -90,10 +61,6 @@ def _drive(
         else:
             yield from table[kind](event)
         event = yield NEXT_EVENT
-
-
-def _overrides(strategy: Strategy, callback: str) -> bool:
-    return getattr(type(strategy), callback) is not getattr(Strategy, callback)
 
 
 class _Task:
@@ -149,16 +116,6 @@ def _unsimulated(marker: Any) -> TypeError:
     )
 
 
-def _during(event: Any) -> str:
-    if event is None:
-        return "a spawned task"
-    if isinstance(event, _Started):
-        return "on_start"
-    callback = _CALLBACKS.get(type(event), "a callback")
-    when = getattr(event, "ts_local", None)
-    return callback if when is None else f"{callback} (event ts_local {when})"
-
-
 class Kernel:
     """Runs one simulated world: merge epochs, the clock's heap and strategy tasks."""
 
@@ -207,17 +164,17 @@ class Kernel:
         ctx = Context(
             name,
             self.clock,
-            self.broker.connect(name, deliver, _overrides(strategy, "on_account_update")),
+            self.broker.connect(name, deliver, overrides(strategy, "on_account_update")),
             self.books,
             lambda coro, task_name: self.spawn(coro, task_name or f"{name}.spawned", name),
             deliver,
         )
         books = self.books
         table: dict[type, Callable[[Any], Any]] = {
-            event_type: getattr(strategy, callback) for event_type, callback in _CALLBACKS.items()
+            event_type: getattr(strategy, callback) for event_type, callback in CALLBACKS.items()
         }
         table[TimerFired] = lambda fired: strategy.on_timer(fired.name, fired.now)
-        table[_Started] = lambda _: strategy.on_start(ctx)
+        table[Started] = lambda _: strategy.on_start(ctx)
         runner = _Task(
             self, name, name, _drive(table, strategy.on_depth, books if strategy.uses_books else {})
         )
@@ -230,13 +187,13 @@ class Kernel:
     def _build_routes(self) -> list[tuple[_Task, ...]]:
         routes = []
         for stream_name, reader in zip(self.merge.streams, self.merge.readers, strict=True):
-            event_type = _KIND_EVENT[reader.feed.stream.kind]
-            callback = _CALLBACKS[event_type]
+            event_type = KIND_EVENT[reader.feed.stream.kind]
+            callback = CALLBACKS[event_type]
             routes.append(
                 tuple(
                     runner
                     for runner, strategy in zip(self.runners, self.strategies, strict=True)
-                    if _overrides(strategy, callback)
+                    if overrides(strategy, callback)
                     and (strategy.streams is None or stream_name in strategy.streams)
                 )
             )
@@ -289,7 +246,7 @@ class Kernel:
         except StreamsimError:
             raise
         except Exception as exc:
-            raise StrategyError(task.strategy, _during(task.current), self.clock._now, exc) from exc
+            raise StrategyError(task.strategy, during(task.current), self.clock._now, exc) from exc
         self.park(task, marker)
 
     def park(self, task: _Task, marker: Any) -> None:
@@ -301,7 +258,7 @@ class Kernel:
             marker.add_waiter(task)
         else:
             raise StrategyError(
-                task.strategy, _during(task.current), self.clock._now, _unsimulated(marker)
+                task.strategy, during(task.current), self.clock._now, _unsimulated(marker)
             )
 
     # -- the loop ------------------------------------------------------------------------
@@ -318,7 +275,7 @@ class Kernel:
             self._finish()
             return
         clock._now = epoch.first_time
-        started = _Started()
+        started = Started()
         for runner in self.runners:
             runner.deliver(started)
         stop = _INF if self.end is None else self.end + 1
@@ -430,7 +387,7 @@ class Kernel:
         except Exception as exc:
             if runner is None or isinstance(exc, StreamsimError):
                 raise
-            raise StrategyError(runner.strategy, _during(event), clock._now, exc) from exc
+            raise StrategyError(runner.strategy, during(event), clock._now, exc) from exc
         finally:
             self.delivered += np.bincount(
                 epoch.local_stream_array[:li], minlength=len(self.delivered)
