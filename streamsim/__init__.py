@@ -60,6 +60,7 @@ from .orders import (
 from .results.record import FillRecord, OrderRecord, RunRecord
 from .run.clock import Clock, PacedClock, Scheduler, Timer, VirtualClock, WallClock
 from .run.engine import RunResult, backtest, run_backtest
+from .run.live import Connection, LiveRuntime, LiveTask, paper_live, run_paper_live
 from .run.parking import SimEvent
 from .sim.exchange import Exchange, NullExchange, Venue
 from .sim.guard import GUARD_REJECT, GuardConfig
@@ -107,6 +108,7 @@ __all__ = [
     "CausalQuantile",
     "Clock",
     "ConfigError",
+    "Connection",
     "Conservative",
     "Constant",
     "ConstantLatency",
@@ -128,6 +130,8 @@ __all__ = [
     "LedgerEntry",
     "Liquidation",
     "LiquidationBatch",
+    "LiveRuntime",
+    "LiveTask",
     "LogQueue",
     "LognormalLatency",
     "MarginBracket",
@@ -182,5 +186,7 @@ __all__ = [
     "backtest",
     "fixed",
     "open_interest_preset",
+    "paper_live",
     "run_backtest",
+    "run_paper_live",
 ]

@@ -60,12 +60,15 @@ async def test_wall_clock_sleeps_and_timers() -> None:
     assert clock.now() - before >= 20 * ss.MS
     fired: list[int] = []
     timer = clock.every(10 * ss.MS, fired.append)
-    with anyio.fail_after(5):
-        while len(fired) < 3:
-            await anyio.sleep(0.005)
-    timer.cancel()
-    count = len(fired)
-    await anyio.sleep(0.05)
+    async with anyio.create_task_group() as group:
+        group.start_soon(clock.run)  # the live runtime runs it
+        with anyio.fail_after(5):
+            while len(fired) < 3:
+                await anyio.sleep(0.005)
+        timer.cancel()
+        count = len(fired)
+        await anyio.sleep(0.05)
+        group.cancel_scope.cancel()
     assert len(fired) == count  # cancelled timers stay silent
     assert fired == sorted(fired)
     assert all(b - a == 10 * ss.MS for a, b in itertools.pairwise(fired))

@@ -165,6 +165,31 @@ def market(
     ]
 
 
+def spaced_market(
+    symbol: str,
+    start: int,
+    n: int,
+    gap: int = 200 * MS,
+    levels: int = 4,
+    seed: int = 0,
+    first_price: int = 600_000,
+) -> list[MemorySource]:
+    """Depth every ``gap`` ns and one trade at the touch half-way between two messages:
+    events evenly spaced, for comparing worlds whose timing jitters (backtest vs paper
+    live). Receive times equal event times."""
+    rng = np.random.default_rng(seed)
+    depth_ts = start + np.arange(n, dtype=np.int64) * gap
+    trade_ts = depth_ts + gap // 2
+    mid = _walk(rng, n, first_price)
+    side = np.where(rng.random(n) < 0.5, 1, -1).astype(np.int8)
+    price = mid + side.astype(np.int64)
+    qty = rng.integers(1, 30, n).astype(np.int64)
+    return [
+        _depth_batches(symbol, depth_ts, depth_ts.copy(), mid, levels, seed + 1, n),
+        _trade_batches(symbol, trade_ts, trade_ts.copy(), price, side, qty, n),
+    ]
+
+
 def mark_prices(
     symbol: str, start: int, n: int, seed: int = 2, first_price: float = 60_000.0
 ) -> MemorySource:

@@ -175,34 +175,84 @@ class PacedClock(VirtualClock):
 
 
 class WallClock:
-    """Real time, for live worlds: sleeps and timers run on the event loop."""
+    """Real time, for live worlds: sleeps, timers and scheduled actions run on the event loop.
+
+    ``speed`` runs the clock faster than the wall (paper live over recorded data at 10x);
+    ``start`` is the clock's time now (default: the real time). Scheduled actions (order
+    messages, responses, timers) sit in one heap, run in ``(time, phase, sequence)`` order
+    like the virtual clock's, by :meth:`run`, which the live runtime starts.
+    """
+
+    def __init__(self, speed: float = 1.0, start: int | None = None) -> None:
+        if speed <= 0:
+            raise ConfigError(f"WallClock speed must be > 0, got {speed}")
+        self.speed = speed
+        self._heap: list[Action] = []
+        self._seq = count()
+        self._changed: asyncio.Event | None = None
+        self.anchor(start)
+
+    def anchor(self, start: int | None) -> None:
+        """Make ``now()`` equal ``start`` at this moment (``None``: the real time)."""
+        self._real = start is None and self.speed == 1.0
+        self._start = time.time_ns() if start is None else start
+        self._perf0 = time.perf_counter_ns()
 
     def now(self) -> int:
-        return time.time_ns()
+        if self._real:
+            return time.time_ns()
+        return self._start + int((time.perf_counter_ns() - self._perf0) * self.speed)
+
+    def _wall_seconds(self, duration: float) -> float:
+        return max(duration, 0) / self.speed / SECOND
 
     async def sleep(self, duration: int) -> None:
-        await anyio.sleep(max(duration, 0) / SECOND)
+        await anyio.sleep(self._wall_seconds(duration))
 
     async def sleep_until(self, deadline: int) -> None:
-        await anyio.sleep(max(deadline - time.time_ns(), 0) / SECOND)
+        await anyio.sleep(self._wall_seconds(deadline - self.now()))
+
+    def schedule(self, when: int, phase: int, action: Callable[[Any], None], arg: Any) -> None:
+        """Run ``action(arg)`` at clock time ``when`` (at once if it has passed)."""
+        heap = self._heap
+        seq = next(self._seq)
+        heapq.heappush(heap, (when, phase, seq, action, arg))
+        if heap[0][2] == seq and self._changed is not None:  # a new earliest action
+            self._changed.set()
+
+    def pending(self) -> int:
+        """Number of queued actions."""
+        return len(self._heap)
 
     def every(
         self, interval: int, callback: Callable[[int], None], start: int | None = None
     ) -> Timer:
         _check_interval(interval)
-        loop = asyncio.get_running_loop()
         timer = Timer(interval)
-        first = time.time_ns() + interval if start is None else start
 
         def fire(when: int) -> None:
             if timer.cancelled:
                 return
             callback(when)
-            arm(when + interval)
+            self.schedule(when + interval, PHASE_TIMER, fire, when + interval)
 
-        def arm(when: int) -> None:
-            handle = loop.call_later(max(when - time.time_ns(), 0) / SECOND, fire, when)
-            timer._cancel = handle.cancel
-
-        arm(first)
+        first = self.now() + interval if start is None else start
+        self.schedule(first, PHASE_TIMER, fire, first)
         return timer
+
+    async def run(self) -> None:
+        """Run the scheduled actions as their times come, until cancelled."""
+        self._changed = changed = asyncio.Event()
+        heap = self._heap
+        while True:
+            if heap:
+                wait = self._wall_seconds(heap[0][0] - self.now())
+                if wait <= 0:
+                    _, _, _, action, arg = heapq.heappop(heap)
+                    action(arg)
+                    continue
+                with anyio.move_on_after(wait):
+                    await changed.wait()
+            else:
+                await changed.wait()
+            changed.clear()

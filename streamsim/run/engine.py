@@ -49,6 +49,8 @@ class RunResult:
     exchange: dict[str, Any] = field(default_factory=dict)
     record: RunRecord = field(default_factory=RunRecord)
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: A live run stopped by SIGINT / SIGTERM: the results are those so far.
+    interrupted: bool = False
 
     @property
     def total_events(self) -> int:
@@ -160,7 +162,8 @@ async def backtest(
         raise ConfigError(
             f"backtest runs on simulated time (VirtualClock or PacedClock), got {clock!r}; "
             "to run strategies on the wall clock use the live runtime: "
-            "streamsim.run_paper_live(...) / streamsim.live(...)"
+            "streamsim.run_paper_live(sources, strategies, exchange=..., speed=...) "
+            "(or await streamsim.paper_live(...))"
         )
     clock = clock or VirtualClock()
     exchange = exchange or NullExchange()

@@ -1,0 +1,484 @@
+"""The live runtime: the same strategies on the real event loop, on the wall clock.
+
+Each source is pumped by its own task, so a quiet stream (open interest every few
+minutes) never holds back the others; an event reaches the strategy side as it arrives,
+and its ``ts_local`` is the clock's time of arrival. Each strategy's callbacks run one at
+a time, in arrival order, in the strategy's own task; timers, order messages and
+responses run from the :class:`~streamsim.run.clock.WallClock`'s heap. Everything runs
+in one anyio task group: a failing source, broker or strategy cancels the run and is
+raised with its context, and :meth:`LiveRuntime.stop` (or SIGINT / SIGTERM, with
+``handle_signals``) ends it cleanly with the results so far.
+
+Over recorded data (``replay=True``, paper live) each event is released when the clock
+reaches its ``ts_exchange``: the venue side sees it then, the strategy side at the
+``ts_local`` its feed model gives (arrival jitter included). :func:`paper_live` is this
+runtime with a :class:`~streamsim.sim.broker.SimBroker` and a simulated exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import asdict
+from functools import partial
+from typing import Any, Protocol
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ..book import L2Book, Sequencing
+from ..broker import Broker
+from ..errors import ConfigError, SourceError, StrategyError, StreamsimError
+from ..events import DepthUpdate
+from ..feed.merge import FeedConfig, OutOfOrderPolicy, StreamFeed, pick_model
+from ..feed.quality import DataQuality
+from ..feed.sources import Source
+from ..results.metrics import from_record
+from ..results.record import RunRecord
+from ..sim.broker import SimBroker
+from ..sim.exchange import Exchange, NullExchange
+from ..sim.latency import ConstantLatency, OrderLatency
+from ..strategy import Context, Strategy, TimerFired
+from ..units import SECOND
+from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides
+from .clock import PHASE_LOCAL_MARKET, WallClock
+from .engine import RunResult, _collect_source_reports, _first_leaf
+from .parking import SimEvent
+
+log = logging.getLogger(__name__)
+
+#: How long (wall seconds) ``on_stop`` may await after a live run before it is cancelled.
+STOP_TIMEOUT = 5.0
+#: How often (wall seconds) the end of a run checks whether callbacks are still busy.
+_QUIET_POLL = 0.001
+
+Deliver = Callable[[Any], None]
+
+
+class Connection(Protocol):
+    """Where a runtime gets each strategy's broker: the simulator's or a gateway's."""
+
+    def connect(self, name: str, deliver: Deliver, wants_account: bool = True) -> Broker:
+        """Strategy ``name``'s broker; its order and account updates go to ``deliver``."""
+        ...
+
+
+class LiveTask:
+    """What ``ctx.spawn`` returns in a live run: await it for the task's completion."""
+
+    __slots__ = ("done", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.done = SimEvent()
+
+    def __await__(self) -> Any:
+        return self.done.__await__()
+
+
+class _Runner:
+    """One strategy's inbox and the task that runs its callbacks, one at a time."""
+
+    def __init__(self, name: str, strategy: Strategy, clock: WallClock) -> None:
+        self.name = name
+        self.strategy = strategy
+        self.clock = clock
+        self.inbox: deque[Any] = deque()
+        self.busy = False
+        self._ready = asyncio.Event()
+        self.table: dict[type, Callable[[Any], Coroutine[Any, Any, Any]]] = {
+            kind: getattr(strategy, callback) for kind, callback in CALLBACKS.items()
+        }
+        self.table[TimerFired] = lambda fired: strategy.on_timer(fired.name, fired.now)
+        self.books: dict[str, Any] = {}
+
+    def deliver(self, event: Any) -> None:
+        self.inbox.append(event)
+        self._ready.set()
+
+    @property
+    def idle(self) -> bool:
+        return not self.busy and not self.inbox
+
+    async def run(self) -> None:
+        inbox = self.inbox
+        table = self.table
+        books = self.books
+        on_depth = self.strategy.on_depth
+        while True:
+            if not inbox:
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            event = inbox.popleft()
+            self.busy = True
+            try:
+                if type(event) is DepthUpdate:
+                    await on_depth(event, books.get(event.symbol))
+                else:
+                    await table[type(event)](event)
+            except StreamsimError:
+                raise
+            except Exception as exc:
+                raise StrategyError(self.name, during(event), self.clock.now(), exc) from exc
+            self.busy = False
+
+
+class LiveRuntime:
+    """Runs ``strategies`` on ``clock`` over ``sources``, with brokers from ``connection``.
+
+    ``exchange`` is the venue-side consumer of market data (a simulated exchange in paper
+    live; ``None`` when the venue is real). ``replay`` paces recorded sources by their
+    ``ts_exchange``; live sources are delivered as they arrive.
+    """
+
+    def __init__(
+        self,
+        clock: WallClock,
+        sources: Sequence[Source],
+        strategies: Sequence[Strategy],
+        connection: Connection,
+        *,
+        exchange: Exchange | None = None,
+        quality: DataQuality | None = None,
+        feed: FeedConfig = None,
+        replay: bool = False,
+        end: int | None = None,
+        linger: int = 60 * SECOND,
+        out_of_order: OutOfOrderPolicy = "fail",
+        sequencing: Sequencing = "futures",
+    ) -> None:
+        if not sources:
+            raise ConfigError("a live run needs at least one source")
+        if out_of_order not in ("fail", "clamp"):
+            raise ConfigError(f"out_of_order must be 'fail' or 'clamp', got {out_of_order!r}")
+        self.clock = clock
+        self.sources = list(sources)
+        self.exchange = exchange if exchange is not None and exchange.wants_market else None
+        self.quality = quality or DataQuality()
+        self.replay = replay
+        self.end = end
+        self.linger = linger
+        self.interrupted = False
+        self.start_time: int | None = None
+        self.feeds = [
+            StreamFeed(s.stream, rank, pick_model(s.stream, feed), out_of_order, self.quality)
+            for rank, s in enumerate(self.sources)
+        ]
+        self.streams = [str(s.stream) for s in self.sources]
+        self.delivered = [0] * len(self.sources)
+        self.books: dict[str, Any] = {}
+        self.runners: list[_Runner] = []
+        self.contexts: list[Context] = []
+        self._spawned: set[LiveTask] = set()
+        self._group: TaskGroup | None = None
+        self._stop = anyio.Event()
+        self._gate = anyio.Event()
+        self._firsts: list[int | None] = []
+        self._pumping = len(self.sources)
+        self._in_flight = 0
+        names: set[str] = set()
+        for i, strategy in enumerate(strategies):
+            name = strategy.name or f"{type(strategy).__name__}-{i}"
+            if name in names:
+                raise StreamsimError(f"two strategies are named {name!r}; set .name")
+            names.add(name)
+            self._add_runner(strategy, name, connection)
+        self._routes = [self._route(i) for i in range(len(self.sources))]
+        self._stream_books = [self._book(i, sequencing) for i in range(len(self.sources))]
+
+    def _add_runner(self, strategy: Strategy, name: str, connection: Connection) -> None:
+        runner = _Runner(name, strategy, self.clock)
+        broker = connection.connect(name, runner.deliver, overrides(strategy, "on_account_update"))
+        ctx = Context(
+            name,
+            self.clock,
+            broker,
+            self.books,
+            lambda coro, task_name: self.spawn(coro, task_name or f"{name}.spawned", name),
+            runner.deliver,
+        )
+        runner.table[Started] = lambda _: strategy.on_start(ctx)
+        if strategy.uses_books:
+            runner.books = self.books
+        self.runners.append(runner)
+        self.contexts.append(ctx)
+
+    def _route(self, index: int) -> tuple[_Runner, ...]:
+        name = self.streams[index]
+        callback = CALLBACKS[KIND_EVENT[self.sources[index].stream.kind]]
+        return tuple(
+            runner
+            for runner in self.runners
+            if overrides(runner.strategy, callback)
+            and (runner.strategy.streams is None or name in runner.strategy.streams)
+        )
+
+    def _book(self, index: int, sequencing: Sequencing) -> L2Book | None:
+        stream = self.sources[index].stream
+        wanted = stream.kind == "depth" and any(
+            r.strategy.uses_books
+            and (r.strategy.streams is None or self.streams[index] in r.strategy.streams)
+            for r in self.runners
+        )
+        if wanted and stream.symbol not in self.books:
+            self.books[stream.symbol] = L2Book(stream.symbol, sequencing)
+        return self.books[stream.symbol] if wanted else None
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str, strategy: str) -> LiveTask:
+        """Run ``coro`` as a task of the run (a failure in it fails the run)."""
+        if self._group is None:
+            coro.close()
+            raise StreamsimError("ctx.spawn is only available while the run is going")
+        task = LiveTask(name)
+        self._spawned.add(task)
+
+        async def run() -> None:
+            try:
+                await coro
+            except StreamsimError:
+                raise
+            except Exception as exc:
+                raise StrategyError(strategy, during(None), self.clock.now(), exc) from exc
+            finally:
+                task.done.set()
+                self._spawned.discard(task)
+
+        self._group.start_soon(run, name=name)
+        return task
+
+    def stop(self) -> None:
+        """End the run now; it finishes with the results so far."""
+        self._stop.set()
+
+    # -- market data ---------------------------------------------------------------------
+
+    async def _pump(self, index: int) -> None:
+        feed = self.feeds[index]
+        clock = self.clock
+        opened = False
+        last: int | None = None
+        try:
+            async for batch in self.sources[index]:
+                prepared = feed.prepare(batch)
+                times = prepared.ts_exchange.tolist()
+                if not times:
+                    continue
+                if not opened:
+                    opened = True
+                    self._opened(times[0])
+                    await self._gate.wait()
+                for ts_exchange, ts_local, event in zip(
+                    times, prepared.ts_local.tolist(), prepared.events, strict=True
+                ):
+                    if self.replay:
+                        if self.end is not None and ts_exchange > self.end:
+                            return
+                        if ts_exchange > clock.now():
+                            await clock.sleep_until(ts_exchange)
+                    last = ts_exchange
+                    if self.exchange is not None:
+                        self.exchange.on_market([event], 0, 1)
+                    if self.replay and ts_local > clock.now():
+                        self._in_flight += 1
+                        clock.schedule(
+                            ts_local, PHASE_LOCAL_MARKET, self._arrive_later, (index, event)
+                        )
+                    else:
+                        self._arrive(index, event)
+        except StreamsimError:
+            raise
+        except Exception as exc:
+            raise SourceError(self.streams[index], last, exc) from exc
+        finally:
+            if not opened:
+                self._opened(None)
+            self._pumped()
+
+    def _opened(self, first: int | None) -> None:
+        """A source has its first event (or none): start once every source has."""
+        self._firsts.append(first)
+        if len(self._firsts) < len(self.sources):
+            return
+        firsts = [t for t in self._firsts if t is not None]
+        if self.replay and firsts:
+            self.clock.anchor(min(firsts))
+        self.start_time = min(firsts) if firsts else self.clock.now()
+        started = Started()
+        for runner in self.runners:
+            runner.deliver(started)
+        self._gate.set()
+
+    def _arrive_later(self, arrival: tuple[int, Any]) -> None:
+        self._in_flight -= 1
+        self._arrive(*arrival)
+
+    def _arrive(self, index: int, event: Any) -> None:
+        """The strategy side receives ``event`` now."""
+        event.ts_local = self.clock.now()
+        self.delivered[index] += 1
+        book = self._stream_books[index]
+        if book is not None:
+            book.apply(event)
+        for runner in self._routes[index]:
+            runner.deliver(event)
+
+    def _pumped(self) -> None:
+        self._pumping -= 1
+        if self._pumping == 0 and self._group is not None:
+            self._group.start_soon(self._quiet_then_stop)
+
+    async def _quiet_then_stop(self) -> None:
+        """After the last event: let busy callbacks finish (up to ``linger``), then stop."""
+        deadline = self.clock.now() + self.linger
+        while self.clock.now() < deadline and (
+            self._in_flight or not all(r.idle for r in self.runners)
+        ):
+            await anyio.sleep(_QUIET_POLL)
+        self.stop()
+
+    async def _stop_at_end(self, end: int) -> None:
+        await self.clock.sleep_until(end + 1)
+        self.stop()
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.warning("%s: stopping the run", signal.Signals(signum).name)
+                self.interrupted = True
+                self.stop()
+                return
+
+    # -- the run -------------------------------------------------------------------------
+
+    async def run(self, *, handle_signals: bool = False) -> None:
+        """Run until the sources end (and callbacks settle), ``end``, or :meth:`stop`."""
+        try:
+            async with anyio.create_task_group() as group:
+                self._group = group
+                group.start_soon(self.clock.run, name="clock")
+                if handle_signals:
+                    group.start_soon(self._watch_signals, name="signals")
+                if self.end is not None:
+                    group.start_soon(self._stop_at_end, self.end, name="end")
+                for i, name in enumerate(self.streams):
+                    group.start_soon(self._pump, i, name=f"source {name}")
+                for runner in self.runners:
+                    group.start_soon(runner.run, name=f"strategy {runner.name}")
+                await self._stop.wait()
+                group.cancel_scope.cancel()
+        except BaseExceptionGroup as group_error:
+            leaf = _first_leaf(group_error)
+            raise leaf from leaf.__cause__
+        finally:
+            self._group = None
+        await self._finish()
+
+    async def _finish(self) -> None:
+        """Count what never ran, then give each strategy its ``on_stop``."""
+        quality = self.quality
+        quality.actions_after_end += self.clock.pending() + self._in_flight
+        for symbol, book in sorted(self.books.items()):
+            quality.books[symbol] = asdict(book.stats)
+        for runner in self.runners:
+            quality.undelivered_at_end += len(runner.inbox)
+            quality.tasks_cancelled_at_end += runner.busy
+        quality.tasks_cancelled_at_end += len(self._spawned)
+        for name, count in zip(self.streams, self.delivered, strict=True):
+            if name in quality.streams:
+                quality.streams[name].delivered = count
+        for runner, ctx in zip(self.runners, self.contexts, strict=True):
+            for timer_name in list(ctx._timers):
+                ctx.cancel_timer(timer_name)
+            with anyio.move_on_after(STOP_TIMEOUT) as scope:
+                try:
+                    await runner.strategy.on_stop(ctx)
+                except Exception as exc:
+                    raise StrategyError(ctx.name, "on_stop", self.clock.now(), exc) from exc
+            if scope.cancelled_caught:
+                quality.tasks_cancelled_at_end += 1
+                quality.notes.append(
+                    f"{ctx.name}.on_stop was still waiting {STOP_TIMEOUT:g} s after the run "
+                    "ended; it was cancelled"
+                )
+
+
+async def paper_live(
+    sources: Sequence[Source],
+    strategies: Strategy | Sequence[Strategy],
+    *,
+    feed: FeedConfig = None,
+    latency: OrderLatency | None = None,
+    exchange: Exchange | None = None,
+    speed: float = 1.0,
+    end: int | None = None,
+    linger: int = 60 * SECOND,
+    out_of_order: OutOfOrderPolicy = "fail",
+    sequencing: Sequencing = "futures",
+    handle_signals: bool = False,
+) -> RunResult:
+    """Paper trading on the wall clock: ``strategies`` against a simulated ``exchange``
+    with the order ``latency`` model, over ``sources`` released in real time x ``speed``.
+
+    The strategies run on the real event loop exactly as they will against a live venue
+    (see :class:`LiveRuntime`); the clock starts at the first event's ``ts_exchange``.
+    ``end`` stops the run at that clock time; ``handle_signals`` makes SIGINT / SIGTERM
+    stop it cleanly (``RunResult.interrupted``). The options mean what they mean for
+    :func:`~streamsim.run.engine.backtest`.
+    """
+    if isinstance(strategies, Strategy):
+        strategies = [strategies]
+    clock = WallClock(speed, start=0)
+    exchange = exchange or NullExchange()
+    quality = DataQuality()
+    record = RunRecord(quality=quality)
+    broker = SimBroker(clock, exchange, latency or ConstantLatency(0), record)
+    runtime = LiveRuntime(
+        clock,
+        sources,
+        strategies,
+        broker,
+        exchange=exchange,
+        quality=quality,
+        feed=feed,
+        replay=True,
+        end=end,
+        linger=linger,
+        out_of_order=out_of_order,
+        sequencing=sequencing,
+    )
+    wall = time.perf_counter()
+    await runtime.run(handle_signals=handle_signals)
+    wall = time.perf_counter() - wall
+    _collect_source_reports(sources, quality)
+    if runtime.interrupted:
+        quality.notes.append("the run was interrupted (SIGINT/SIGTERM): results so far")
+    end_time = clock.now() if end is None else min(clock.now(), end)
+    return RunResult(
+        quality=quality,
+        events=dict(zip(runtime.streams, runtime.delivered, strict=True)),
+        start_time=runtime.start_time if runtime.start_time is not None else end_time,
+        end_time=end_time,
+        wall_seconds=wall,
+        orders_submitted=broker.submitted,
+        responses=broker.responses,
+        strategies=[ctx.name for ctx in runtime.contexts],
+        exchange=exchange.report(),
+        record=record,
+        metrics=from_record(record),
+        interrupted=runtime.interrupted,
+    )
+
+
+def run_paper_live(
+    sources: Sequence[Source], strategies: Strategy | Sequence[Strategy], **options: Any
+) -> RunResult:
+    """Synchronous :func:`paper_live` for scripts; Ctrl-C stops it with the results so far."""
+    options.setdefault("handle_signals", True)
+    return anyio.run(partial(paper_live, sources, strategies, **options))
