@@ -1,8 +1,8 @@
-"""A small base class for the reference strategies: position tracking and market orders.
+"""A small base class for the reference strategies: the position and market orders.
 
-Shows the bookkeeping every strategy needs: the position is built from its own fills
-(``on_order_update``'s ``last_qty``, signed by the side of the order it sent), never read
-from the exchange, so the same code works in every world.
+The position is the broker's (``ctx.broker.position(symbol)``): what the strategy's side
+last learnt from the venue's account updates, so it is causal (it changes only when an
+update arrives) and the same code works in every world.
 """
 
 from __future__ import annotations
@@ -11,28 +11,39 @@ import streamsim as ss
 
 
 class Tracked(ss.Strategy):
-    """Keeps ``self.position`` (lots) from fills and sends market orders toward a target.
+    """Reads ``self.position`` (lots) from the broker and sends market orders toward a target.
 
     Subclasses that override ``on_start`` or ``on_order_update`` call ``super()``'s.
     """
 
+    ctx: ss.Context
+
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        self.position = 0
         self.fills = 0
         self.rejects = 0
-        self._sides: dict[str, int] = {}
         self._in_flight: set[str] = set()
 
     async def on_start(self, ctx: ss.Context) -> None:
         self.ctx = ctx
 
+    @property
+    def position(self) -> int:
+        """Signed lots on ``symbol``, as the last account update reported (0 before start)."""
+        ctx = getattr(self, "ctx", None)
+        return 0 if ctx is None else ctx.broker.position(self.symbol).lots
+
     def submit(self, order: ss.Order) -> ss.OrderHandle:
-        """Send ``order`` and remember its side, so its fills move ``position``."""
+        """Send ``order``; its fills and its final answer are counted."""
         handle = self.ctx.broker.submit(order)
-        self._sides[handle.client_id] = order.side
         self._in_flight.add(handle.client_id)
         return handle
+
+    def amend(self, handle: ss.OrderHandle, price: int | None = None) -> ss.OrderHandle:
+        """Cancel-replace ``handle``'s order at ``price``; the replacement is counted too."""
+        new = self.ctx.broker.amend(handle, price=price)
+        self._in_flight.add(new.client_id)
+        return new
 
     @property
     def busy(self) -> bool:
@@ -62,11 +73,9 @@ class Tracked(ss.Strategy):
         self.trade_to(0)
 
     async def on_order_update(self, update: ss.OrderUpdate) -> None:
-        side = self._sides.get(update.client_id)
-        if side is None:
+        if update.client_id not in self._in_flight:
             return
         if update.last_qty:
-            self.position += side * update.last_qty
             self.fills += 1
         if update.status is ss.OrderStatus.REJECTED:
             self.rejects += 1

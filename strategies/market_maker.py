@@ -72,9 +72,7 @@ class MarketMaker(Tracked):
                 continue
             if live and handle is not None:
                 if handle.order.price != price:
-                    new = self.ctx.broker.amend(handle, price=price)
-                    self._sides[new.client_id] = side
-                    self.quotes[side] = new
+                    self.quotes[side] = self.amend(handle, price=price)
                     self.amends += 1
                 continue
             self.quotes[side] = self.submit(
