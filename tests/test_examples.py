@@ -45,6 +45,17 @@ def test_readme_strategy_block_runs() -> None:
     assert result.orders_submitted > 0  # type: ignore[attr-defined]
 
 
+def test_readme_paper_live_block_runs_the_same_strategy_on_the_wall_clock() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    namespace: dict[str, object] = {"__name__": "readme"}
+    exec(compile(blocks[0] + blocks[1], "README.md", "exec"), namespace)
+    paper = namespace["paper"]
+    assert paper.total_events == 16_000  # type: ignore[attr-defined]
+    assert paper.orders_submitted > 0  # type: ignore[attr-defined]
+    assert not paper.interrupted  # type: ignore[attr-defined]
+
+
 def test_concepts_example_runs() -> None:
     text = (ROOT / "docs" / "concepts.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
