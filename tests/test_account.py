@@ -171,3 +171,43 @@ def test_the_position_a_strategy_reads_changes_only_after_the_response_latency()
         (ENTRY + RESPONSE - ss.MS, 0, 3),
         (ENTRY + RESPONSE, 3, 3),  # the account update arrived with the fill
     ]
+
+
+def test_several_strategies_share_one_account_and_see_only_their_own_orders() -> None:
+    class Trader(ss.Strategy):
+        def __init__(self, name: str, lots: int) -> None:
+            self.name = name
+            self.lots = lots
+            self.updates: list[str] = []
+            self.reasons: list[str] = []
+
+        async def on_start(self, ctx: ss.Context) -> None:
+            self.ctx = ctx
+            resting = ctx.broker.submit(ss.Order(SYMBOL, ss.BUY, 1, price=900))
+            await resting.acked()
+            self.open = [h.client_id for h in ctx.broker.open_orders(SYMBOL)]
+            taken = ctx.broker.submit(ss.Order(SYMBOL, ss.BUY, self.lots, type=ss.OrderType.MARKET))
+            await taken.done()
+            await ctx.sleep(100 * ss.MS)  # the other strategy's fill arrives meanwhile
+            self.position = ctx.broker.position(SYMBOL).lots
+            self.cancelled = [h.client_id for h in ctx.broker.cancel_all(SYMBOL)]
+
+        async def on_order_update(self, update: ss.OrderUpdate) -> None:
+            self.updates.append(update.client_id)
+
+        async def on_account_update(self, update: ss.AccountUpdate) -> None:
+            self.reasons.append(update.ref)
+
+    a, b = Trader("a", 2), Trader("b", 5)
+    ss.run_backtest(
+        [_book(), _marks([(1 * ss.SECOND, 100.05)])],
+        [a, b],
+        exchange=ss.SimExchange([BTC], initial_balance=1_000.0),
+        latency=ss.ConstantLatency(ENTRY, RESPONSE),
+    )
+    assert {u.split("-")[0] for u in a.updates} == {"a"}
+    assert {u.split("-")[0] for u in b.updates} == {"b"}
+    assert a.open == ["a-1"] and b.open == ["b-2"]
+    assert a.cancelled == ["a-1"] and b.cancelled == ["b-2"]
+    assert a.position == b.position == 7  # one account: both fills
+    assert sorted(a.reasons) == sorted(b.reasons) == ["a-3", "b-4"]

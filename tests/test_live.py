@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import signal
 import subprocess
@@ -122,6 +123,26 @@ def test_one_strategy_gives_the_same_orders_and_fills_in_backtest_and_paper_live
     assert paper.metrics["fills"] == backtest.metrics["fills"]
 
 
+def test_the_same_strategy_runs_from_a_plain_asyncio_task_group() -> None:
+    strategy = Roundabout()
+
+    async def main() -> ss.RunResult:
+        async with asyncio.TaskGroup() as group:
+            run = group.create_task(
+                ss.paper_live(
+                    synthetic.spaced_market(SYMBOL, START, 20, gap=GAP, seed=3),
+                    strategy,
+                    speed=SPEED,
+                    **_options(),
+                )
+            )
+        return run.result()
+
+    result = asyncio.run(main())
+    assert len(result.record.orders) >= 5 and result.record.fills
+    assert strategy.positions and strategy.account and strategy.open_seen
+
+
 def test_paper_live_delivers_each_event_at_its_arrival_on_the_wall_clock() -> None:
     class Times(ss.Strategy):
         def __init__(self) -> None:
@@ -225,3 +246,16 @@ def test_ctrl_c_stops_paper_live_within_a_second_with_the_results_so_far(
     manifest = orjson.loads((out / "manifest.json").read_bytes())
     assert manifest["run"]["end_time"] - manifest["run"]["start_time"] < 20 * ss.SECOND
     assert (out / "fills.parquet").exists() and (out / "equity.parquet").exists()
+
+
+def test_a_failing_source_cancels_the_live_run_naming_the_stream() -> None:
+    class Broken:
+        stream = ss.Stream(SYMBOL, "trades")
+
+        async def __aiter__(self) -> Any:
+            async for batch in _market()[1]:
+                yield batch
+            raise OSError("connection reset")
+
+    with pytest.raises(ss.SourceError, match=r"BTCUSDT\.trades.*connection reset"):
+        ss.run_paper_live([Broken(), _market()[0]], ss.Strategy(), speed=100.0)
