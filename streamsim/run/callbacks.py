@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..account import AccountUpdate
+from ..errors import StreamsimError
 from ..events import Bar, DepthUpdate, Liquidation, MarkPrice, OpenInterest, Ticker, Trade
 from ..orders import OrderUpdate
 from ..strategy import Strategy, TimerFired
@@ -52,3 +54,14 @@ def during(event: Any) -> str:
     callback = CALLBACKS.get(type(event), "a callback")
     when = getattr(event, "ts_local", None)
     return callback if when is None else f"{callback} (event ts_local {when})"
+
+
+def strategy_names(strategies: Sequence[Strategy]) -> list[str]:
+    """Each strategy's run name: ``strategy.name`` or ``"<ClassName>-<index>"``, unique."""
+    names: list[str] = []
+    for i, strategy in enumerate(strategies):
+        name = strategy.name or f"{type(strategy).__name__}-{i}"
+        if name in names:
+            raise StreamsimError(f"two strategies are named {name!r}; set .name")
+        names.append(name)
+    return names

@@ -86,9 +86,25 @@ class Scheduler(Protocol):
         ...
 
 
-def _check_interval(interval: int) -> None:
+def _every(
+    clock: Scheduler, interval: int, callback: Callable[[int], None], start: int | None
+) -> Timer:
+    """A recurring timer on ``clock``'s queue: ``callback(t)`` at ``start`` (default now +
+    ``interval``, never before now), then every ``interval`` ns after that."""
     if interval <= 0:
         raise ConfigError(f"timer interval must be > 0 ns, got {interval}")
+    timer = Timer(interval)
+
+    def fire(when: int) -> None:
+        if timer.cancelled:
+            return
+        callback(when)
+        clock.schedule(when + interval, PHASE_TIMER, fire, when + interval)
+
+    now = clock.now()
+    first = now + interval if start is None else start
+    clock.schedule(first, PHASE_TIMER, fire, max(first, now))
+    return timer
 
 
 class VirtualClock:
@@ -117,18 +133,7 @@ class VirtualClock:
     def every(
         self, interval: int, callback: Callable[[int], None], start: int | None = None
     ) -> Timer:
-        _check_interval(interval)
-        timer = Timer(interval)
-
-        def fire(when: int) -> None:
-            if timer.cancelled:
-                return
-            callback(when)
-            self.schedule(when + interval, PHASE_TIMER, fire, when + interval)
-
-        first = self._now + interval if start is None else start
-        self.schedule(first, PHASE_TIMER, fire, max(first, self._now))
-        return timer
+        return _every(self, interval, callback, start)
 
     def pending(self) -> int:
         """Number of queued actions."""
@@ -227,18 +232,7 @@ class WallClock:
     def every(
         self, interval: int, callback: Callable[[int], None], start: int | None = None
     ) -> Timer:
-        _check_interval(interval)
-        timer = Timer(interval)
-
-        def fire(when: int) -> None:
-            if timer.cancelled:
-                return
-            callback(when)
-            self.schedule(when + interval, PHASE_TIMER, fire, when + interval)
-
-        first = self.now() + interval if start is None else start
-        self.schedule(first, PHASE_TIMER, fire, first)
-        return timer
+        return _every(self, interval, callback, start)
 
     async def run(self) -> None:
         """Run the scheduled actions as their times come, until cancelled."""

@@ -35,7 +35,7 @@ from ..sim.broker import SimBroker
 from ..sim.exchange import Exchange
 from ..strategy import Context, Strategy, TimerFired
 from ..units import SECOND
-from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides
+from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides, strategy_names
 from .clock import PHASE_LOCAL_MARKET, PHASE_WAKE, VirtualClock
 from .parking import NEXT_EVENT, SimEvent, Sleep, simulating
 
@@ -145,12 +145,7 @@ class Kernel:
         self.runners: list[_Task] = []
         self.contexts: list[Context] = []
         self.strategies = strategies
-        names: set[str] = set()
-        for i, strategy in enumerate(strategies):
-            name = strategy.name or f"{type(strategy).__name__}-{i}"
-            if name in names:
-                raise StreamsimError(f"two strategies are named {name!r}; set .name")
-            names.add(name)
+        for strategy, name in zip(strategies, strategy_names(strategies), strict=True):
             self._add_runner(strategy, name)
         self._routes = self._build_routes()
         self._stream_books = self._build_books(sequencing)

@@ -44,7 +44,7 @@ from ..sim.exchange import Exchange, NullExchange
 from ..sim.latency import ConstantLatency, OrderLatency
 from ..strategy import Context, Strategy, TimerFired
 from ..units import SECOND
-from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides
+from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides, strategy_names
 from .clock import PHASE_LOCAL_MARKET, WallClock
 from .engine import RunResult, _collect_source_reports, _first_leaf
 from .parking import SimEvent
@@ -181,12 +181,7 @@ class LiveRuntime:
         self._firsts: list[int | None] = []
         self._pumping = len(self.sources)
         self._in_flight = 0
-        names: set[str] = set()
-        for i, strategy in enumerate(strategies):
-            name = strategy.name or f"{type(strategy).__name__}-{i}"
-            if name in names:
-                raise StreamsimError(f"two strategies are named {name!r}; set .name")
-            names.add(name)
+        for strategy, name in zip(strategies, strategy_names(strategies), strict=True):
             self._add_runner(strategy, name, connection)
         self._routes = [self._route(i) for i in range(len(self.sources))]
         self._stream_books = [self._book(i, sequencing) for i in range(len(self.sources))]
