@@ -7,6 +7,7 @@ wall-clock speed, and live. See ``docs/concepts.md``.
 from .account import AccountReason, AccountState, AccountUpdate, AccountView, PositionState
 from .book import ASK, BID, BookStats, L2Book
 from .broker import Broker
+from .config import RunConfig, load_config, run_config
 from .errors import (
     ConfigError,
     DataError,
@@ -161,6 +162,7 @@ __all__ = [
     "QueueModel",
     "Recorded",
     "RecordedLatency",
+    "RunConfig",
     "RunRecord",
     "RunResult",
     "Scheduler",
@@ -185,8 +187,10 @@ __all__ = [
     "__version__",
     "backtest",
     "fixed",
+    "load_config",
     "open_interest_preset",
     "paper_live",
     "run_backtest",
+    "run_config",
     "run_paper_live",
 ]

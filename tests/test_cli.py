@@ -45,23 +45,36 @@ def test_run_with_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         tmp_path / "mm.toml",
         '[data]\nadapter = "sample"\nkinds = ["depth", "trades", "mark_price"]\n'
         + STRATEGY
-        + "[broker]\ntaker_fee = 0.0005\nlatency_ms = 10\n[run]\nseed = 3\n",
+        + "[exchange.fees]\ntaker = 0.0005\n"
+        + '[latency]\nmodel = "constant"\nentry = "10ms"\n[run]\nseed = 3\n',
     )
     out = tmp_path / "run"
-    code = main(["run", str(config), "--set", "broker.taker_fee=0.0004", "--out", str(out)])
+    code = main(["run", str(config), "--set", "exchange.fees.taker=0.0004", "--out", str(out)])
     assert code == 0, capsys.readouterr().out
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["config"]["broker"]["taker_fee"] == 0.0004
+    assert manifest["config"]["exchange"]["fees"]["taker"] == 0.0004
+    assert manifest["config"]["latency"] == {"model": "constant", "entry": 10_000_000}
     assert manifest["seed"] == 3
 
 
 @pytest.mark.parametrize(
     ("text", "overrides", "message"),
     [
-        (STRATEGY + "[broker]\ntaker_fees = 0.1\n", [], "unknown key broker.taker_fees"),
+        (
+            STRATEGY + "[exchange.fees]\ntakers = 0.1\n",
+            [],
+            "unknown key exchange.fees.takers; allowed keys in [exchange.fees]: maker, taker",
+        ),
         (STRATEGY + "[brokers]\n", [], "unknown section [brokers]"),
-        (STRATEGY, ["broker.leverage=2.5"], "broker.leverage: expected integer, got float"),
-        (STRATEGY + '[run]\nspeed = "fast"\n', [], "run.speed: expected float or integer"),
+        (STRATEGY, ["exchange.leverage=2.5"], "exchange.leverage: expected int"),
+        (STRATEGY + '[run]\nspeed = "fast"\n', [], "run.speed: expected float, got str"),
+        (STRATEGY, ["run.mode=live"], "run.mode: invalid enum value 'live'; allowed: 'backtest'"),
+        (
+            STRATEGY + '[latency]\nmodel = "gauss"\n',
+            [],
+            "latency.model: invalid value 'gauss'; allowed models: constant, lognormal",
+        ),
+        (STRATEGY + '[run]\nlinger = "1 week"\n', [], "run.linger: expected a duration"),
         ('[strategy]\nclass = "no_such_module:X"\n', [], "strategy module not found"),
         ('[strategy]\nclass = "strategies:NoSuch"\n', [], "strategy class not found: NoSuch"),
     ],

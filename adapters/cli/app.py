@@ -35,13 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=cmd_demo)
 
     run = sub.add_parser("run", help="run a TOML config")
-    run.add_argument("config", help="CONFIG.toml")
+    run.add_argument("config", help="CONFIG.toml, or a run's manifest.json to repeat it")
     run.add_argument(
-        "--set", action="append", metavar="KEY=VALUE", help="override, e.g. broker.taker_fee=0.0004"
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override, e.g. exchange.fees.taker=0.0004",
     )
     run.add_argument("--mode", choices=MODES, help="override run.mode")
-    run.add_argument("--speed", type=float, help="override run.speed (paper-replay)")
-    run.add_argument("--out", help="artifacts directory (default runs/<config name>)")
+    run.add_argument("--speed", type=float, help="override run.speed (paper-replay, paper-live)")
+    run.add_argument("--out", help="artifacts directory (default output.dir or runs/<name>)")
     run.set_defaults(handler=cmd_run)
 
     comp = sub.add_parser("compile", help="compile data into an event store")

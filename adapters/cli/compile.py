@@ -11,9 +11,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from adapters.cli.config import OK, CliError, validate_config
+from adapters.cli.config import OK, CliError
 from adapters.cli.data import plan_data
 from adapters.store import compile_store
+from streamsim.config import DataConfig, RunConfig
 
 
 def cmd_compile(args: argparse.Namespace, console: Console) -> int:
@@ -32,10 +33,10 @@ def cmd_compile(args: argparse.Namespace, console: Console) -> int:
     for key in ("start", "end"):
         if getattr(args, key):
             data[key] = getattr(args, key)
-    validate_config({"data": data, "strategy": {"class": "x:Y"}})
-    if data.get("adapter") == "store":
+    config = _data_config(data)
+    if config.adapter == "store":
         raise CliError("compile reads raw data; data.adapter 'store' is already compiled")
-    plan = plan_data(data, base)
+    plan = plan_data(config, base)
     manifest = compile_store(plan.sources, args.out, inputs=plan.inputs, overwrite=args.overwrite)
     table = Table(title=f"compiled store {args.out}")
     for column in ("stream", "rows"):
@@ -44,6 +45,11 @@ def cmd_compile(args: argparse.Namespace, console: Console) -> int:
         table.add_row(stream.name, f"{stream.rows:,}")
     console.print(table)
     return OK
+
+
+def _data_config(data: dict[str, Any]) -> DataConfig:
+    """A ``[data]`` table checked as the run config checks it (errors name ``data.key``)."""
+    return RunConfig.from_dict({"data": data, "strategy": {"class": "unused:Strategy"}}).data
 
 
 def _data_section(path: Path) -> dict[str, Any]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import streamsim as ss
 from adapters.binance.sample import (
@@ -17,9 +15,10 @@ from adapters.binance.sample import (
     sample_path,
     sample_sources,
 )
-from adapters.cli.config import DEFAULT_KINDS, CliError, _resolve, parse_time
+from adapters.cli.config import DEFAULT_KINDS, CliError, _resolve
 from adapters.cryptohftdata import CryptoHFTData, LocalStore
 from adapters.store import cryptohftdata_inputs, read_manifest, store_sources
+from streamsim.config import DataConfig
 from streamsim.feed.sources import Source
 
 
@@ -35,14 +34,14 @@ class DataPlan:
     until: int | None = None
 
 
-def plan_data(data: Mapping[str, Any], base: Path = Path()) -> DataPlan:
-    """Sources for a ``[data]`` section."""
-    adapter = data.get("adapter", "sample")
-    kinds = list(data.get("kinds", DEFAULT_KINDS))
-    start = parse_time(data["start"], "data.start") if "start" in data else None
-    end = parse_time(data["end"], "data.end") if "end" in data else None
+def plan_data(data: DataConfig, base: Path = Path()) -> DataPlan:
+    """Sources for a ``[data]`` section (relative paths are tried against ``base``)."""
+    adapter = data.adapter
+    kinds: list[str] = list(data.kinds or DEFAULT_KINDS)
+    start = None if data.start is None else int(data.start)
+    end = None if data.end is None else int(data.end)
     if adapter == "sample":
-        symbols = list(data.get("symbols", [SAMPLE_SYMBOL]))
+        symbols = list(data.symbols or [SAMPLE_SYMBOL])
         if symbols != [SAMPLE_SYMBOL]:
             raise CliError(f"data.symbols: the sample holds only {SAMPLE_SYMBOL}")
         sources: list[Source] = list(sample_sources(kinds))
@@ -56,15 +55,15 @@ def plan_data(data: Mapping[str, Any], base: Path = Path()) -> DataPlan:
         dataset = CryptoHFTData(LocalStore(sample_path()), exchange=SAMPLE_EXCHANGE)
         inputs = cryptohftdata_inputs(dataset, sources)
         return DataPlan(sources, [SAMPLE_INSTRUMENT], inputs, symbols, end or SAMPLE_END)
-    if "root" not in data:
+    if data.root is None:
         raise CliError(f"data.root is required for adapter {adapter!r}")
-    root = _resolve(data["root"], base)
+    root = _resolve(data.root, base)
     if not root.is_dir():
         raise CliError(f"data.root: not a directory: {root}")
     if adapter == "store":
         manifest = read_manifest(root)
-        symbols = list(data.get("symbols", sorted({s.symbol for s in manifest.streams})))
-        store_kinds = list(data["kinds"]) if "kinds" in data else None
+        symbols = list(data.symbols or sorted({s.symbol for s in manifest.streams}))
+        store_kinds = list(data.kinds) if data.kinds else None
         sources = store_sources(root, symbols, store_kinds, start, end)
         return DataPlan(
             sources,
@@ -73,10 +72,10 @@ def plan_data(data: Mapping[str, Any], base: Path = Path()) -> DataPlan:
             symbols,
             end,
         )
-    if "symbols" not in data or start is None or end is None:
+    if not data.symbols or start is None or end is None:
         raise CliError("adapter 'cryptohftdata' needs data.symbols, data.start and data.end")
-    symbols = list(data["symbols"])
-    dataset = CryptoHFTData(LocalStore(root), exchange=data.get("exchange", "binance_futures"))
+    symbols = list(data.symbols)
+    dataset = CryptoHFTData(LocalStore(root), exchange=data.exchange)
     sources = dataset.sources(symbols, kinds, start, end)
     return DataPlan(
         sources,

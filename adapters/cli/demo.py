@@ -13,27 +13,22 @@ from adapters.cli.data import plan_data
 from adapters.cli.outputs import _write_outputs
 from adapters.cli.progress import run_with_progress, summary_table
 from strategies import MarketMaker
+from streamsim.config import ConstantLatencyModel, Nanos, RunConfig, StrategyConfig
+
+#: The demo's run, as a config: its manifest replays with ``streamsim run``.
+DEMO = RunConfig(
+    strategy=StrategyConfig(cls="strategies.market_maker:MarketMaker"),
+    latency=ConstantLatencyModel(entry=Nanos(20 * ss.MS)),
+)
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     """The bundled sample through the reference market maker and SimExchange."""
-    plan = plan_data({"adapter": "sample"})
-    exchange = ss.SimExchange(plan.instruments, initial_balance=10_000.0)
+    plan = plan_data(DEMO.data)
     strategy = MarketMaker(plan.symbols[0])
     result = run_with_progress(
-        console,
-        plan.sources,
-        strategy,
-        plan.until,
-        exchange=exchange,
-        latency=ss.ConstantLatency(20 * ss.MS),
+        console, plan.sources, strategy, plan.until, **DEMO.run_options(plan.instruments)
     )
     console.print(summary_table(result, "streamsim demo: MarketMaker on the bundled sample"))
-    config = {
-        "data": {"adapter": "sample"},
-        "strategy": {"class": "strategies.market_maker:MarketMaker", "params": {}},
-        "broker": {"latency_ms": 20, "initial_balance": 10_000.0},
-        "run": {"mode": "backtest"},
-    }
-    _write_outputs(console, result, Path(args.out), config, None, plan.inputs)
+    _write_outputs(console, result, Path(args.out), DEMO.to_dict(), None, plan.inputs)
     return OK

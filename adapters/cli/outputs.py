@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from rich.markup import escape
 
 import streamsim as ss
 from streamsim.results.artifacts import write_artifacts
+from streamsim.results.report import write_report
 
 
 def _write_outputs(
@@ -21,17 +21,14 @@ def _write_outputs(
     config: Mapping[str, Any],
     seed: int | None,
     inputs: Sequence[Path],
+    *,
+    report: bool = True,
 ) -> None:
-    """Artifacts, plus the HTML report when ``streamsim.results.report.write_report`` exists."""
+    """The artifacts, and ``report.html`` beside them unless ``report`` is False."""
     write_artifacts(result, out, config=config, seed=seed, inputs=inputs)
-    try:
-        report = importlib.import_module("streamsim.results.report")
-    except ImportError:
-        report = None
-    write_report = getattr(report, "write_report", None)
-    if write_report is not None:
+    if report:
         try:
             write_report(out)
-        except Exception as error:  # the report is optional; the artifacts are written
+        except Exception as error:  # the artifacts are written; say why the report is not
             console.print(f"[yellow]report not written: {escape(str(error))}")
     console.print(f"artifacts written to [bold]{out}")

@@ -1,57 +1,79 @@
-"""``streamsim run``: a TOML-configured run."""
+"""``streamsim run``: a run from its config (a TOML file or a run's ``manifest.json``)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
+import msgspec
 from rich.console import Console
 
 import streamsim as ss
-from adapters.cli.config import OK, load_config
+from adapters.cli.config import INTERRUPTED, OK, _resolve
 from adapters.cli.data import plan_data
 from adapters.cli.outputs import _write_outputs
 from adapters.cli.progress import run_with_progress, summary_table
 from adapters.cli.strategy import build_strategy, load_strategy_class
+from streamsim.config import RunConfig, load_config
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    """A TOML-configured run."""
+    """Run a config; from a manifest, the run that wrote it is repeated exactly."""
     path = Path(args.config)
     overrides = list(args.set or [])
     if args.mode is not None:
         overrides.append(f'run.mode="{args.mode}"')
     if args.speed is not None:
         overrides.append(f"run.speed={args.speed}")
-    config = load_config(path, overrides)
     base = path.resolve().parent
-    cls = load_strategy_class(config["strategy"]["class"], base)
-    plan = plan_data(config.get("data", {}), base)
-    broker = config.get("broker", {})
-    run = config.get("run", {})
-    seed = run.get("seed")
+    config = with_absolute_paths(load_config(path, overrides), base)
+    cls = load_strategy_class(config.strategy.cls, base)
+    plan = plan_data(config.data, base)
+    seed = config.run.seed
     strategy = build_strategy(
-        cls, config["strategy"].get("params", {}), plan.symbols[0] if plan.symbols else None, seed
+        cls, config.strategy.params, plan.symbols[0] if plan.symbols else None, seed
     )
-    default_fees = ss.Fees()
-    exchange = ss.SimExchange(
-        plan.instruments,
-        fees=ss.Fees(
-            maker=float(broker.get("maker_fee", default_fees.maker)),
-            taker=float(broker.get("taker_fee", default_fees.taker)),
-        ),
-        initial_balance=float(broker.get("initial_balance", 10_000.0)),
-        leverage=broker.get("leverage", 20),
-    )
-    options: dict[str, Any] = {
-        "exchange": exchange,
-        "latency": ss.ConstantLatency(round(broker.get("latency_ms", 0) * ss.MS)),
-    }
-    if run.get("mode", "backtest") == "paper-replay":
-        options["clock"] = ss.PacedClock(float(run.get("speed", 1.0)))
-    result = run_with_progress(console, plan.sources, strategy, plan.until, **options)
+    options = config.run_options(plan.instruments)
+    if config.run.mode == "paper-live":
+        console.print(f"paper live at {config.run.speed:g}x; Ctrl-C stops it with the results")
+        result = ss.run_paper_live(plan.sources, strategy, **options)
+    else:
+        result = run_with_progress(console, plan.sources, strategy, plan.until, **options)
     console.print(summary_table(result, f"streamsim run: {path.name}"))
-    out = Path(args.out) if args.out else Path("runs") / path.stem
-    _write_outputs(console, result, out, config, seed, plan.inputs)
-    return OK
+    _write_outputs(
+        console,
+        result,
+        _out_dir(args.out, config, path),
+        config.to_dict(),
+        seed,
+        plan.inputs,
+        report=config.output.report,
+    )
+    return INTERRUPTED if result.interrupted else OK
+
+
+def with_absolute_paths(config: RunConfig, base: Path) -> RunConfig:
+    """``config`` with ``data.root`` and a strategy file made absolute (as found from
+    ``base``), so its manifest replays from any directory."""
+    data = config.data
+    if data.root is not None:
+        root = str(_resolve(data.root, base).resolve())
+        data = msgspec.structs.replace(data, root=root)
+    strategy = config.strategy
+    target, sep, name = strategy.cls.rpartition(":")
+    if sep and (target.endswith(".py") or "/" in target):
+        located = _resolve(target, base).resolve()
+        strategy = msgspec.structs.replace(strategy, cls=f"{located}:{name}")
+    return msgspec.structs.replace(config, data=data, strategy=strategy)
+
+
+def _out_dir(flag: str | None, config: RunConfig, path: Path) -> Path:
+    """``--out``, else ``output.dir``, else ``runs/<config name>``; a manifest's replay
+    never writes over the run it repeats (``runs/<run>-replay``)."""
+    if flag:
+        return Path(flag)
+    if path.suffix == ".json":
+        return Path("runs") / f"{path.resolve().parent.name}-replay"
+    if config.output.dir:
+        return Path(config.output.dir)
+    return Path("runs") / path.stem
