@@ -327,3 +327,11 @@ def test_ctrl_c_in_a_paper_live_cli_run_writes_what_it_has_and_exits_130(
     assert manifest["config"]["run"]["mode"] == "paper-live"
     assert 0 < manifest["run"]["end_time"] - manifest["run"]["start_time"] < 20 * ss.SECOND
     assert "interrupted" in stdout
+
+
+def test_the_cli_docs_example_is_a_valid_run_config() -> None:
+    text = (ROOT / "docs" / "cli.md").read_text()
+    block = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = RunConfig.from_toml(block)
+    assert config.to_dict()["latency"]["model"] == "lognormal"
+    assert config.to_dict()["exchange"]["queue"] == {"model": "power", "n": 2.0}
