@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import numpy as np
 import orjson
 import pytest
 
 import streamsim as ss
 from streamsim.feed import synthetic
+from streamsim.sim.broker import SimBroker
 
 SYMBOL = "BTCUSDT"
 BTC = ss.Instrument(SYMBOL, tick_size="0.1", lot_size="0.001", min_notional="0.05")
@@ -259,3 +261,39 @@ def test_a_failing_source_cancels_the_live_run_naming_the_stream() -> None:
 
     with pytest.raises(ss.SourceError, match=r"BTCUSDT\.trades.*connection reset"):
         ss.run_paper_live([Broken(), _market()[0]], ss.Strategy(), speed=100.0)
+
+
+def test_a_live_run_starts_and_delivers_before_a_quiet_source_sends_anything() -> None:
+    class Silent:
+        stream = ss.Stream(SYMBOL, "open_interest")
+
+        async def __aiter__(self) -> Any:
+            await anyio.sleep(3600)  # open interest, polled every few minutes
+            yield  # pragma: no cover
+
+    class Count(ss.Strategy):
+        def __init__(self) -> None:
+            self.trades = 0
+            self.started = False
+
+        async def on_start(self, ctx: ss.Context) -> None:
+            self.started = True
+
+        async def on_trade(self, trade: ss.Trade) -> None:
+            assert self.started
+            self.trades += 1
+            if self.trades == 40:
+                runtime.stop()
+
+    clock = ss.WallClock()
+    strategy = Count()
+    broker = SimBroker(clock, ss.NullExchange(), ss.ConstantLatency(0), ss.RunRecord())
+    runtime = ss.LiveRuntime(clock, [_market()[1], Silent()], [strategy], broker)
+
+    async def main() -> None:
+        with anyio.fail_after(10):
+            await runtime.run()
+
+    anyio.run(main)
+    assert strategy.trades == 40
+    assert runtime.delivered == [40, 0]

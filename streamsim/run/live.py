@@ -22,7 +22,7 @@ import logging
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import asdict
 from functools import partial
 from typing import Any, Protocol
@@ -34,7 +34,7 @@ from ..book import L2Book, Sequencing
 from ..broker import Broker
 from ..errors import ConfigError, SourceError, StrategyError, StreamsimError
 from ..events import DepthUpdate
-from ..feed.merge import FeedConfig, OutOfOrderPolicy, StreamFeed, pick_model
+from ..feed.merge import FeedConfig, OutOfOrderPolicy, Prepared, StreamFeed, pick_model
 from ..feed.quality import DataQuality
 from ..feed.sources import Source
 from ..results.metrics import from_record
@@ -255,16 +255,12 @@ class LiveRuntime:
     # -- market data ---------------------------------------------------------------------
 
     async def _pump(self, index: int) -> None:
-        feed = self.feeds[index]
+        """Deliver one source's events as they come (replay: as the clock reaches them)."""
         clock = self.clock
         opened = False
-        last: int | None = None
         try:
-            async for batch in self.sources[index]:
-                prepared = feed.prepare(batch)
+            async for prepared in self._prepared(index):
                 times = prepared.ts_exchange.tolist()
-                if not times:
-                    continue
                 if not opened:
                     opened = True
                     self._opened(times[0])
@@ -277,7 +273,6 @@ class LiveRuntime:
                             return
                         if ts_exchange > clock.now():
                             await clock.sleep_until(ts_exchange)
-                    last = ts_exchange
                     if self.exchange is not None:
                         self.exchange.on_market([event], 0, 1)
                     if self.replay and ts_local > clock.now():
@@ -287,24 +282,45 @@ class LiveRuntime:
                         )
                     else:
                         self._arrive(index, event)
-        except StreamsimError:
-            raise
-        except Exception as exc:
-            raise SourceError(self.streams[index], last, exc) from exc
         finally:
             if not opened:
                 self._opened(None)
             self._pumped()
 
+    async def _prepared(self, index: int) -> AsyncIterator[Prepared]:
+        """The source's non-empty batches through its feed; a failure of the source itself
+        is a :class:`SourceError` naming the stream and the last time read."""
+        feed = self.feeds[index]
+        batches = aiter(self.sources[index])
+        last: int | None = None
+        while True:
+            try:
+                batch = await anext(batches)
+            except StopAsyncIteration:
+                return
+            except StreamsimError:
+                raise
+            except Exception as exc:
+                raise SourceError(self.streams[index], last, exc) from exc
+            prepared = feed.prepare(batch)
+            if len(prepared.ts_exchange):
+                last = int(prepared.ts_exchange[-1])
+                yield prepared
+
     def _opened(self, first: int | None) -> None:
-        """A source has its first event (or none): start once every source has."""
+        """A source has its first event (or none). Replay starts once every source has
+        (the clock is anchored at the earliest); a live run starts at once."""
         self._firsts.append(first)
-        if len(self._firsts) < len(self.sources):
+        if self._gate.is_set() or (self.replay and len(self._firsts) < len(self.sources)):
             return
         firsts = [t for t in self._firsts if t is not None]
         if self.replay and firsts:
             self.clock.anchor(min(firsts))
-        self.start_time = min(firsts) if firsts else self.clock.now()
+        self._begin(min(firsts) if firsts else self.clock.now())
+
+    def _begin(self, start: int) -> None:
+        """Give every strategy its ``on_start``, before any event, and open the gate."""
+        self.start_time = start
         started = Started()
         for runner in self.runners:
             runner.deliver(started)
@@ -362,6 +378,8 @@ class LiveRuntime:
                     group.start_soon(self._watch_signals, name="signals")
                 if self.end is not None:
                     group.start_soon(self._stop_at_end, self.end, name="end")
+                if not self.replay:
+                    self._begin(self.clock.now())
                 for i, name in enumerate(self.streams):
                     group.start_soon(self._pump, i, name=f"source {name}")
                 for runner in self.runners:
