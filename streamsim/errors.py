@@ -41,7 +41,7 @@ class StrategyError(StreamsimError):
 
     def __init__(self, strategy: str, during: str, now: int, cause: BaseException) -> None:
         super().__init__(
-            f"strategy {strategy!r} raised in {during} at simulated time {now} ns: {cause!r}"
+            f"strategy {strategy!r} raised in {during} at clock time {now} ns: {cause!r}"
         )
         self.strategy = strategy
         self.during = during

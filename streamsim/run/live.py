@@ -472,11 +472,12 @@ async def paper_live(
     _collect_source_reports(sources, quality)
     if runtime.interrupted:
         quality.notes.append("the run was interrupted (SIGINT/SIGTERM): results so far")
-    end_time = clock.now() if end is None else min(clock.now(), end)
+    start_time = runtime.start_time if runtime.start_time is not None else clock.now()
+    end_time = clock.now() if end is None else max(min(clock.now(), end), start_time)
     return RunResult(
         quality=quality,
         events=dict(zip(runtime.streams, runtime.delivered, strict=True)),
-        start_time=runtime.start_time if runtime.start_time is not None else end_time,
+        start_time=start_time,
         end_time=end_time,
         wall_seconds=wall,
         orders_submitted=broker.submitted,
