@@ -50,3 +50,16 @@ class StrategyError(StreamsimError):
 
 class ConfigError(StreamsimError):
     """A run was configured in a way that cannot work."""
+
+
+class ArtifactError(StreamsimError):
+    """An artifacts directory cannot be written where asked, or does not match its manifest.
+
+    ``path`` is the directory (or file) concerned; ``problems`` names, for a directory that
+    does not verify, each file that differs, is missing or is not in the manifest.
+    """
+
+    def __init__(self, path: str, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.problems = problems
