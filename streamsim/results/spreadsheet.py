@@ -18,7 +18,7 @@ import re
 
 #: First characters that make a spreadsheet evaluate a cell, plus the escape itself.
 TRIGGERS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20'")
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 def neutralise(text: str) -> str:
