@@ -55,11 +55,14 @@ class ConfigError(StreamsimError):
 class ArtifactError(StreamsimError):
     """An artifacts directory cannot be written where asked, or does not match its manifest.
 
-    ``path`` is the directory (or file) concerned; ``problems`` names, for a directory that
-    does not verify, each file that differs, is missing or is not in the manifest.
+    ``path`` is the directory (or file) concerned, ``message`` what is wrong with it, and
+    ``problems``, for a directory that does not verify, one line per file that differs, is
+    missing or is not in the manifest (each starting with the file's name).
     """
 
     def __init__(self, path: str, message: str, problems: tuple[str, ...] = ()) -> None:
-        super().__init__(f"{path}: {message}")
+        listed = ": " + "; ".join(problems) if problems else ""
+        super().__init__(f"{path}: {message}{listed}")
         self.path = path
+        self.message = message
         self.problems = problems

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from adapters.cli.config import OK, CliError
+from adapters.cli.config import OK, PROBLEMS, CliError
 from streamsim.errors import ArtifactError
 
 
@@ -22,7 +22,15 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     artifacts = Path(args.artifacts)
     if not artifacts.is_dir():
         raise CliError(f"not an artifacts directory: {artifacts}")
-    verified = verify_artifacts(artifacts, skip=() if args.check else (REPORT_NAME,))
+    try:
+        verified = verify_artifacts(artifacts, skip=() if args.check else (REPORT_NAME,))
+    except ArtifactError as error:  # one line, then one per file, as `validate` does
+        console.print(
+            f"[red]error:[/red] {escape(error.path)}: {escape(error.message)}", highlight=False
+        )
+        for problem in error.problems:
+            console.print(f"problem: {escape(problem)}", highlight=False, soft_wrap=True)
+        return PROBLEMS
     if args.check:
         console.print(
             f"{len(verified.files)} files match {escape(str(artifacts))}/manifest.json "

@@ -183,9 +183,13 @@ def _put_in_place(stage: Path, target: Path) -> None:
         _log.warning("could not remove the replaced directory %s", old)
 
 
-def _describe(error: OSError) -> str:
-    where = f" ({Path(error.filename).name})" if error.filename else ""
-    return f"{error.strerror or error}{where}"
+def _describe(error: OSError, stage: Path) -> str:
+    """The OS error, with the file being written when it is one inside ``stage``."""
+    reason = os.strerror(error.errno) if error.errno else str(error)
+    filename = Path(os.fsdecode(error.filename)) if error.filename else None
+    if filename is not None and filename.parent == stage:
+        return f"{reason} (writing {filename.name})"
+    return reason
 
 
 @contextlib.contextmanager
@@ -207,21 +211,21 @@ def staged_directory(
     path = target_path(target)
     check_target(path, force=force, marker=marker, protect=protect)
     stage = path.parent / _staging_name(path, "partial")
+    kept = "the previous output there is unchanged" if path.exists() else "nothing was written"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale(path)
         stage.mkdir()
     except OSError as error:
-        raise ArtifactError(name, f"cannot be written: {_describe(error)}") from error
+        raise ArtifactError(name, f"cannot be written: {_describe(error, stage)}") from error
     try:
         yield stage
         _fsync_tree(stage)
         check_target(path, force=force, marker=marker, protect=protect)
         _put_in_place(stage, path)
     except OSError as error:
-        raise ArtifactError(
-            name, f"cannot be written: {_describe(error)}; it was left as it was"
-        ) from error
+        reason = _describe(error, stage)
+        raise ArtifactError(name, f"cannot be written: {reason}; {kept}") from error
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
@@ -242,9 +246,9 @@ def replace_file(path: Path | str, data: bytes) -> Path:
             os.fsync(handle.fileno())
         os.replace(stage, out)
     except OSError as error:
-        raise ArtifactError(
-            str(out), f"cannot be written: {_describe(error)}; it was left as it was"
-        ) from error
+        kept = "the file there is unchanged" if out.exists() else "nothing was written"
+        reason = _describe(error, stage)  # the staging file is not worth naming
+        raise ArtifactError(str(out), f"cannot be written: {reason}; {kept}") from error
     finally:
         with contextlib.suppress(FileNotFoundError):
             stage.unlink()

@@ -41,20 +41,17 @@ def _load_manifest(root: Path) -> dict[str, Any]:
             str(root),
             f"has no {MANIFEST_NAME}: not a complete artifacts directory "
             "(a run writes its manifest last)",
-            (MANIFEST_NAME,),
         )
     try:
         manifest = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as error:
-        raise ArtifactError(str(path), f"is not valid JSON: {error}", (MANIFEST_NAME,)) from error
+        raise ArtifactError(str(path), f"is not valid JSON: {error}") from error
     outputs = manifest.get("outputs") if isinstance(manifest, dict) else None
-    checked: dict[str, Any] = manifest
     if not isinstance(outputs, dict) or not all(
         isinstance(entry, dict) for entry in outputs.values()
     ):
-        raise ArtifactError(
-            str(path), "is not a streamsim manifest: no 'outputs' table", (MANIFEST_NAME,)
-        )
+        raise ArtifactError(str(path), "is not a streamsim manifest: no 'outputs' table")
+    checked: dict[str, Any] = manifest
     return checked
 
 
@@ -111,7 +108,7 @@ def verify_artifacts(artifacts_dir: Path | str, *, skip: Collection[str] = ()) -
     if problems:
         raise ArtifactError(
             str(root),
-            f"does not match its {MANIFEST_NAME}: " + "; ".join(problems),
+            f"does not match its {MANIFEST_NAME}",
             tuple(problems),
         )
     return Verified(root, files, sha256_file(root / MANIFEST_NAME))
