@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import errno
 import hashlib
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -427,3 +429,250 @@ def test_the_staged_write_is_byte_identical_whatever_the_directory_name(
     write_artifacts(result, first, seed=SEED)
     write_artifacts(result, second, seed=SEED)
     assert digests(first) == digests(second)
+
+
+# --------------------------------------------------------------------------- the CLI
+
+ROOT = TESTS.parent
+STREAMSIM = shutil.which("streamsim") or str(Path(sys.executable).with_name("streamsim"))
+
+
+def _env() -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The installed ``streamsim`` command."""
+    return subprocess.run(
+        [STREAMSIM, *args],
+        cwd=cwd,
+        env=_env(),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def patched_cli(patch: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``streamsim`` (its ``main``) in a fresh interpreter with a fault injected first."""
+    script = (
+        "import errno, os, signal, sys\n"
+        + textwrap.dedent(patch)
+        + ("\nfrom adapters.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=cwd,
+        env=_env(),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def one_line_error(process: subprocess.CompletedProcess[str], path: Path, code: int = 2) -> str:
+    """The single ``error:`` line of a run that failed cleanly (no traceback)."""
+    text = process.stdout + process.stderr
+    assert process.returncode == code, text
+    assert "Traceback" not in text
+    errors = [line for line in process.stdout.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, text
+    assert str(path) in errors[0]
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ``streamsim demo`` output, copied by each test that changes it."""
+    base = tmp_path_factory.mktemp("demo")
+    process = cli("demo", "--out", "run", cwd=base)
+    assert process.returncode == 0, process.stdout + process.stderr
+    return base / "run"
+
+
+@pytest.fixture
+def copy(demo: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "run"
+    shutil.copytree(demo, out)
+    return out
+
+
+def test_the_cli_refuses_a_previous_run_before_running_and_replaces_it_with_force(
+    copy: Path,
+) -> None:
+    (copy / "stale.csv").write_text("from an older run\n")
+    before = digests(copy)
+    refused = cli("demo", "--out", str(copy), cwd=copy.parent)
+    assert "--force" in one_line_error(refused, copy)
+    assert "events" not in refused.stdout  # refused before the run, not after it
+    assert digests(copy) == before
+    replaced = cli("demo", "--out", str(copy), "--force", cwd=copy.parent)
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert not (copy / "stale.csv").exists()
+    checked = cli("report", str(copy), "--check", cwd=copy.parent)
+    assert checked.returncode == 0 and "15 files match" not in checked.stdout
+    assert f"{len(before) - 2} files match" in checked.stdout  # all but stale.csv, manifest
+    assert leftovers(copy.parent) == []
+
+
+def test_the_cli_with_out_a_file_exits_2_naming_it(tmp_path: Path) -> None:
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine\n")
+    error = one_line_error(cli("demo", "--out", str(taken), cwd=tmp_path), taken)
+    assert "is a file" in error
+    assert taken.read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def _namespace_reason() -> str | None:
+    """Why a private tmpfs cannot be mounted here (None when it can)."""
+    if shutil.which("unshare") is None:
+        return "no unshare command to mount a private tmpfs"
+    with tempfile.TemporaryDirectory() as probe_dir:
+        probe = subprocess.run(
+            ["unshare", "-rm", "mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", probe_dir],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    if probe.returncode != 0:
+        return f"cannot mount a tmpfs in a user namespace: {probe.stderr.strip()}"
+    return None
+
+
+NAMESPACE = _namespace_reason()
+needs_tmpfs = pytest.mark.skipif(NAMESPACE is not None, reason=str(NAMESPACE))
+
+
+def in_tmpfs(mount: Path, options: str, *args: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """``streamsim ARGS`` with a private tmpfs at ``mount``; also what the tmpfs holds after."""
+    script = (
+        f'mount -t tmpfs -o {options} tmpfs "$1" || exit 99; shift; '
+        '"$@"; code=$?; echo "left: $(ls -A "$0")"; exit $code'
+    )
+    process = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script, str(mount), str(mount), STREAMSIM, *args],
+        cwd=mount.parent,
+        env=_env(),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert process.returncode != 99, process.stderr
+    left = process.stdout.rsplit("left:", 1)[1].strip()
+    process.stdout = process.stdout.rsplit("left:", 1)[0]
+    return process, left
+
+
+@needs_tmpfs
+def test_the_cli_on_a_full_disk_exits_2_and_leaves_nothing(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    out = disk / "run"
+    process, left = in_tmpfs(disk, "size=64k", "demo", "--out", str(out))
+    assert "No space left on device" in one_line_error(process, out)
+    assert left == ""  # neither the output nor its staging directory
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0 and NAMESPACE is not None,
+    reason=f"root ignores file modes and {NAMESPACE}",
+)
+def test_the_cli_on_a_read_only_directory_exits_2_naming_it(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    out = locked / "run"
+    if os.geteuid() == 0:  # root ignores modes: a read-only mount
+        process, left = in_tmpfs(locked, "ro,size=64k", "demo", "--out", str(out))
+        assert left == ""
+    else:
+        locked.chmod(0o555)
+        try:
+            process = cli("demo", "--out", str(out), cwd=tmp_path)
+        finally:
+            locked.chmod(0o755)
+        assert list(locked.iterdir()) == []
+    assert "read-only or not writable" in one_line_error(process, out)
+    assert "events" not in process.stdout  # found before the run
+
+
+def test_the_cli_on_a_disk_that_fills_mid_write_keeps_the_previous_run(copy: Path) -> None:
+    before = digests(copy)
+    patch = """
+        from streamsim.results import artifacts
+        real, calls = artifacts._write_csv, []
+        def full(table, path):
+            calls.append(path)
+            if len(calls) == 3:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            real(table, path)
+        artifacts._write_csv = full
+    """
+    process = patched_cli(patch, "demo", "--out", str(copy), "--force", cwd=copy.parent)
+    error = one_line_error(process, copy)
+    assert "No space left on device (writing round_trips.csv)" in error
+    assert error.endswith("the previous output there is unchanged")
+    assert digests(copy) == before
+    assert leftovers(copy.parent) == []
+
+
+def test_sigterm_while_the_cli_writes_keeps_the_previous_run_and_exits_143(copy: Path) -> None:
+    before = digests(copy)
+    patch = """
+        from streamsim.results import artifacts
+        real = artifacts._write_parquet
+        def terminated(table, path):
+            real(table, path)
+            os.kill(os.getpid(), signal.SIGTERM)
+        artifacts._write_parquet = terminated
+    """
+    process = patched_cli(patch, "demo", "--out", str(copy), "--force", cwd=copy.parent)
+    assert process.returncode == 143, process.stdout + process.stderr
+    assert "terminated while writing" in process.stdout and "Traceback" not in process.stderr
+    assert digests(copy) == before
+    assert leftovers(copy.parent) == []
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        ("edit", "problem: fills.csv: content differs from the manifest"),
+        ("remove", "problem: orders.parquet: missing"),
+        ("foreign", "problem: evil.csv: a file not in the manifest"),
+    ],
+)
+def test_streamsim_report_refuses_a_damaged_directory_naming_the_file(
+    copy: Path, damage: str, problem: str
+) -> None:
+    if damage == "edit":
+        _flip_one_digit(copy / "fills.csv")
+    elif damage == "remove":
+        (copy / "orders.parquet").unlink()
+    else:
+        (copy / "evil.csv").write_text('=HYPERLINK("http://evil")\n')
+    report = (copy / "report.html").read_bytes()
+    for extra in ((), ("--check",)):
+        process = cli("report", str(copy), *extra, cwd=copy.parent)
+        assert "does not match its manifest.json" in one_line_error(process, copy, code=1)
+        assert problem in process.stdout.splitlines()[1]
+    assert (copy / "report.html").read_bytes() == report  # nothing rebuilt from bad files
+
+
+def test_streamsim_report_refuses_an_empty_directory_and_rebuilds_a_deleted_report(
+    copy: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "is empty" in one_line_error(cli("report", str(empty), cwd=tmp_path), empty, code=1)
+    first = (copy / "report.html").read_bytes()
+    (copy / "report.html").unlink()
+    assert cli("report", str(copy), "--check", cwd=tmp_path).returncode == 1  # incomplete
+    rebuilt = cli("report", str(copy), cwd=tmp_path)
+    assert rebuilt.returncode == 0 and "differs" not in rebuilt.stdout
+    assert (copy / "report.html").read_bytes() == first
+    assert cli("report", str(copy), "--check", cwd=tmp_path).returncode == 0

@@ -96,11 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args, console)
     except (CliError, ConfigError) as error:
-        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         return USAGE
     except (StreamsimError, FileNotFoundError) as error:
         console.print(
-            f"[red]error:[/red] {type(error).__name__}: {escape(str(error))}", highlight=False
+            f"[red]error:[/red] {type(error).__name__}: {escape(str(error))}",
+            highlight=False,
+            soft_wrap=True,  # one line, however long the path
         )
         return PROBLEMS
     return code

@@ -23,12 +23,13 @@ from streamsim.results.report import REPORT_NAME
 TERMINATED = 143
 
 
-def check_out(out: Path, force: bool, inputs: Sequence[Path] = ()) -> None:
-    """Fail before the run (exit 2) when ``out`` could not take the artifacts."""
+def check_out(out: Path, force: bool, inputs: Sequence[Path] = (), label: str = "--out") -> None:
+    """Fail before the run (exit 2) when ``out`` could not take the artifacts; ``label``
+    says where the path came from (``--out``, ``output.dir``)."""
     try:
         check_out_dir(out, force=force, inputs=inputs)
     except ArtifactError as error:
-        raise CliError(f"--out {error}") from error
+        raise CliError(f"{label} {error}") from error
 
 
 @contextlib.contextmanager
@@ -59,6 +60,7 @@ def _write_outputs(
     *,
     report: bool = True,
     force: bool = False,
+    label: str = "--out",
 ) -> None:
     """The artifacts, and ``report.html`` among them unless ``report`` is False; a path
     that cannot take them is a one-line error (exit 2), with nothing half-written."""
@@ -68,7 +70,7 @@ def _write_outputs(
                 result, out, config=config, seed=seed, inputs=inputs, force=force, report=report
             )
     except ArtifactError as error:
-        raise CliError(f"--out {error}") from error
+        raise CliError(f"{label} {error}") from error
     except SystemExit:
         console.print(f"[red]terminated while writing; {escape(str(out))} is as it was")
         raise

@@ -26,7 +26,9 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
         verified = verify_artifacts(artifacts, skip=() if args.check else (REPORT_NAME,))
     except ArtifactError as error:  # one line, then one per file, as `validate` does
         console.print(
-            f"[red]error:[/red] {escape(error.path)}: {escape(error.message)}", highlight=False
+            f"[red]error:[/red] {escape(error.path)}: {escape(error.message)}",
+            highlight=False,
+            soft_wrap=True,
         )
         for problem in error.problems:
             console.print(f"problem: {escape(problem)}", highlight=False, soft_wrap=True)

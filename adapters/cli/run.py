@@ -34,7 +34,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         cls, config.strategy.params, plan.symbols[0] if plan.symbols else None, seed
     )
     out = _out_dir(args.out, config, path)
-    check_out(out, args.force, plan.inputs)
+    label = "--out" if args.out else "output.dir" if config.output.dir else "output directory"
+    check_out(out, args.force, plan.inputs, label)
     options = config.run_options(plan.instruments)
     if config.run.mode == "paper-live":
         console.print(f"paper live at {config.run.speed:g}x; Ctrl-C stops it with the results")
@@ -51,6 +52,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         plan.inputs,
         report=config.output.report,
         force=args.force,
+        label=label,
     )
     return INTERRUPTED if result.interrupted else OK
 
