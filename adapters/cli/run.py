@@ -34,7 +34,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         cls, config.strategy.params, plan.symbols[0] if plan.symbols else None, seed
     )
     out = _out_dir(args.out, config, path)
-    label = "--out" if args.out else "output.dir" if config.output.dir else "output directory"
+    replay = path.suffix == ".json"
+    label = "--out" if args.out else "output.dir" if config.output.dir and not replay else "output"
     check_out(out, args.force, plan.inputs, label)
     options = config.run_options(plan.instruments)
     if config.run.mode == "paper-live":
