@@ -16,10 +16,11 @@ import textwrap
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from helpers import Flipper, flipper_run
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import streamsim as ss
@@ -352,7 +353,24 @@ def test_numbers_as_text_stay_numbers(value: float) -> None:
     assert neutralise(text) == text
 
 
-IDS = ("=1+1", "+SUM(A1)", "@cmd", "\tTAB", "-2+3", "-5", "'quoted", "plain")
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.text(), st.integers(-(2**63), 2**63 - 1)), max_size=8))
+def test_csv_files_hold_no_formula_and_restore_every_text_cell(
+    tmp_path: Path, rows: list[tuple[str, int]]
+) -> None:
+    schema = pa.schema([("note", pa.string()), ("amount", pa.int64())])
+    path = tmp_path / "t.csv"
+    artifacts_module._write_csv(artifacts_module._Table(schema, list(rows)), path)
+    with open(path, newline="", encoding="utf-8") as handle:
+        read = list(csv.reader(handle))
+    assert read[0] == ["note", "amount"]
+    assert [(restore(note), int(amount)) for note, amount in read[1:]] == rows
+    for note, _ in read[1:]:
+        if note and note[0] in TRIGGERS and note[0] != "'":
+            assert set(note) <= NUMBER_CHARS
+
+
+IDS = ("=1+1", "+SUM(A1)", "@cmd", "\tTAB", "-2+3", "-5", "'quoted", "plain", "row\r=1+1")
 
 
 class Hostile(Flipper):
@@ -397,6 +415,7 @@ def test_strategy_strings_are_neutralised_in_every_csv_and_kept_in_parquet(
         "-5",
         "''quoted",
         "plain",
+        "row\r=1+1",  # one cell: a bare CR is quoted, so it cannot start a row
     ]
     for row, original in zip(rows, raw, strict=True):
         assert restore(row["client_id"]) == original["client_id"]

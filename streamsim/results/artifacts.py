@@ -11,14 +11,13 @@ config and seed give byte-identical files with one installation. Check a directo
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import enum
 import hashlib
-import io
 import logging
 import math
 import platform
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +58,7 @@ _PARQUET_OPTIONS: dict[str, Any] = {
 }
 _JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 _CHUNK = 1 << 20
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,12 +267,17 @@ def _csv_cell(value: Any) -> str:
     return neutralise(str(value))
 
 
+def _csv_field(text: str) -> str:
+    """RFC 4180 quoting: a field holding a comma, a quote, CR or LF is quoted. (The csv
+    module leaves a bare CR unquoted when lines end in LF, and readers split the row there:
+    a strategy's client id could then start a row of its own.)"""
+    return '"' + text.replace('"', '""') + '"' if _NEEDS_QUOTES.search(text) else text
+
+
 def _write_csv(table: _Table, path: Path) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.schema.names)
-    writer.writerows([_csv_cell(v) for v in row] for row in table.rows)
-    path.write_bytes(buffer.getvalue().encode("utf-8"))
+    lines = [",".join(_csv_field(name) for name in table.schema.names)]
+    lines += [",".join(_csv_field(_csv_cell(v)) for v in row) for row in table.rows]
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def _write_parquet(table: _Table, path: Path) -> None:
