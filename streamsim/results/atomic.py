@@ -209,7 +209,7 @@ def staged_directory(
     """
     name = str(target)
     path = target_path(target)
-    check_target(path, force=force, marker=marker, protect=protect)
+    check_target(target, force=force, marker=marker, protect=protect)
     stage = path.parent / _staging_name(path, "partial")
     kept = "the previous output there is unchanged" if path.exists() else "nothing was written"
     try:
@@ -221,7 +221,7 @@ def staged_directory(
     try:
         yield stage
         _fsync_tree(stage)
-        check_target(path, force=force, marker=marker, protect=protect)
+        check_target(target, force=force, marker=marker, protect=protect)
         _put_in_place(stage, path)
     except OSError as error:
         reason = _describe(error, stage)
