@@ -18,14 +18,16 @@ from quickstart import Quickstart
 
 import streamsim as ss
 from adapters.binance import SAMPLE_INSTRUMENT, sample_sources
-from streamsim.results.artifacts import write_artifacts
+from streamsim.results.artifacts import check_out_dir, write_artifacts
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--speed", type=float, default=20.0, help="clock speed (1 = real time)")
     parser.add_argument("--out", default="runs/paper-live", help="artifacts directory")
+    parser.add_argument("--force", action="store_true", help="replace an earlier run's --out")
     args = parser.parse_args()
+    check_out_dir(args.out, force=args.force)  # refuse before the run, not after it
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     strategy = Quickstart()
     logging.info("paper live at %gx; Ctrl-C stops it with the results so far", args.speed)
@@ -39,7 +41,7 @@ def main() -> int:
     )
     print(result.summary())
     print(f"orders: {result.orders_submitted}, fills: {len(result.record.fills)}")
-    paths = write_artifacts(result, args.out, config={"speed": args.speed})
+    paths = write_artifacts(result, args.out, config={"speed": args.speed}, force=args.force)
     print(f"artifacts: {paths['manifest.json'].parent}")
     return 130 if result.interrupted else 0
 

@@ -50,3 +50,19 @@ class StrategyError(StreamsimError):
 
 class ConfigError(StreamsimError):
     """A run was configured in a way that cannot work."""
+
+
+class ArtifactError(StreamsimError):
+    """An artifacts directory cannot be written where asked, or does not match its manifest.
+
+    ``path`` is the directory (or file) concerned, ``message`` what is wrong with it, and
+    ``problems``, for a directory that does not verify, one line per file that differs, is
+    missing or is not in the manifest (each starting with the file's name).
+    """
+
+    def __init__(self, path: str, message: str, problems: tuple[str, ...] = ()) -> None:
+        listed = ": " + "; ".join(problems) if problems else ""
+        super().__init__(f"{path}: {message}{listed}")
+        self.path = path
+        self.message = message
+        self.problems = problems

@@ -56,6 +56,7 @@ def runs(
 def names() -> list[str]:
     return [f"{t}.{s}" for t in TABLES for s in ("csv", "parquet")] + [
         "metrics.json",
+        "report.html",
         "manifest.json",
     ]
 

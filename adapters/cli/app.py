@@ -24,6 +24,8 @@ from adapters.cli.run import cmd_run
 from adapters.cli.validate import cmd_validate
 from streamsim.errors import ConfigError, StreamsimError
 
+FORCE_HELP = "replace an existing output directory wholly (only a previous run's)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``streamsim``."""
@@ -32,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the bundled sample with the market maker")
     demo.add_argument("--out", default="runs/demo", help="artifacts directory")
+    demo.add_argument("--force", action="store_true", help=FORCE_HELP)
     demo.set_defaults(handler=cmd_demo)
 
     run = sub.add_parser("run", help="run a TOML config")
@@ -45,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=MODES, help="override run.mode")
     run.add_argument("--speed", type=float, help="override run.speed (paper-replay, paper-live)")
     run.add_argument("--out", help="artifacts directory (default output.dir or runs/<name>)")
+    run.add_argument("--force", action="store_true", help=FORCE_HELP)
     run.set_defaults(handler=cmd_run)
 
     comp = sub.add_parser("compile", help="compile data into an event store")
@@ -73,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="rebuild report.html from a run's artifacts")
     rep.add_argument("artifacts", help="artifacts directory (from run or demo)")
     rep.add_argument("--out", help="HTML file (default <artifacts>/report.html)")
+    rep.add_argument(
+        "--check", action="store_true", help="only verify the files against the manifest"
+    )
     rep.set_defaults(handler=cmd_report)
     return parser
 
@@ -89,11 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args, console)
     except (CliError, ConfigError) as error:
-        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
         return USAGE
     except (StreamsimError, FileNotFoundError) as error:
         console.print(
-            f"[red]error:[/red] {type(error).__name__}: {escape(str(error))}", highlight=False
+            f"[red]error:[/red] {type(error).__name__}: {escape(str(error))}",
+            highlight=False,
+            soft_wrap=True,  # one line, however long the path
         )
         return PROBLEMS
     return code

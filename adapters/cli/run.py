@@ -11,7 +11,7 @@ from rich.console import Console
 import streamsim as ss
 from adapters.cli.config import INTERRUPTED, OK, _resolve
 from adapters.cli.data import plan_data
-from adapters.cli.outputs import _write_outputs
+from adapters.cli.outputs import _write_outputs, check_out
 from adapters.cli.progress import run_with_progress, summary_table
 from adapters.cli.strategy import build_strategy, load_strategy_class
 from streamsim.config import RunConfig, load_config
@@ -33,6 +33,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     strategy = build_strategy(
         cls, config.strategy.params, plan.symbols[0] if plan.symbols else None, seed
     )
+    out = _out_dir(args.out, config, path)
+    replay = path.suffix == ".json"
+    label = "--out" if args.out else "output.dir" if config.output.dir and not replay else "output"
+    check_out(out, args.force, plan.inputs, label)
     options = config.run_options(plan.instruments)
     if config.run.mode == "paper-live":
         console.print(f"paper live at {config.run.speed:g}x; Ctrl-C stops it with the results")
@@ -43,11 +47,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     _write_outputs(
         console,
         result,
-        _out_dir(args.out, config, path),
+        out,
         config.to_dict(),
         seed,
         plan.inputs,
         report=config.output.report,
+        force=args.force,
+        label=label,
     )
     return INTERRUPTED if result.interrupted else OK
 

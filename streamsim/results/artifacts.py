@@ -1,20 +1,23 @@
-"""Run artifacts: a run's tables as CSV and Parquet, its metrics and a manifest.
+"""Run artifacts: a run's tables as CSV and Parquet, its metrics, report and a manifest.
 
 :func:`write_artifacts` writes ``orders``, ``fills``, ``round_trips``, ``ledger``, ``equity``
-and ``data_quality`` as ``<name>.csv`` and ``<name>.parquet``, then ``metrics.json`` and
-``manifest.json``. Nothing written depends on the wall clock (``wall_seconds`` is left out),
-so the same inputs, config and seed give byte-identical files with one installation.
+and ``data_quality`` as ``<name>.csv`` and ``<name>.parquet``, then ``metrics.json``,
+``report.html`` and ``manifest.json`` (which hashes every other file), all into a staging
+directory that is renamed into place at the end (:mod:`streamsim.results.atomic`). Nothing
+written depends on the wall clock (``wall_seconds`` is left out), so the same inputs,
+config and seed give byte-identical files with one installation. Check a directory with
+:func:`streamsim.results.verify.verify_artifacts`.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import enum
 import hashlib
-import io
+import logging
 import math
 import platform
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,14 +32,21 @@ import streamsim
 
 from ..feed.quality import StreamQuality
 from ..run.engine import RunResult
+from .atomic import check_target, staged_directory
 from .metrics import RoundTrip, round_trips
 from .record import FillRecord, OrderRecord, RunRecord
+from .report import REPORT_NAME, render_report
+from .spreadsheet import neutralise
+
+_log = logging.getLogger(__name__)
 
 #: Table names, in the order they are written.
 TABLES: tuple[str, ...] = ("orders", "fills", "round_trips", "ledger", "equity", "data_quality")
 
 #: Version of the artifact layout, stored in the manifest.
-ARTIFACTS_FORMAT = 2
+ARTIFACTS_FORMAT = 3
+#: The manifest's file name: it hashes every other file and is written last.
+MANIFEST_NAME = "manifest.json"
 
 _PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -48,6 +58,7 @@ _PARQUET_OPTIONS: dict[str, Any] = {
 }
 _JSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 _CHUNK = 1 << 20
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,22 +254,30 @@ def _tables(record: RunRecord) -> dict[str, _Table]:
 
 
 def _csv_cell(value: Any) -> str:
-    """Text of one CSV cell: ``repr`` for floats, ``true``/``false``, empty for null."""
+    """Text of one CSV cell: ``repr`` for floats, ``true``/``false``, empty for null, and
+    text a spreadsheet cannot run as a formula (:func:`~.spreadsheet.neutralise`)."""
     if value is None:
         return ""
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, float | np.floating):
         return repr(float(value))
-    return str(value)
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    return neutralise(str(value))
+
+
+def _csv_field(text: str) -> str:
+    """RFC 4180 quoting: a field holding a comma, a quote, CR or LF is quoted. (The csv
+    module leaves a bare CR unquoted when lines end in LF, and readers split the row there:
+    a strategy's client id could then start a row of its own.)"""
+    return '"' + text.replace('"', '""') + '"' if _NEEDS_QUOTES.search(text) else text
 
 
 def _write_csv(table: _Table, path: Path) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.schema.names)
-    writer.writerows([_csv_cell(v) for v in row] for row in table.rows)
-    path.write_bytes(buffer.getvalue().encode("utf-8"))
+    lines = [",".join(_csv_field(name) for name in table.schema.names)]
+    lines += [",".join(_csv_field(_csv_cell(v)) for v in row) for row in table.rows]
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def _write_parquet(table: _Table, path: Path) -> None:
@@ -338,6 +357,35 @@ def _run_summary(result: RunResult) -> dict[str, Any]:
     }
 
 
+def check_out_dir(
+    out_dir: Path | str, *, force: bool = False, inputs: Sequence[Path | str] = ()
+) -> None:
+    """Raise :class:`~streamsim.errors.ArtifactError` (naming the path) unless
+    :func:`write_artifacts` could write ``out_dir``: call it before a long run to fail
+    early. Refused: a file, a non-empty directory without ``force``, a non-empty directory
+    that holds no ``manifest.json`` (even with ``force``), the current directory or one
+    holding an input, a parent that cannot be written."""
+    check_target(out_dir, force=force, marker=MANIFEST_NAME, protect=inputs)
+
+
+def _file_entry(path: Path) -> dict[str, Any]:
+    return {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def _write_report(stage: Path) -> bool:
+    """``report.html`` from the staged files; a rendering bug skips it (logged), a disk
+    error (OSError) fails the write."""
+    try:
+        text = render_report(stage)
+    except OSError:
+        raise
+    except Exception:  # a report bug must not lose the run's artifacts
+        _log.exception("%s not written: rendering failed", REPORT_NAME)
+        return False
+    (stage / REPORT_NAME).write_bytes(text.encode("utf-8"))
+    return True
+
+
 def write_artifacts(
     result: RunResult,
     out_dir: Path | str,
@@ -345,43 +393,53 @@ def write_artifacts(
     config: Mapping[str, Any] | None = None,
     seed: int | None = None,
     inputs: Sequence[Path | str] = (),
+    force: bool = False,
+    report: bool = True,
 ) -> dict[str, Path]:
-    """Write a run's artifacts to ``out_dir`` (created if missing); returns file name -> path.
+    """Write a run's artifacts to ``out_dir`` all at once; returns file name -> path.
 
     Everything comes from the run's record (``result.record``): every order any strategy
     sent, in the order sent, its fills, ledger and equity samples. ``config`` must be
     JSON-serialisable (paths, enums and sets are converted); ``inputs`` are files or
-    directories hashed into the manifest, recorded by the path given. Existing files of
-    the same names are overwritten.
+    directories hashed into the manifest, recorded by the path given. ``report`` adds
+    ``report.html``. The files are written into a staging directory beside ``out_dir`` and
+    renamed into place at the end, so ``out_dir`` holds the previous complete output or
+    this one, never a mix. An existing non-empty ``out_dir`` is refused unless ``force``,
+    which replaces it wholly (only a previous output, one holding ``manifest.json``).
+    Raises :class:`~streamsim.errors.ArtifactError` naming ``out_dir`` when it cannot be
+    written (a file, read-only, disk full); nothing is left half-written.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    writers: tuple[tuple[str, Callable[[_Table, Path], None]], ...] = (
-        ("csv", _write_csv),
-        ("parquet", _write_parquet),
-    )
-    for name, table in _tables(result.record).items():
-        for suffix, write in writers:
-            path = out / f"{name}.{suffix}"
-            write(table, path)
-            written[path.name] = path
-    metrics_path = out / "metrics.json"
-    _write_json(result.metrics, metrics_path)
-    written[metrics_path.name] = metrics_path
-    manifest = {
-        "format": ARTIFACTS_FORMAT,
-        "config": dict(config) if config is not None else None,
-        "seed": seed,
-        "inputs": _input_entries(inputs),
-        "versions": _versions(),
-        "run": _run_summary(result),
-        "outputs": {
-            name: {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
-            for name, path in sorted(written.items())
-        },
-    }
-    manifest_path = out / "manifest.json"
-    _write_json(manifest, manifest_path)
-    written[manifest_path.name] = manifest_path
-    return written
+    input_entries = _input_entries(inputs)
+    with staged_directory(out, force=force, marker=MANIFEST_NAME, protect=inputs) as stage:
+        written: dict[str, dict[str, Any]] = {}
+        writers: tuple[tuple[str, Callable[[_Table, Path], None]], ...] = (
+            ("csv", _write_csv),
+            ("parquet", _write_parquet),
+        )
+        for name, table in _tables(result.record).items():
+            for suffix, write in writers:
+                path = stage / f"{name}.{suffix}"
+                write(table, path)
+                written[path.name] = _file_entry(path)
+        _write_json(result.metrics, stage / "metrics.json")
+        written["metrics.json"] = _file_entry(stage / "metrics.json")
+        manifest = {
+            "format": ARTIFACTS_FORMAT,
+            "config": dict(config) if config is not None else None,
+            "seed": seed,
+            "inputs": input_entries,
+            "versions": _versions(),
+            "run": _run_summary(result),
+            "outputs": dict(sorted(written.items())),
+        }
+        if report:
+            # The report shows the manifest's run facts, so it is rendered from a first
+            # manifest, and the final one then lists it too (the report never reads
+            # ``outputs``, so it is the same report either way).
+            _write_json(manifest, stage / MANIFEST_NAME)
+            if _write_report(stage):
+                written[REPORT_NAME] = _file_entry(stage / REPORT_NAME)
+                manifest["outputs"] = dict(sorted(written.items()))
+        _write_json(manifest, stage / MANIFEST_NAME)
+    return {name: out / name for name in [*written, MANIFEST_NAME]}

@@ -1,10 +1,10 @@
 """A run's artifacts as one self-contained HTML report.
 
-:func:`write_report` reads an artifacts directory (see :mod:`streamsim.artifacts`) and writes
-``report.html``: inline CSS, plots as inline SVG drawn here, no scripts, fonts or links. The
-output holds no wall-clock time and no random ids, so the same artifacts give the same bytes.
-Long series are downsampled to at most :data:`MAX_POINTS` points per line, keeping each
-bucket's minimum and maximum.
+:func:`write_report` reads an artifacts directory (see :mod:`streamsim.results.artifacts`)
+and writes ``report.html``: inline CSS, plots as inline SVG drawn here, no scripts, fonts
+or links. The output holds no wall-clock time and no random ids, so the same artifacts
+give the same bytes. Long series are downsampled to at most :data:`MAX_POINTS` points per
+line, keeping each bucket's minimum and maximum.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .atomic import replace_file
 from .metrics import SUMMARY_KEYS
 
 FloatArray = npt.NDArray[np.float64]
@@ -599,8 +600,8 @@ def write_report(
     *,
     title: str = "streamsim run report",
 ) -> Path:
-    """Write the report of ``artifacts_dir`` (default: ``<artifacts_dir>/report.html``)."""
+    """Write the report of ``artifacts_dir`` (default: ``<artifacts_dir>/report.html``)
+    through a staging file and one rename, so the path never holds half a report; an
+    unwritable path raises :class:`~streamsim.errors.ArtifactError` naming it."""
     out = Path(out_path) if out_path is not None else Path(artifacts_dir) / REPORT_NAME
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(render_report(artifacts_dir, title=title).encode("utf-8"))
-    return out
+    return replace_file(out, render_report(artifacts_dir, title=title).encode("utf-8"))
