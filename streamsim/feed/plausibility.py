@@ -80,6 +80,9 @@ class Flag:
 class Limits:
     """Bounds of plausible values; ``None`` turns a check off.
 
+    ``time_range`` (ns, ``[low, high)``): plausible times, 2000 to 2100; a time outside,
+    read in the unit its column is documented in, is a unit error (the reason names the
+    unit it looks like) or garbage.
     ``max_clock_offset`` (ns): largest ``|ts_recv - ts_exchange|`` (a receive time hours
     from the venue's time is a broken recorder clock or a unit error; open interest, which
     is published long after its bucket, is exempt). ``max_price_jump``: largest relative
@@ -96,6 +99,7 @@ class Limits:
     of a mark price from the simulated book's mid above which the run counts and notes it.
     """
 
+    time_range: tuple[int, int] | None = (TIME_LOW, TIME_HIGH)
     max_clock_offset: int | None = MAX_CLOCK_OFFSET
     max_price_jump: float | None = MAX_PRICE_JUMP
     max_level_ratio: float | None = MAX_LEVEL_RATIO
@@ -104,6 +108,16 @@ class Limits:
     mark_mid_deviation: float | None = MARK_MID_DEVIATION
 
     def __post_init__(self) -> None:
+        span = self.time_range
+        if span is not None and (
+            len(span) != 2
+            or not all(type(v) is int for v in span)
+            or not 0 <= span[0] < span[1] <= 2**63 - 1
+        ):
+            raise ConfigError(
+                f"plausibility.time_range: expected [low, high] ints of ns, low < high, or None; "
+                f"got {span!r}"
+            )
         rules: Sequence[tuple[str, float | None, float, str]] = (
             ("max_clock_offset", self.max_clock_offset, 0, "an int of ns > 0"),
             ("max_price_jump", self.max_price_jump, 0, "a number > 0"),
@@ -126,7 +140,7 @@ class Limits:
         self, values: npt.ArrayLike, column: str, unit: Unit, day: tuple[int, int] | None = None
     ) -> list[Flag]:
         """Times in the wrong unit, and (given the file's ``day`` in ns) far from that day."""
-        flags = wrong_unit(values, column, unit)
+        flags = [] if self.time_range is None else wrong_unit(values, column, unit, self.time_range)
         if day is not None and self.date_slack is not None:
             bad = np.zeros(len(flags[0].mask) if flags else np.size(values), dtype=np.bool_)
             for flag in flags:
@@ -214,18 +228,25 @@ def negative(values: npt.ArrayLike, column: str) -> Flag:
         return Flag(_floats(values) < 0, column, "negative")
 
 
-def wrong_unit(values: npt.ArrayLike, column: str, unit: Unit) -> list[Flag]:
-    """Times, meant to be in ``unit``, outside 2000-2100: one flag per unit they look like.
+def wrong_unit(
+    values: npt.ArrayLike,
+    column: str,
+    unit: Unit,
+    span: tuple[int, int] = (TIME_LOW, TIME_HIGH),
+) -> list[Flag]:
+    """Times, meant to be in ``unit``, outside ``span`` (ns; 2000-2100 by default): one flag
+    per unit they look like.
 
     A value that is a plausible time in seconds, milliseconds or microseconds where, say,
     nanoseconds are expected gets a reason naming that unit; any other value outside the
-    range is "not a time in ... (outside 2000-2100)". Empty flags are left out.
+    range is "not a time in ... (outside the range)". Empty flags are left out.
     """
+    low, high = span
     scale = UNIT_NS[unit]
     ints = np.asarray(values)
     ns = ints.astype(np.float64) * scale  # float: an overflow must not wrap into range
     with np.errstate(invalid="ignore"):
-        outside = ~((ns >= TIME_LOW) & (ns < TIME_HIGH))
+        outside = ~((ns >= low) & (ns < high))
     if not outside.any():
         return []
     flags: list[Flag] = []
@@ -235,7 +256,7 @@ def wrong_unit(values: npt.ArrayLike, column: str, unit: Unit) -> list[Flag]:
             continue
         as_other = ns / scale * per
         with np.errstate(invalid="ignore"):
-            looks = outside & (as_other >= TIME_LOW) & (as_other < TIME_HIGH) & ~named
+            looks = outside & (as_other >= low) & (as_other < high) & ~named
         if looks.any():
             named |= looks
             flags.append(
@@ -247,7 +268,8 @@ def wrong_unit(values: npt.ArrayLike, column: str, unit: Unit) -> list[Flag]:
             )
     rest = outside & ~named
     if rest.any():
-        flags.append(Flag(rest, column, f"not a time in {UNIT_NAMES[unit]} (outside 2000-2100)"))
+        years = "2000-2100" if span == (TIME_LOW, TIME_HIGH) else f"{low}-{high} ns"
+        flags.append(Flag(rest, column, f"not a time in {UNIT_NAMES[unit]} (outside {years})"))
     return flags
 
 
