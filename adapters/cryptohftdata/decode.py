@@ -357,11 +357,13 @@ def _convert(values: pa.Array, step: float | None) -> tuple[AnyArray, npt.NDArra
         code[unparsed] = _UNPARSED
     if step is None:
         return floats, code
-    scaled = floats / step
-    units = np.rint(scaled)
-    off = np.abs(scaled - units) > GRID_TOLERANCE
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = floats / step
+        units = np.rint(scaled)
+        off = ~np.isfinite(scaled) | (np.abs(scaled - units) > GRID_TOLERANCE)
     if off.any():
         code[off & (code == _OK)] = _OFF_GRID
+        units = np.where(off, 0.0, units)  # huge values: no int64 cast of inf
     return units.astype(np.int64), code
 
 
