@@ -18,6 +18,7 @@ from helpers import Recorder
 import streamsim as ss
 from adapters.tardis import TardisSource, infer_data_type, tardis_sources
 from streamsim.book import ASK, BID, L2Book
+from streamsim.feed import plausibility
 
 EX = "binance-futures"
 SYM = "BTCUSDT"
@@ -31,6 +32,15 @@ TICKER = (
 )
 LIQ = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount"
 SMALL = 1024  # smallest block size: forces many blocks and carried messages
+
+
+@pytest.fixture(autouse=True)
+def small_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These rows use small synthetic times (microseconds from 0, not 2024): switch off the
+    time-range and file-date rules here; tests/test_plausibility.py covers them."""
+    monkeypatch.setattr(
+        plausibility, "DEFAULT_LIMITS", plausibility.Limits(time_range=None, date_slack=None)
+    )
 
 
 def write(path: Path, header: str | None, rows: Sequence[Sequence[Any]], gz: bool = True) -> Path:

@@ -22,16 +22,19 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
 from streamsim.errors import DataError
 from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
+from streamsim.feed.plausibility import TIME_HIGH, TIME_LOW, Limits, limits_from, wrong_unit
+from streamsim.feed.quarantine import Ingest, Policy, Quarantine
 from streamsim.instruments import Instrument
 
 from . import messages as msg
@@ -42,6 +45,13 @@ PathLike = str | os.PathLike[str]
 NS_THRESHOLD = 10**17
 _GZIP_MAGIC = b"\x1f\x8b"
 _SKIPPED_PREFIXES = (b"wss://", b"ws://", b"configuration:")
+#: Errors of a damaged or cut gzip stream.
+_STREAM_ERRORS = (OSError, EOFError, zlib.error)
+#: What a damaged line or a badly typed field can raise while it is framed and parsed.
+_LINE_ERRORS = (ValueError, TypeError, OverflowError, KeyError, AttributeError, ArithmeticError)
+#: Stream names of the kinds, for quarantine counts.
+_STREAM_KIND = {"depth": "depth", "trade": "trades", "mark_price": "mark_price"}
+_STREAM_KIND["book_ticker"] = "book_ticker"
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,6 +79,8 @@ class Capture:
 
     symbols: dict[str, SymbolCapture]
     ignored: dict[str, int] = field(default_factory=dict)
+    #: Where skipped lines and messages went (``policy="quarantine"``), else None.
+    quarantine: Quarantine | None = None
 
     def __getitem__(self, symbol: str) -> SymbolCapture:
         return self.symbols[symbol]
@@ -95,8 +107,11 @@ class _Bucket:
         self.files += other.files
         self.lines += other.lines
 
-    def in_receive_order(self, names: list[str]) -> tuple[list[Any], msg.IntArray, msg.Locate]:
-        """Messages sorted by receive time (stable), their times, and a locator for errors."""
+    def in_receive_order(
+        self, names: list[str]
+    ) -> tuple[list[Any], msg.IntArray, msg.Locate, Callable[[int], tuple[str, int, int]]]:
+        """Messages sorted by receive time (stable), their times, a locator for errors, and
+        each message's ``(file name, line, file index)``."""
         recv = np.asarray(self.recv, dtype=np.int64)
         messages, files, lines = self.messages, self.files, self.lines
         if len(recv) > 1 and (np.diff(recv) < 0).any():
@@ -110,18 +125,48 @@ class _Bucket:
         def locate(i: int) -> str:
             return f"{names[files[i]]}, line {lines[i]}"
 
-        return messages, recv, locate
+        def origin(i: int) -> tuple[str, int, int]:
+            return names[files[i]], lines[i], files[i]
+
+        return messages, recv, locate, origin
+
+
+def _read_text(path: PathLike) -> tuple[bytes, str | None]:
+    """The file's bytes, gunzipped when they start with the gzip magic number, and why the
+    rest could not be read (None when all could): a damaged gzip stream keeps what came
+    before the damage."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) != _GZIP_MAGIC:
+                f.seek(0)
+                return f.read(), None
+    except OSError as exc:
+        raise DataError(f"{os.fspath(path)}: cannot read the file ({exc})") from exc
+    chunks: list[bytes] = []
+    try:
+        with gzip.open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                chunks.append(chunk)
+    except _STREAM_ERRORS as exc:
+        return b"".join(chunks), f"truncated or corrupt gzip data ({type(exc).__name__}: {exc})"
+    return b"".join(chunks), None
 
 
 def _read_bytes(path: PathLike) -> bytes:
-    """The file's text as bytes, gunzipped when it starts with the gzip magic number."""
-    with open(path, "rb") as f:
-        head = f.read(2)
-    if head == _GZIP_MAGIC:
-        with gzip.open(path, "rb") as f:
-            return f.read()
-    with open(path, "rb") as f:
-        return f.read()
+    """The file's text as bytes (gunzipped); a damaged file raises :class:`DataError`."""
+    text, problem = _read_text(path)
+    if problem is not None:
+        raise DataError(f"{os.fspath(path)}: {problem}")
+    return text
+
+
+def _recv_ns(value: int, unit: Literal["ns", "us"]) -> int:
+    """A receive timestamp as ns, checked to be a time (2000-2100) in its unit."""
+    ns = value if unit == "ns" else value * 1000
+    if not TIME_LOW <= ns < TIME_HIGH:
+        flags = wrong_unit(np.array([float(value)]), "receive time", unit)
+        raise ValueError(f"receive time {value}: {flags[0].reason}")
+    return ns
 
 
 def _seconds_to_ns(text: bytes) -> int:
@@ -137,14 +182,14 @@ def _frame(line: bytes) -> tuple[int, bytes, str | None] | None:
     head, _, rest = line.partition(b" ")
     if head.isdigit():
         value = int(head)
-        return (value if value > NS_THRESHOLD else value * 1000), rest, None
+        return _recv_ns(value, "ns" if value > NS_THRESHOLD else "us"), rest, None
     if head.endswith(b":") and head[:1].isdigit():
-        return _seconds_to_ns(head[:-1]), rest, None
+        return _recv_ns(_seconds_to_ns(head[:-1]), "ns"), rest, None
     if head.startswith((b"http://", b"https://")):
         arrow, _, rest = rest.partition(b" ")
         stamp, _, raw = rest.partition(b" ")
         if arrow == b"->" and stamp.endswith(b":"):
-            return _seconds_to_ns(stamp[:-1]), raw, head.decode()
+            return _recv_ns(_seconds_to_ns(stamp[:-1]), "ns"), raw, head.decode()
         raise ValueError("REST line is not '<url> -> <seconds>: <json>'")
     if line.startswith(_SKIPPED_PREFIXES):
         return None
@@ -160,6 +205,10 @@ def read_capture(
     paths: PathLike | Iterable[PathLike],
     instruments: Mapping[str, Instrument] | None = None,
     off_grid: Literal["raise", "drop"] = "raise",
+    *,
+    policy: Policy = "fail",
+    quarantine: Quarantine | None = None,
+    plausibility: Limits | Mapping[str, Any] | None = None,
 ) -> Capture:
     """Read one recording (its files in order) into per-symbol batches.
 
@@ -173,21 +222,36 @@ def read_capture(
 
     A REST snapshot names its symbol in its URL; a bare snapshot line (hftbacktest
     captures) belongs to the capture's only symbol, and is an error if there are several.
-    A line that does not parse raises :class:`DataError` naming the file and line.
 
-    A depth level off the instrument's grid raises too, unless ``off_grid="drop"``: then
-    such levels are left out and counted in :attr:`SymbolCapture.dropped_levels`. Real
-    books hold them: orders resting since before a tick size change (the CTKUSDT snapshot
-    of ``binance-futures-ws`` has 131 levels, all far from the top, off the 0.001 tick its
-    exchangeInfo gives). Trades and bookTickers off the grid always raise.
+    Bad input follows ``policy``: ``"fail"`` (the default) raises :class:`DataError` naming
+    the file, the line (from 1) and the field; ``"quarantine"`` skips the line or message,
+    writes it with its reason to ``quarantine`` and counts it (the sources carry the counts
+    into the run's report). Bad input is: a damaged gzip stream (the rest of the file), a
+    line that does not frame or parse, a receive time that is not a time in its unit, a
+    message lacking a field or holding one of the wrong type (``m`` must be a JSON boolean,
+    ids integers: a float id is never truncated), prices not finite or not above 0, sizes
+    not finite or negative (trades: not above 0), venue times not in milliseconds, and the
+    value rules of ``plausibility`` (:class:`~streamsim.feed.plausibility.Limits` or a dict
+    of its fields: receive time far from the venue's, fat-finger prices, funding beyond
+    the cap).
+
+    A depth level off the instrument's grid is bad input too (its whole message), unless
+    ``off_grid="drop"``: then such levels are left out and counted in
+    :attr:`SymbolCapture.dropped_levels`. Real books hold them: orders resting since before
+    a tick size change (the CTKUSDT snapshot of ``binance-futures-ws`` has 131 levels, all
+    far from the top, off the 0.001 tick its exchangeInfo gives).
     """
+    limits = limits_from(plausibility)
+    line_ingest = Ingest("capture", policy, quarantine)
     path_list = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     names = [os.fspath(p) for p in path_list]
     buckets: dict[str | None, dict[str, _Bucket]] = {}
     ignored: Counter[str] = Counter()
     exchange_info: dict[str, Instrument] = {}
     for file, path in enumerate(path_list):
-        for number, line in enumerate(_read_bytes(path).split(b"\n"), 1):
+        text, damage = _read_text(path)
+        lines = text.split(b"\n")
+        for number, line in enumerate(lines, 1):
             line = line.rstrip(b"\r")
             if not line.strip():
                 continue
@@ -201,26 +265,42 @@ def read_capture(
                 if url is not None and "exchangeInfo" in url:
                     exchange_info.update(msg.parse_exchange_info(decoded))
                     continue
-            except (ValueError, DataError) as exc:
-                raise DataError(f"{names[file]}, line {number}: {exc}: {line[:120]!r}") from exc
-            if kind == "other":
-                ignored[msg.event_name(decoded)] += 1
+                if kind == "other":
+                    ignored[msg.event_name(decoded)] += 1
+                    continue
+                if kind == "snapshot":
+                    kind = "depth"
+                    symbol = _url_symbol(url) if url is not None else None
+                elif symbol is None:
+                    raise DataError("message names no symbol")
+            except (*_LINE_ERRORS, DataError) as exc:
+                shown = line[:120].decode("utf-8", errors="replace")
+                line_ingest.bad(
+                    names[file], [number], None, f"{exc}: {shown!r}", [{"line": shown}], "line"
+                )
                 continue
-            if kind == "snapshot":
-                kind = "depth"
-                symbol = _url_symbol(url) if url is not None else None
-            elif symbol is None:
-                raise DataError(f"{names[file]}, line {number}: message names no symbol")
             streams = buckets.setdefault(symbol, {})
             streams.setdefault(kind, _Bucket()).add(data, recv, file, number)
+        if damage is not None:
+            rest = len(lines) if text.endswith(b"\n") else len(lines) - 1
+            line_ingest.bad(
+                names[file],
+                [max(rest, 1)],
+                None,
+                f"{damage}: lines from {max(rest, 1)} on cannot be read",
+                [{"readable_bytes": len(text)}],
+                "line",
+            )
     _assign_bare_snapshots(buckets, names)
     chosen = {**exchange_info, **(instruments or {})}
     symbols = {
-        symbol: _build(symbol, streams, chosen.get(symbol), names, off_grid)
+        symbol: _build(
+            symbol, streams, chosen.get(symbol), names, off_grid, limits, policy, quarantine
+        )
         for symbol, streams in buckets.items()
         if symbol is not None
     }
-    return Capture(symbols, dict(ignored))
+    return Capture(symbols, dict(ignored), quarantine if policy == "quarantine" else None)
 
 
 def _assign_bare_snapshots(buckets: dict[str | None, dict[str, _Bucket]], names: list[str]) -> None:
@@ -239,21 +319,72 @@ def _assign_bare_snapshots(buckets: dict[str | None, dict[str, _Bucket]], names:
     streams.setdefault("depth", _Bucket()).extend(bucket)
 
 
+class _Kind:
+    """One kind of one symbol being built: its ordered messages, origins and policy."""
+
+    def __init__(
+        self, symbol: str, kind: str, bucket: _Bucket, names: list[str], ingest: Ingest
+    ) -> None:
+        self.messages, self.recv, self.locate, self.origin = bucket.in_receive_order(names)
+        self.stream = f"{symbol}.{_STREAM_KIND[kind]}"
+        self.ingest = ingest
+
+    def report(self, rejects: msg.Rejects) -> msg.BoolArray | None:
+        """Fail on, or quarantine, the rejected messages; the mask of those kept (None: all)."""
+        if not rejects.any():
+            return None
+        for i, field_name, reason in rejects.items():
+            file, line, _ = self.origin(i)
+            data = msg.payload(self.messages[i])
+            shown = reason
+            if self.ingest.policy == "fail" and field_name in data:
+                shown = f"{reason} (value {str(data[field_name])[:60]!r})"
+            self.ingest.bad(file, [line], field_name, shown, [dict(data)], "line")
+        return rejects.keep()
+
+
 def _build(
     symbol: str,
     streams: dict[str, _Bucket],
     instrument: Instrument | None,
     names: list[str],
     off_grid: Literal["raise", "drop"],
+    limits: Limits,
+    policy: Policy,
+    quarantine: Quarantine | None,
 ) -> SymbolCapture:
-    """Collect each kind into columns, settle the instrument, convert to batches."""
-
-    def ordered(kind: str) -> tuple[list[Any], msg.IntArray, msg.Locate]:
-        return streams.get(kind, _Bucket()).in_receive_order(names)
-
-    depth = msg.collect_depth(*ordered("depth"))
-    trades = msg.collect_trades(*ordered("trade"))
-    tickers = msg.collect_book_tickers(*ordered("book_ticker"))
+    """Collect each kind into columns, report bad messages, settle the instrument, convert."""
+    kinds = {
+        kind: _Kind(
+            symbol,
+            kind,
+            streams.get(kind, _Bucket()),
+            names,
+            Ingest(f"{symbol}.{_STREAM_KIND[kind]}", policy, quarantine),
+        )
+        for kind in ("depth", "trade", "book_ticker", "mark_price")
+    }
+    d, t, b = kinds["depth"], kinds["trade"], kinds["book_ticker"]
+    depth = msg.collect_depth(d.messages, d.recv, d.locate, limits)
+    trades = msg.collect_trades(t.messages, t.recv, t.locate, limits)
+    tickers = msg.collect_book_tickers(b.messages, b.recv, b.locate, limits)
+    mark_price: MarkPriceBatch | None = None
+    checks: list[tuple[_Kind, msg.Rejects]] = [
+        (d, depth.rejects or msg.Rejects(0)),
+        (t, trades.rejects or msg.Rejects(0)),
+        (b, tickers.rejects or msg.Rejects(0)),
+    ]
+    mark_rejects = None
+    if "mark_price" in streams:
+        m = kinds["mark_price"]
+        mark_price, mark_rejects = msg.collect_mark_prices(symbol, m.messages, m.recv, limits)
+        checks.append((m, mark_rejects))
+    kept = _report_in_file_order(checks)
+    depth = depth if kept[0] is None else depth.take(kept[0])
+    trades = trades if kept[1] is None else trades.take(kept[1])
+    tickers = tickers if kept[2] is None else tickers.take(kept[2])
+    if mark_price is not None and kept[3] is not None:
+        mark_price = msg.take_rows(mark_price, kept[3])
     if instrument is None:
         instrument = msg.infer_instrument(
             symbol,
@@ -262,15 +393,15 @@ def _build(
         )
     elif instrument.symbol != symbol:
         raise DataError(f"instrument {instrument.symbol} given for symbol {symbol}")
-    mark_price = (
-        msg.mark_price_batch(symbol, *ordered("mark_price")) if "mark_price" in streams else None
-    )
     dropped = 0
     if off_grid == "drop":
         flags = depth.off_grid(instrument)
         dropped = int(flags.sum())
         if dropped:
             depth = depth.without_levels(flags)
+    depth = _grid_stage(depth, d, kept[0], instrument, grid=off_grid != "drop")
+    trades = _grid_stage(trades, t, kept[1], instrument)
+    tickers = _grid_stage(tickers, b, kept[2], instrument)
     batch = depth.to_batch(instrument)
     batch.validate()
     return SymbolCapture(
@@ -281,6 +412,53 @@ def _build(
         tickers.to_arrays(instrument),
         dropped,
     )
+
+
+_Columns = TypeVar("_Columns", msg.DepthColumns, msg.TradeColumns, msg.BookTickerColumns)
+
+
+def _grid_stage(
+    columns: _Columns,
+    kind: _Kind,
+    kept: msg.BoolArray | None,
+    instrument: Instrument,
+    grid: bool = True,
+) -> _Columns:
+    """Report the messages with values off ``instrument``'s grid (depth: or beyond what a
+    book can hold) and keep the rest."""
+    rejects = msg.Rejects(len(columns))
+    checked = replace(columns, rejects=rejects)
+    if isinstance(checked, msg.DepthColumns):
+        checked.check_grid(instrument, grid)
+    else:
+        checked.check_grid(instrument)
+    if not rejects.any():
+        return columns
+    positions = np.flatnonzero(kept) if kept is not None else np.arange(len(columns))
+    bad = [(int(positions[i]), f, r) for i, f, r in rejects.items()]
+    original = msg.Rejects(len(kind.messages))
+    for i, field_name, reason in bad:
+        original.one(i, field_name, reason)
+    kind.report(original)
+    return columns.take(rejects.keep())
+
+
+def _report_in_file_order(
+    checks: list[tuple[_Kind, msg.Rejects]],
+) -> list[msg.BoolArray | None]:
+    """Report every kind's rejected messages (under ``fail`` the first in file order raises)."""
+    firsts = []
+    for position, (kind, rejects) in enumerate(checks):
+        items = rejects.items()
+        if items:
+            _, line, index = kind.origin(items[0][0])
+            firsts.append(((index, line), position))
+    kept: list[msg.BoolArray | None] = [None] * len(checks)
+    order = [position for _, position in sorted(firsts)]
+    for position in order:
+        kind, rejects = checks[position]
+        kept[position] = kind.report(rejects)
+    return kept
 
 
 def instruments_from_exchange_info(path: PathLike) -> dict[str, Instrument]:

@@ -24,6 +24,7 @@ import orjson
 from streamsim.errors import DataError
 from streamsim.events import BUY, SELL
 from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
+from streamsim.feed.plausibility import DEFAULT_LIMITS, Flag, Limits, beyond_book
 from streamsim.instruments import GRID_TOLERANCE, Instrument
 
 IntArray = npt.NDArray[np.int64]
@@ -101,6 +102,135 @@ def event_name(message: Any) -> str:
     return stream.split("@", 1)[-1] if isinstance(stream, str) else "unknown"
 
 
+# -- checks -------------------------------------------------------------------------------
+
+
+class Rejects:
+    """Messages of one kind that broke a rule: per message the first rule, with its field.
+
+    Typed-field checks add one message at a time (:meth:`one`); value checks add masks
+    (:meth:`flag`). The reader then fails on, or quarantines, the bad messages and keeps
+    the rest (:meth:`keep`).
+    """
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.which = np.full(n, -1, dtype=np.int32)
+        self.rules: list[tuple[str, str]] = []
+
+    @property
+    def bad(self) -> BoolArray:
+        return self.which >= 0
+
+    def any(self) -> bool:
+        return bool((self.which >= 0).any())
+
+    def _rule(self, field: str, reason: str) -> int:
+        key = (field, reason)
+        try:
+            return self.rules.index(key)
+        except ValueError:
+            self.rules.append(key)
+            return len(self.rules) - 1
+
+    def one(self, i: int, field: str, reason: str) -> None:
+        if self.which[i] < 0:
+            self.which[i] = self._rule(field, reason)
+
+    def flag(self, mask: BoolArray, field: str, reason: str) -> None:
+        fresh = mask & (self.which < 0)
+        if fresh.any():
+            self.which[fresh] = self._rule(field, reason)
+
+    def flags(self, flags: Iterable[Flag]) -> None:
+        for flag in flags:
+            self.flag(flag.mask, flag.column, flag.reason)
+
+    def keep(self) -> BoolArray:
+        return self.which < 0
+
+    def items(self) -> list[tuple[int, str, str]]:
+        """``(message index, field, reason)`` of every bad message, in index order."""
+        return [
+            (i, *self.rules[int(self.which[i])]) for i in np.flatnonzero(self.which >= 0).tolist()
+        ]
+
+    def raise_first(self, locate: Locate | None, what: str) -> None:
+        """Raise :class:`DataError` for the first bad message (no policy to quarantine by)."""
+        items = self.items()
+        if items:
+            i, field, reason = items[0]
+            more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+            raise DataError(f"{_where(locate, i)}{what} field {field!r}: {reason}{more}")
+
+
+_INT64 = 2**63
+
+
+def int_problem(value: Any) -> str | None:
+    """Why ``value`` is not a JSON integer that fits int64 (None if it is)."""
+    if type(value) is int:  # not bool: bool is a subclass of int
+        return None if -_INT64 <= value < _INT64 else f"{value} does not fit in int64"
+    if type(value) is float:
+        return f"a float ({value!r}), not an integer"
+    return f"not an integer ({_shown(value)})"
+
+
+def number_problem(value: Any) -> str | None:
+    """Why ``value`` is not a number or a numeric string (None if it is)."""
+    kind = type(value)
+    if kind is str or kind is float:
+        return None
+    if kind is int:
+        return None if -_INT64 <= value < _INT64 else f"{value} does not fit in int64"
+    return f"not a number or numeric string ({_shown(value)})"
+
+
+def bool_problem(value: Any) -> str | None:
+    """Why ``value`` is not a JSON boolean: the string ``"false"`` is not false."""
+    return None if type(value) is bool else f"not a boolean ({_shown(value)})"
+
+
+def levels_problem(value: Any) -> str | None:
+    """Why ``value`` is not a list of ``[price, size]`` pairs of numbers or numeric strings."""
+    if type(value) is not list:
+        return f"not a list of [price, size] pairs ({_shown(value)})"
+    for pair in value:
+        if type(pair) is not list or len(pair) != 2:
+            return f"a level is not a [price, size] pair ({_shown(pair)})"
+        for item in pair:
+            kind = type(item)
+            if kind is not str and kind is not float and kind is not int:
+                return f"a level holds {_shown(item)}, not a number or numeric string"
+    return None
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40]}{'...' if len(text) > 40 else ''}"
+
+
+_PROBLEMS: dict[str, Callable[[Any], str | None]] = {
+    "int": int_problem,
+    "num": number_problem,
+    "bool": bool_problem,
+    "levels": levels_problem,
+}
+
+
+def field_problem(
+    data: Mapping[str, Any], fields: Sequence[tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The first of ``fields`` (``(name, type)``) missing or mistyped in ``data``."""
+    for name, kind in fields:
+        if name not in data:
+            return name, "missing"
+        problem = _PROBLEMS[kind](data[name])
+        if problem is not None:
+            return name, problem
+    return None
+
+
 # -- helpers ------------------------------------------------------------------------------
 
 
@@ -108,79 +238,120 @@ def _where(locate: Locate | None, i: int) -> str:
     return f"{locate(i)}: " if locate is not None else f"message {i}: "
 
 
-def _ms_to_ns(values: Sequence[int]) -> IntArray:
-    """Venue ms times to ns; -1 (absent) stays -1."""
+def _ms_to_ns(values: Sequence[int] | IntArray) -> IntArray:
+    """Venue ms times to ns; -1 (absent) stays -1; values that would overflow become -2."""
     ms = np.asarray(values, dtype=np.int64)
-    return np.where(ms >= 0, ms * NS_PER_MS, -1)
+    fits = (ms >= 0) & (ms < _INT64 // NS_PER_MS)
+    return np.where(fits, ms * NS_PER_MS, np.where(ms == -1, -1, -2))
 
 
 def _fill_missing(ts: IntArray, recv: IntArray) -> IntArray:
     """Absent venue times (-1) replaced by the receive time, the best estimate left."""
-    return np.where(ts >= 0, ts, recv)
+    return np.where(ts == -1, recv, ts)
 
 
-def _decimals(
-    values: Sequence[Any],
-    what: str,
-    locate: Locate | None = None,
-    message_of_row: Callable[[int], int] | None = None,
+def _decimals(values: Sequence[Any]) -> tuple[FloatArray, BoolArray | None]:
+    """Numbers or numeric strings to float64 in one NumPy call (C-level parsing), and which
+    could not be read (None when all could; only then is each value tried on its own)."""
+    try:
+        return np.asarray(values, dtype=np.float64), None
+    except (TypeError, ValueError, OverflowError):
+        pass
+    out = np.full(len(values), np.nan)
+    bad = np.zeros(len(values), dtype=np.bool_)
+    for i, value in enumerate(values):
+        try:
+            if isinstance(value, str) and "_" in value:  # float() accepts "1_000"
+                raise ValueError(value)
+            out[i] = float(value)
+        except (TypeError, ValueError, OverflowError):
+            bad[i] = True
+    return out, bad
+
+
+def _numbers(
+    rejects: Rejects, values: Sequence[Any], field: str, rows: IntArray | None = None
 ) -> FloatArray:
-    """Numeric strings to float64 in one NumPy call (C-level parsing, no Python loop).
-
-    On failure, bisection finds the first bad row (error path only) to name its message.
-    """
-    try:
-        return np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        lo, hi = 0, len(values)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            try:
-                np.asarray(values[lo:mid], dtype=np.float64)
-            except (TypeError, ValueError):
-                hi = mid
-            else:
-                lo = mid
-        message = lo if message_of_row is None else message_of_row(lo)
-        raise DataError(
-            f"{_where(locate, message)}{what}: cannot read {values[lo]!r} as numbers ({exc})"
-        ) from exc
+    """``values`` as float64; unreadable and non-finite ones flag their message (or, with
+    ``rows``, the message of each value)."""
+    floats, unreadable = _decimals(values)
+    flags = []
+    if unreadable is not None:
+        flags.append(Flag(unreadable, field, "not a number"))
+    non_finite = ~np.isfinite(floats) if unreadable is None else ~np.isfinite(floats) & ~unreadable
+    flags.append(Flag(non_finite, field, "not a finite number (NaN or infinite)"))
+    _value_flags(rejects, flags, rows)
+    return floats
 
 
-def _convert(
-    values: FloatArray,
-    convert: Callable[[FloatArray, str], IntArray],
-    step: Decimal,
-    message_of_row: Callable[[int], int],
-    locate: Locate | None,
-    what: str,
+def _any_per_message(mask: BoolArray, message_of_row: IntArray, n: int) -> BoolArray:
+    """Per message, whether any of its rows (levels) is in ``mask``."""
+    if not mask.any():
+        return np.zeros(n, dtype=np.bool_)
+    return np.bincount(message_of_row[mask], minlength=n) > 0
+
+
+def _value_flags(rejects: Rejects, flags: Iterable[Flag], rows: IntArray | None = None) -> None:
+    """Flag the messages of ``flags`` (with ``rows``: the messages their rows belong to)."""
+    for flag in flags:
+        mask = flag.mask if rows is None else _any_per_message(flag.mask, rows, rejects.n)
+        rejects.flag(mask, flag.column, flag.reason)
+
+
+def _times(
+    rejects: Rejects, limits: Limits, ms: Sequence[int], field: str, optional: bool = False
 ) -> IntArray:
-    """Run an Instrument converter; on a value off the grid name the message it came from."""
-    try:
-        return convert(values, f"{what}, ")
-    except DataError as exc:
-        bad = np.flatnonzero(_off_grid(values, step))
-        if not len(bad):
-            raise
-        raise DataError(f"{_where(locate, message_of_row(int(bad[0])))}{exc}") from exc
+    """Venue ms times checked for their unit, as ns (-1 where absent, if ``optional``)."""
+    raw = np.asarray(ms, dtype=np.int64)
+    present = raw != -1 if optional else np.ones(len(raw), dtype=np.bool_)
+    for flag in limits.times(raw, field, "ms"):
+        rejects.flag(flag.mask & present, flag.column, flag.reason)
+    return _ms_to_ns(raw)
+
+
+def _clock(rejects: Rejects, limits: Limits, ts: IntArray, recv: IntArray, field: str) -> None:
+    present = ts >= 0
+    for flag in limits.clock(np.where(present, ts, recv), recv, field):
+        rejects.flag(flag.mask, flag.column, flag.reason)
 
 
 def _off_grid(values: FloatArray, step: Decimal) -> BoolArray:
     """Values off the grid of ``step``, with the tolerance the Instrument converters use."""
-    scaled = values / float(step)
-    return ~np.isfinite(scaled) | (np.abs(scaled - np.rint(scaled)) > GRID_TOLERANCE)
+    with np.errstate(invalid="ignore"):
+        scaled = values / float(step)
+        return ~np.isfinite(scaled) | (np.abs(scaled - np.rint(scaled)) > GRID_TOLERANCE)
 
 
-def _same_row(row: int) -> int:
-    return row
+def _to_grid(values: FloatArray, step: Decimal) -> IntArray:
+    """Values already checked to be on the grid of ``step``, in grid units."""
+    return np.rint(values / float(step)).astype(np.int64)
+
+
+def _check_grid(
+    rejects: Rejects,
+    columns: Sequence[tuple[FloatArray, Decimal, str]],
+    rows: IntArray | None = None,
+) -> None:
+    for values, step, field in columns:
+        off = _off_grid(values, step)
+        if off.any():
+            mask = off if rows is None else _any_per_message(off, rows, rejects.n)
+            rejects.flag(mask, field, f"off the grid of step {step}")
 
 
 # -- depth --------------------------------------------------------------------------------
 
 
+_DIFF_FIELDS = (("E", "int"), ("U", "int"), ("u", "int"), ("b", "levels"), ("a", "levels"))
+_SNAPSHOT_FIELDS = (("lastUpdateId", "int"), ("bids", "levels"), ("asks", "levels"))
+
+
 @dataclass(frozen=True, eq=False)
 class DepthColumns:
-    """Depth diffs and snapshots collected into columns; levels still decimal values."""
+    """Depth diffs and snapshots collected into columns; levels still decimal values.
+
+    ``rejects`` holds the messages that broke a rule (their columns hold placeholders).
+    """
 
     ts_exchange: IntArray
     ts_recv: IntArray
@@ -193,9 +364,13 @@ class DepthColumns:
     price: FloatArray
     qty: FloatArray
     locate: Locate | None = None
+    rejects: Rejects | None = None
 
     def __len__(self) -> int:
         return len(self.ts_exchange)
+
+    def message_of_level(self) -> IntArray:
+        return np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.level_offsets))
 
     def off_grid(self, instrument: Instrument) -> BoolArray:
         """Levels whose price or size is off ``instrument``'s grid (one flag per level)."""
@@ -203,12 +378,29 @@ class DepthColumns:
             self.qty, instrument.lot_size
         )
 
+    def check_grid(self, instrument: Instrument, grid: bool = True) -> None:
+        """Flag, in :attr:`rejects`, messages with a level off ``instrument``'s grid (unless
+        not ``grid``) or further from the others than a book can hold."""
+        assert self.rejects is not None
+        owner = self.message_of_level()
+        if grid:
+            _check_grid(
+                self.rejects,
+                (
+                    (self.price, instrument.tick_size, "price"),
+                    (self.qty, instrument.lot_size, "size"),
+                ),
+                owner,
+            )
+        far = beyond_book(self.price / float(instrument.tick_size), "price")
+        _value_flags(self.rejects, [far], owner)
+
     def without_levels(self, drop: BoolArray) -> DepthColumns:
         """These columns without the levels flagged in ``drop``; offsets and bid counts
         follow, messages stay (possibly with no level left)."""
         n = len(self)
         offsets = self.level_offsets
-        message = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
+        message = self.message_of_level()
         is_bid = np.arange(len(self.price)) < (offsets[:-1] + self.bid_counts)[message]
         keep = ~drop
         sizes = np.bincount(message[keep], minlength=n)
@@ -220,31 +412,37 @@ class DepthColumns:
             qty=self.qty[keep],
         )
 
+    def take(self, keep: BoolArray) -> DepthColumns:
+        """Only the messages in ``keep``, with their levels (rejects cleared)."""
+        levels = np.repeat(keep, np.diff(self.level_offsets))
+        sizes = np.diff(self.level_offsets)[keep]
+        return DepthColumns(
+            self.ts_exchange[keep],
+            self.ts_recv[keep],
+            self.first[keep],
+            self.final[keep],
+            self.prev_final[keep],
+            self.is_snapshot[keep],
+            np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
+            self.bid_counts[keep],
+            self.price[levels],
+            self.qty[levels],
+            None,
+            Rejects(int(keep.sum())),
+        )
+
     def to_batch(self, instrument: Instrument) -> DepthBatch:
-        """Convert the levels to ticks and lots, all levels of all messages at once."""
-        offsets = self.level_offsets
-        n = len(self)
+        """Convert the levels to ticks and lots, all levels of all messages at once.
 
-        def message_of_row(row: int) -> int:
-            return min(int(np.searchsorted(offsets, row, side="right")) - 1, max(n - 1, 0))
-
-        what = f"{instrument.symbol} depth levels"
-        price = _convert(
-            self.price,
-            instrument.prices_to_ticks,
-            instrument.tick_size,
-            message_of_row,
-            self.locate,
-            what,
+        Raises :class:`DataError` naming the message of the first level off the grid.
+        """
+        rejects = Rejects(len(self))
+        _check_grid(
+            rejects,
+            ((self.price, instrument.tick_size, "price"), (self.qty, instrument.lot_size, "size")),
+            self.message_of_level(),
         )
-        qty = _convert(
-            self.qty,
-            instrument.qtys_to_lots,
-            instrument.lot_size,
-            message_of_row,
-            self.locate,
-            what,
-        )
+        rejects.raise_first(self.locate, f"{instrument.symbol} depth level")
         return DepthBatch(
             instrument.symbol,
             self.ts_exchange,
@@ -253,10 +451,10 @@ class DepthColumns:
             self.final,
             self.prev_final,
             self.is_snapshot,
-            offsets,
+            self.level_offsets,
             self.bid_counts,
-            price,
-            qty,
+            _to_grid(self.price, instrument.tick_size),
+            _to_grid(self.qty, instrument.lot_size),
         )
 
 
@@ -264,15 +462,20 @@ def collect_depth(
     messages: Sequence[Mapping[str, Any]],
     recv_ns: Sequence[int] | IntArray,
     locate: Locate | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> DepthColumns:
     """Collect ``depthUpdate`` diffs and REST snapshots, in the order given.
 
     Diffs: ``E`` (venue time), ``U``, ``u``, ``pu`` (-1 on spot, which has none), ``b``,
     ``a``. Snapshots: ``first = final = lastUpdateId``, ``prev_final = -1``, venue time
     ``E``, else ``T``, else (spot REST has neither) the receive time. Bids come before
-    asks within each message.
+    asks within each message. Mistyped fields, prices not finite or not above 0, sizes
+    not finite or negative (0 deletes a level), times in the wrong unit, receive times
+    far from ``E`` and level prices far from the others (``limits``) flag their message
+    in the result's ``rejects``.
     """
     n = len(messages)
+    rejects = Rejects(n)
     ts = [-1] * n
     first = [0] * n
     final = [0] * n
@@ -284,37 +487,57 @@ def collect_depth(
     extend = levels.extend
     for i, message in enumerate(messages):
         data = payload(message)
-        try:
-            if "lastUpdateId" in data:
-                bids = data["bids"]
-                asks = data["asks"]
-                first[i] = final[i] = data["lastUpdateId"]
-                ts[i] = data.get("E", data.get("T", -1))
-                snap[i] = True
-            else:
-                bids = data["b"]
-                asks = data["a"]
-                first[i] = data["U"]
-                final[i] = data["u"]
-                prev[i] = data.get("pu", -1)
-                ts[i] = data["E"]
-        except KeyError as exc:
-            raise DataError(f"{_where(locate, i)}depth message lacks field {exc}") from exc
+        snapshot = "lastUpdateId" in data
+        problem = field_problem(data, _SNAPSHOT_FIELDS if snapshot else _DIFF_FIELDS)
+        if problem is None:
+            for name in ("E", "T") if snapshot else ("pu",):
+                if name in data:
+                    reason = int_problem(data[name])
+                    if reason is not None:
+                        problem = (name, reason)
+                        break
+        if problem is not None:
+            rejects.one(i, *problem)
+            continue
+        if snapshot:
+            bids = data["bids"]
+            asks = data["asks"]
+            first[i] = final[i] = data["lastUpdateId"]
+            ts[i] = data.get("E", data.get("T", -1))
+            snap[i] = True
+        else:
+            bids = data["b"]
+            asks = data["a"]
+            first[i] = data["U"]
+            final[i] = data["u"]
+            prev[i] = data.get("pu", -1)
+            ts[i] = data["E"]
         bid_counts[i] = len(bids)
         sizes[i] = len(bids) + len(asks)
         extend(bids)
         extend(asks)
     offsets = np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))).astype(np.int64)
-
-    def message_of_row(row: int) -> int:
-        return int(np.searchsorted(offsets, row, side="right")) - 1
-
-    pairs = _decimals(levels, "depth level", locate, message_of_row) if levels else np.empty((0, 2))
-    if pairs.ndim != 2 or pairs.shape[1] != 2:
-        raise DataError(f"depth levels must be [price, size] pairs, got shape {pairs.shape}")
+    owner = np.repeat(np.arange(n, dtype=np.int64), sizes)
+    if levels:
+        prices = _numbers(rejects, [pair[0] for pair in levels], "price", owner)
+        qtys = _numbers(rejects, [pair[1] for pair in levels], "size", owner)
+    else:
+        prices = qtys = np.empty(0)
     recv = np.asarray(recv_ns, dtype=np.int64)
+    exchange = _times(rejects, limits, ts, "E", optional=True)
+    _clock(rejects, limits, exchange, recv, "E")
+    with np.errstate(invalid="ignore"):
+        _value_flags(
+            rejects,
+            (
+                Flag(prices <= 0, "price", "not positive"),
+                Flag(qtys < 0, "size", "negative"),
+                *limits.levels(prices, "price")[0],
+            ),
+            owner,
+        )
     return DepthColumns(
-        ts_exchange=_fill_missing(_ms_to_ns(ts), recv),
+        ts_exchange=_fill_missing(exchange, recv),
         ts_recv=recv,
         first=np.asarray(first, dtype=np.int64),
         final=np.asarray(final, dtype=np.int64),
@@ -322,9 +545,10 @@ def collect_depth(
         is_snapshot=np.asarray(snap, dtype=np.bool_),
         level_offsets=offsets,
         bid_counts=np.asarray(bid_counts, dtype=np.int64),
-        price=np.ascontiguousarray(pairs[:, 0]),
-        qty=np.ascontiguousarray(pairs[:, 1]),
+        price=np.ascontiguousarray(prices),
+        qty=np.ascontiguousarray(qtys),
         locate=locate,
+        rejects=rejects,
     )
 
 
@@ -335,12 +559,19 @@ def depth_batch(
     instrument: Instrument,
     locate: Locate | None = None,
 ) -> DepthBatch:
-    """Depth diffs and snapshots of ``symbol`` as one :class:`DepthBatch`."""
+    """Depth diffs and snapshots of ``symbol`` as one :class:`DepthBatch` (the first bad
+    message raises :class:`DataError`)."""
     _check_symbol(symbol, instrument)
-    return collect_depth(messages, recv_ns, locate).to_batch(instrument)
+    columns = collect_depth(messages, recv_ns, locate)
+    assert columns.rejects is not None
+    columns.rejects.raise_first(locate, "depth")
+    return columns.to_batch(instrument)
 
 
 # -- trades -------------------------------------------------------------------------------
+
+
+_TRADE_FIELDS = (("T", "int"), ("p", "num"), ("q", "num"), ("m", "bool"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -354,29 +585,43 @@ class TradeColumns:
     side: npt.NDArray[np.int8]
     trade_id: IntArray
     locate: Locate | None = None
+    rejects: Rejects | None = None
 
     def __len__(self) -> int:
         return len(self.ts_exchange)
 
+    def check_grid(self, instrument: Instrument) -> None:
+        assert self.rejects is not None
+        _check_grid(
+            self.rejects,
+            ((self.price, instrument.tick_size, "p"), (self.qty, instrument.lot_size, "q")),
+        )
+
+    def take(self, keep: BoolArray) -> TradeColumns:
+        return TradeColumns(
+            self.ts_exchange[keep],
+            self.ts_recv[keep],
+            self.price[keep],
+            self.qty[keep],
+            self.side[keep],
+            self.trade_id[keep],
+            None,
+            Rejects(int(keep.sum())),
+        )
+
     def to_batch(self, instrument: Instrument) -> TradeBatch:
-        """Convert prices and sizes to ticks and lots in one call each."""
-        rows = _same_row
-        what = f"{instrument.symbol} trades"
+        """Convert prices and sizes to ticks and lots in one call each (off the grid raises)."""
+        rejects = Rejects(len(self))
+        _check_grid(
+            rejects, ((self.price, instrument.tick_size, "p"), (self.qty, instrument.lot_size, "q"))
+        )
+        rejects.raise_first(self.locate, f"{instrument.symbol} trade")
         return TradeBatch(
             instrument.symbol,
             self.ts_exchange,
             self.ts_recv,
-            _convert(
-                self.price,
-                instrument.prices_to_ticks,
-                instrument.tick_size,
-                rows,
-                self.locate,
-                what,
-            ),
-            _convert(
-                self.qty, instrument.qtys_to_lots, instrument.lot_size, rows, self.locate, what
-            ),
+            _to_grid(self.price, instrument.tick_size),
+            _to_grid(self.qty, instrument.lot_size),
             self.side,
             self.trade_id,
         )
@@ -386,38 +631,66 @@ def collect_trades(
     messages: Sequence[Mapping[str, Any]],
     recv_ns: Sequence[int] | IntArray,
     locate: Locate | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> TradeColumns:
     """Collect trades: time ``T``, ``p``, ``q``, id ``t`` (``a`` for aggTrade), side from ``m``.
 
     ``m`` true means the buyer was the maker, so the aggressor sold: side ``SELL`` (-1),
-    else ``BUY`` (+1).
+    else ``BUY`` (+1); ``m`` must be a JSON boolean (the string ``"false"`` is not false).
+    Ids must be integers (a float id is rejected, never truncated). Prices and sizes must
+    be finite and above 0; ``T`` in milliseconds; the receive time near ``T`` and the
+    price near its neighbours (``limits``). Messages breaking a rule are in ``rejects``.
     """
     n = len(messages)
+    rejects = Rejects(n)
     ts = [0] * n
-    prices: list[Any] = [None] * n
-    qtys: list[Any] = [None] * n
+    prices: list[Any] = ["0"] * n
+    qtys: list[Any] = ["0"] * n
     maker = [False] * n
     ids = [0] * n
     for i, message in enumerate(messages):
         data = payload(message)
-        try:
-            ts[i] = data["T"]
-            prices[i] = data["p"]
-            qtys[i] = data["q"]
-            maker[i] = data["m"]
-            ids[i] = data["t"] if "t" in data else data["a"]
-        except KeyError as exc:
-            if exc.args == ("a",):
-                exc = KeyError("t (or a for aggTrade)")
-            raise DataError(f"{_where(locate, i)}trade lacks field {exc}") from exc
+        id_field = "t" if "t" in data else "a"
+        problem = field_problem(data, _TRADE_FIELDS)
+        if problem is None:
+            if id_field not in data:
+                problem = ("t", "missing (nor a, for aggTrade)")
+            else:
+                reason = int_problem(data[id_field])
+                problem = None if reason is None else (id_field, reason)
+        if problem is not None:
+            rejects.one(i, *problem)
+            continue
+        ts[i] = data["T"]
+        prices[i] = data["p"]
+        qtys[i] = data["q"]
+        maker[i] = data["m"]
+        ids[i] = data[id_field]
+    recv = np.asarray(recv_ns, dtype=np.int64)
+    price = _numbers(rejects, prices, "p")
+    qty = _numbers(rejects, qtys, "q")
+    exchange = _times(rejects, limits, ts, "T")
+    _clock(rejects, limits, exchange, recv, "T")
+    keep = rejects.keep()
+    jumps, _ = limits.prices(np.where(keep, price, np.nan), "p")
+    with np.errstate(invalid="ignore"):
+        _value_flags(
+            rejects,
+            (
+                Flag(keep & (price <= 0), "p", "not positive"),
+                Flag(keep & (qty <= 0), "q", "not positive"),
+                *jumps,
+            ),
+        )
     return TradeColumns(
-        ts_exchange=_ms_to_ns(ts),
-        ts_recv=np.asarray(recv_ns, dtype=np.int64),
-        price=_decimals(prices, "trade price", locate),
-        qty=_decimals(qtys, "trade size", locate),
+        ts_exchange=exchange,
+        ts_recv=recv,
+        price=price,
+        qty=qty,
         side=np.where(np.asarray(maker, dtype=np.bool_), SELL, BUY).astype(np.int8),
         trade_id=np.asarray(ids, dtype=np.int64),
         locate=locate,
+        rejects=rejects,
     )
 
 
@@ -428,12 +701,76 @@ def trade_batch(
     instrument: Instrument,
     locate: Locate | None = None,
 ) -> TradeBatch:
-    """Trades of ``symbol`` as one :class:`TradeBatch`."""
+    """Trades of ``symbol`` as one :class:`TradeBatch` (the first bad one raises)."""
     _check_symbol(symbol, instrument)
-    return collect_trades(messages, recv_ns, locate).to_batch(instrument)
+    columns = collect_trades(messages, recv_ns, locate)
+    assert columns.rejects is not None
+    columns.rejects.raise_first(locate, "trade")
+    return columns.to_batch(instrument)
 
 
 # -- mark price ---------------------------------------------------------------------------
+
+
+_MARK_FIELDS = (("E", "int"), ("T", "int"), ("p", "num"), ("i", "num"), ("P", "num"), ("r", "num"))
+
+
+def collect_mark_prices(
+    symbol: str,
+    messages: Sequence[Mapping[str, Any]],
+    recv_ns: Sequence[int] | IntArray,
+    limits: Limits = DEFAULT_LIMITS,
+) -> tuple[MarkPriceBatch, Rejects]:
+    """``markPriceUpdate`` events as a batch, with the messages that broke a rule.
+
+    Mark and index prices must be finite and above 0, the settle price finite and not
+    negative, the funding rate finite and within ``limits.funding_cap``, ``E`` and ``T``
+    in milliseconds, the receive time near ``E`` and the mark near its neighbours.
+    """
+    n = len(messages)
+    rejects = Rejects(n)
+    ts = [0] * n
+    next_funding = [0] * n
+    columns: dict[str, list[Any]] = {key: ["0"] * n for key in ("p", "i", "P", "r")}
+    for i, message in enumerate(messages):
+        data = payload(message)
+        problem = field_problem(data, _MARK_FIELDS)
+        if problem is not None:
+            rejects.one(i, *problem)
+            continue
+        ts[i] = data["E"]
+        next_funding[i] = data["T"]
+        for key, column in columns.items():
+            column[i] = data[key]
+    recv = np.asarray(recv_ns, dtype=np.int64)
+    floats = {key: _numbers(rejects, column, key) for key, column in columns.items()}
+    exchange = _times(rejects, limits, ts, "E")
+    funding_time = _times(rejects, limits, next_funding, "T")
+    _clock(rejects, limits, exchange, recv, "E")
+    keep = rejects.keep()
+    jumps, _ = limits.prices(np.where(keep, floats["p"], np.nan), "p")
+    with np.errstate(invalid="ignore"):
+        _value_flags(
+            rejects,
+            (
+                Flag(keep & (floats["p"] <= 0), "p", "not positive"),
+                Flag(keep & (floats["i"] <= 0), "i", "not positive"),
+                Flag(keep & (floats["P"] < 0), "P", "negative"),
+                *limits.funding(np.where(keep, floats["r"], 0.0), "r"),
+                *jumps,
+            ),
+        )
+    batch = MarkPriceBatch(
+        symbol,
+        exchange,
+        recv,
+        floats["p"],
+        floats["i"],
+        floats["P"],
+        floats["r"],
+        funding_time,
+    )
+    return batch, rejects
 
 
 def mark_price_batch(
@@ -443,33 +780,25 @@ def mark_price_batch(
     locate: Locate | None = None,
 ) -> MarkPriceBatch:
     """``markPriceUpdate`` events: ``E``, mark ``p``, index ``i``, settle ``P``, funding
-    ``r``, next funding time ``T`` (prices stay floats: they are not on the tick grid)."""
-    n = len(messages)
-    ts = [0] * n
-    next_funding = [0] * n
-    columns: dict[str, list[Any]] = {key: [None] * n for key in ("p", "i", "P", "r")}
-    for i, message in enumerate(messages):
-        data = payload(message)
-        try:
-            ts[i] = data["E"]
-            next_funding[i] = data["T"]
-            for key, column in columns.items():
-                column[i] = data[key]
-        except KeyError as exc:
-            raise DataError(f"{_where(locate, i)}markPriceUpdate lacks field {exc}") from exc
-    floats = {
-        key: _decimals(column, f"markPriceUpdate {key!r}", locate)
-        for key, column in columns.items()
-    }
+    ``r``, next funding time ``T`` (prices stay floats: they are not on the tick grid).
+    The first message breaking a rule of :func:`collect_mark_prices` raises."""
+    batch, rejects = collect_mark_prices(symbol, messages, recv_ns)
+    rejects.raise_first(locate, "markPriceUpdate")
+    return batch
+
+
+def take_rows(batch: MarkPriceBatch, keep: BoolArray) -> MarkPriceBatch:
+    """The rows of a mark price batch in ``keep``."""
+    assert batch.ts_recv is not None
     return MarkPriceBatch(
-        symbol,
-        _ms_to_ns(ts),
-        np.asarray(recv_ns, dtype=np.int64),
-        floats["p"],
-        floats["i"],
-        floats["P"],
-        floats["r"],
-        _ms_to_ns(next_funding),
+        batch.symbol,
+        batch.ts_exchange[keep],
+        batch.ts_recv[keep],
+        batch.mark[keep],
+        batch.index[keep],
+        batch.settle[keep],
+        batch.funding_rate[keep],
+        batch.next_funding_time[keep],
     )
 
 
@@ -498,6 +827,9 @@ class BookTickers:
         return len(self.update_id)
 
 
+_TICKER_FIELDS = (("u", "int"), ("b", "num"), ("B", "num"), ("a", "num"), ("A", "num"))
+
+
 @dataclass(frozen=True, eq=False)
 class BookTickerColumns:
     """``bookTicker`` events collected into columns; prices and sizes still decimal."""
@@ -510,24 +842,52 @@ class BookTickerColumns:
     ask_price: FloatArray
     ask_qty: FloatArray
     locate: Locate | None = None
+    rejects: Rejects | None = None
 
     def __len__(self) -> int:
         return len(self.update_id)
 
+    def _grid(self, instrument: Instrument) -> list[tuple[FloatArray, Decimal, str]]:
+        tick, lot = instrument.tick_size, instrument.lot_size
+        return [
+            (self.bid_price, tick, "b"),
+            (self.bid_qty, lot, "B"),
+            (self.ask_price, tick, "a"),
+            (self.ask_qty, lot, "A"),
+        ]
+
+    def check_grid(self, instrument: Instrument) -> None:
+        assert self.rejects is not None
+        _check_grid(self.rejects, self._grid(instrument))
+
+    def take(self, keep: BoolArray) -> BookTickerColumns:
+        return BookTickerColumns(
+            self.ts_exchange[keep],
+            self.ts_recv[keep],
+            self.update_id[keep],
+            self.bid_price[keep],
+            self.bid_qty[keep],
+            self.ask_price[keep],
+            self.ask_qty[keep],
+            None,
+            Rejects(int(keep.sum())),
+        )
+
     def to_arrays(self, instrument: Instrument) -> BookTickers:
-        """Convert to ticks and lots, one converter call per column."""
-        rows = _same_row
-        what = f"{instrument.symbol} bookTicker"
-        ticks, lots = instrument.prices_to_ticks, instrument.qtys_to_lots
+        """Convert to ticks and lots, one conversion per column (off the grid raises)."""
+        rejects = Rejects(len(self))
+        _check_grid(rejects, self._grid(instrument))
+        rejects.raise_first(self.locate, f"{instrument.symbol} bookTicker")
+        tick, lot = instrument.tick_size, instrument.lot_size
         return BookTickers(
             instrument.symbol,
             self.ts_exchange,
             self.ts_recv,
             self.update_id,
-            _convert(self.bid_price, ticks, instrument.tick_size, rows, self.locate, what),
-            _convert(self.bid_qty, lots, instrument.lot_size, rows, self.locate, what),
-            _convert(self.ask_price, ticks, instrument.tick_size, rows, self.locate, what),
-            _convert(self.ask_qty, lots, instrument.lot_size, rows, self.locate, what),
+            _to_grid(self.bid_price, tick),
+            _to_grid(self.bid_qty, lot),
+            _to_grid(self.ask_price, tick),
+            _to_grid(self.ask_qty, lot),
         )
 
 
@@ -535,27 +895,45 @@ def collect_book_tickers(
     messages: Sequence[Mapping[str, Any]],
     recv_ns: Sequence[int] | IntArray,
     locate: Locate | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> BookTickerColumns:
-    """Collect ``bookTicker`` events: ``u``, ``b``, ``B``, ``a``, ``A`` and ``E`` or ``T``."""
+    """Collect ``bookTicker`` events: ``u``, ``b``, ``B``, ``a``, ``A`` and ``E`` or ``T``
+    (prices finite and above 0, sizes finite and not negative)."""
     n = len(messages)
+    rejects = Rejects(n)
     ts = [-1] * n
     ids = [0] * n
-    columns: dict[str, list[Any]] = {key: [None] * n for key in ("b", "B", "a", "A")}
+    columns: dict[str, list[Any]] = {key: ["0"] * n for key in ("b", "B", "a", "A")}
     for i, message in enumerate(messages):
         data = payload(message)
-        try:
-            ids[i] = data["u"]
-            ts[i] = data.get("E", data.get("T", -1))
-            for key, column in columns.items():
-                column[i] = data[key]
-        except KeyError as exc:
-            raise DataError(f"{_where(locate, i)}bookTicker lacks field {exc}") from exc
-    floats = {
-        key: _decimals(column, f"bookTicker {key!r}", locate) for key, column in columns.items()
-    }
+        problem = field_problem(data, _TICKER_FIELDS)
+        time = data.get("E", data.get("T", -1))
+        if problem is None and time != -1:
+            reason = int_problem(time)
+            problem = None if reason is None else ("E" if "E" in data else "T", reason)
+        if problem is not None:
+            rejects.one(i, *problem)
+            continue
+        ids[i] = data["u"]
+        ts[i] = time
+        for key, column in columns.items():
+            column[i] = data[key]
+    floats = {key: _numbers(rejects, column, key) for key, column in columns.items()}
     recv = np.asarray(recv_ns, dtype=np.int64)
+    exchange = _times(rejects, limits, ts, "E", optional=True)
+    _clock(rejects, limits, exchange, recv, "E")
+    with np.errstate(invalid="ignore"):
+        _value_flags(
+            rejects,
+            (
+                Flag(floats["b"] <= 0, "b", "not positive"),
+                Flag(floats["a"] <= 0, "a", "not positive"),
+                Flag(floats["B"] < 0, "B", "negative"),
+                Flag(floats["A"] < 0, "A", "negative"),
+            ),
+        )
     return BookTickerColumns(
-        ts_exchange=_fill_missing(_ms_to_ns(ts), recv),
+        ts_exchange=_fill_missing(exchange, recv),
         ts_recv=recv,
         update_id=np.asarray(ids, dtype=np.int64),
         bid_price=floats["b"],
@@ -563,6 +941,7 @@ def collect_book_tickers(
         ask_price=floats["a"],
         ask_qty=floats["A"],
         locate=locate,
+        rejects=rejects,
     )
 
 
@@ -575,7 +954,10 @@ def book_tickers(
 ) -> BookTickers:
     """``bookTicker`` events of ``symbol`` as :class:`BookTickers` arrays."""
     _check_symbol(symbol, instrument)
-    return collect_book_tickers(messages, recv_ns, locate).to_arrays(instrument)
+    columns = collect_book_tickers(messages, recv_ns, locate)
+    assert columns.rejects is not None
+    columns.rejects.raise_first(locate, "bookTicker")
+    return columns.to_arrays(instrument)
 
 
 # -- instruments --------------------------------------------------------------------------

@@ -27,12 +27,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from streamsim.errors import ConfigError, DataError
 from streamsim.feed.batches import Batch, DepthBatch, MarkPriceBatch, TradeBatch
+from streamsim.feed.plausibility import Limits
+from streamsim.feed.quarantine import Policy, Quarantine
 from streamsim.feed.sources import MemorySource, Source, Stream
 from streamsim.instruments import Instrument
 
@@ -48,9 +50,17 @@ DEFAULT_BATCH_SIZE = 10_000
 class CaptureSource(MemorySource):
     """Batches of one stream of a capture, with ``notes`` for the data-quality report."""
 
-    def __init__(self, batches: Iterable[Batch], stream: Stream, notes: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        batches: Iterable[Batch],
+        stream: Stream,
+        notes: Sequence[str] = (),
+        quarantine: Quarantine | None = None,
+    ) -> None:
         super().__init__(batches, stream)
         self.notes: list[str] = list(notes)
+        #: The capture's quarantine (its counts reach the run's data-quality report).
+        self.quarantine = quarantine
 
     @property
     def batches(self) -> list[Batch]:
@@ -65,15 +75,25 @@ def capture_sources(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     off_grid: Literal["raise", "drop"] = "raise",
+    policy: Policy = "fail",
+    quarantine: Quarantine | None = None,
+    plausibility: Limits | Mapping[str, Any] | None = None,
 ) -> list[Source]:
     """Read one recording (its files in order, chained) and return its sources.
 
-    See :func:`~adapters.binance.capture.read_capture` for ``instruments`` and
-    ``off_grid``, and :func:`sources_from_capture` for the rest.
+    See :func:`~adapters.binance.capture.read_capture` for ``instruments``, ``off_grid``,
+    ``policy``, ``quarantine`` and ``plausibility``, and :func:`sources_from_capture` for
+    the rest.
     """
-    return sources_from_capture(
-        read_capture(paths, instruments, off_grid=off_grid), kinds, batch_size=batch_size
+    capture = read_capture(
+        paths,
+        instruments,
+        off_grid=off_grid,
+        policy=policy,
+        quarantine=quarantine,
+        plausibility=plausibility,
     )
+    return sources_from_capture(capture, kinds, batch_size=batch_size)
 
 
 def sources_from_capture(
@@ -121,6 +141,7 @@ def sources_from_capture(
                 notes.append(f"{symbol}: the capture has no mark price stream; no source for it")
                 continue
             sources.append(_source(symbol, data, kind, batch_size))
+            sources[-1].quarantine = capture.quarantine
         if len(sources) > first:
             sources[first].notes[:0] = notes
         else:

@@ -9,11 +9,12 @@ with depth messages never split across batches. See ``docs/data.md``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +22,7 @@ import pyarrow as pa
 
 from streamsim.errors import ConfigError, DataError
 from streamsim.feed.batches import Batch
+from streamsim.feed.plausibility import Limits, limits_from
 from streamsim.feed.quarantine import Ingest, Policy, Quarantine
 from streamsim.feed.sources import Source, Stream
 from streamsim.instruments import Instrument
@@ -83,6 +85,27 @@ class FileRef:
     day: tuple[int, int] | None = None  # inclusive ms bounds applied to the fallback file
 
 
+_DATED = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(?:[a-z_]+?_(\d{2})\.parquet|[a-z_]+\.parquet)$")
+
+
+def file_day(key: str) -> tuple[int, int] | None:
+    """The span (ns, ``[start, end)``) a file is named for: its day, or its hour for hourly
+    files; None for other names (a fallback file spanning several days)."""
+    match = _DATED.search(key)
+    if match is None or "parcial" in key:
+        return None
+    year, month, day, hour = match.groups()
+    try:
+        start = datetime(int(year), int(month), int(day), tzinfo=UTC)
+    except ValueError:
+        return None
+    ns = int(start.timestamp()) * 1_000_000_000
+    if hour is not None:
+        ns += int(hour) * HOUR
+        return ns, ns + HOUR
+    return ns, ns + DAY
+
+
 def _day_path(start_of_day_ns: int) -> str:
     day = datetime.fromtimestamp(start_of_day_ns // 1_000_000_000, tz=UTC)
     return f"{day:%Y/%m/%d}"
@@ -100,6 +123,10 @@ class CryptoHFTData:
     notes it in the run's report. ``sort_limit`` caps the rows held in memory to sort a
     file that is out of order. ``prefetch`` is the number of row groups a stream holds
     at once: the one being decoded and up to ``prefetch - 1`` fetched meanwhile.
+    ``plausibility`` holds the value rules beyond type and sign
+    (:class:`~streamsim.feed.plausibility.Limits` or a dict of its fields): times in the
+    wrong unit or far from the file's date, receive times far from the venue's, funding
+    beyond the cap, fat-finger prices; their rows follow ``policy`` like any bad row.
     """
 
     def __init__(
@@ -112,6 +139,7 @@ class CryptoHFTData:
         missing: Missing = "fail",
         sort_limit: int = 5_000_000,
         prefetch: int = 2,
+        plausibility: Limits | Mapping[str, Any] | None = None,
     ) -> None:
         Ingest("check", policy, quarantine)  # validates policy and quarantine together
         if missing not in ("fail", "skip"):
@@ -128,6 +156,7 @@ class CryptoHFTData:
         self.missing: Missing = missing
         self.sort_limit = sort_limit
         self.prefetch = prefetch
+        self.limits = limits_from(plausibility)
 
     def instrument(self, symbol: str) -> Instrument:
         """The grid of ``symbol``: given, else built in, else :class:`ConfigError`."""
@@ -451,7 +480,13 @@ class CryptoHFTSource:
         """Decode a row group, report its bad rows, and drop them (depth: flag their messages)."""
         spec = self.spec
         frame, issues, cut = decode_table(
-            table, spec, self.instrument, obj.row_offsets[index], window
+            table,
+            spec,
+            self.instrument,
+            obj.row_offsets[index],
+            window,
+            self._data.limits,
+            file_day(obj.key),
         )
         if spec.kind == "depth":
             return flag_bad_rows(frame, issues, cut, state.depth, self._ingest, obj.name)

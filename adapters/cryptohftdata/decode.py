@@ -27,6 +27,7 @@ from streamsim.feed.batches import (
     TickerBatch,
     TradeBatch,
 )
+from streamsim.feed.plausibility import DEFAULT_LIMITS, Flag, Limits, beyond_book
 from streamsim.feed.quarantine import Ingest
 from streamsim.instruments import GRID_TOLERANCE, Instrument
 from streamsim.units import MS
@@ -356,11 +357,13 @@ def _convert(values: pa.Array, step: float | None) -> tuple[AnyArray, npt.NDArra
         code[unparsed] = _UNPARSED
     if step is None:
         return floats, code
-    scaled = floats / step
-    units = np.rint(scaled)
-    off = np.abs(scaled - units) > GRID_TOLERANCE
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = floats / step
+        units = np.rint(scaled)
+        off = ~np.isfinite(scaled) | (np.abs(scaled - units) > GRID_TOLERANCE)
     if off.any():
         code[off & (code == _OK)] = _OFF_GRID
+        units = np.where(off, 0.0, units)  # huge values: no int64 cast of inf
     return units.astype(np.int64), code
 
 
@@ -462,23 +465,32 @@ def decode_table(
     instrument: Instrument | None,
     first_row: int = 0,
     window: tuple[int, int] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    day: tuple[int, int] | None = None,
 ) -> tuple[Frame, list[Issue], pa.Table]:
     """Convert the columns of ``spec`` and find the bad rows, vectorised.
 
     Rows whose ``time`` lies outside ``window`` (inclusive, in ms) are cut first; a row
-    with a null time is kept so that it is reported. Returns the frame (bad rows still
-    in it), the issues in rule order, and the table cut to the same rows (for records).
+    with a null time, or a time in the wrong unit or far from the file's ``day`` (ns
+    bounds, when the file is named for one), is kept so that it is reported. Returns the
+    frame (bad rows still in it), the issues in rule order, and the table cut to the same
+    rows (for records). The value rules of ``limits`` follow the type and sign rules.
     """
     time_column = table.column(spec.time)
     times = _ints(time_column)
+    time_flags = limits.times(times, spec.time, "ms", day)
     keep = window_mask(times, window)
     if keep is not None and time_column.null_count:
         keep |= time_column.is_null().to_numpy(zero_copy_only=False)
+    if keep is not None:
+        for flag in time_flags:
+            keep |= flag.mask
     rows = np.arange(first_row, first_row + table.num_rows, dtype=np.int64)
     if keep is not None:
         table = table.filter(pa.array(keep))
         rows = rows[keep]
         times = times[keep]
+        time_flags = [Flag(f.mask[keep], f.column, f.reason) for f in time_flags]
     steps = _steps(instrument)
     cols: dict[str, AnyArray] = {}
     issues: list[Issue] = []
@@ -519,7 +531,33 @@ def decode_table(
                 issues.append(Issue(values <= 0, column.name, "not positive"))
             elif column.rule == "nonneg":
                 issues.append(Issue(values < 0, column.name, "negative"))
+    flags = time_flags + _value_flags(spec, cols, limits, issues, len(rows))
+    issues += [Issue(flag.mask, flag.column, flag.reason) for flag in flags]
     return Frame(cols, rows), [issue for issue in issues if issue.mask.any()], table
+
+
+def _value_flags(
+    spec: KindSpec, cols: dict[str, AnyArray], limits: Limits, issues: list[Issue], n: int
+) -> list[Flag]:
+    """The plausibility rules of one kind (:mod:`streamsim.feed.plausibility`), on rows that
+    passed the type and sign rules so far."""
+    ok = np.ones(n, dtype=np.bool_)
+    for issue in issues:
+        ok &= ~issue.mask
+    flags = limits.times(cols["received_time"], "received_time", "ns")
+    if spec.kind != "open_interest":  # published long after its bucket: no clock rule
+        flags += limits.clock(cols[spec.time] * MS, cols["received_time"], "received_time")
+    if spec.kind == "mark_price":
+        flags += limits.funding(cols["funding_rate"])
+        flags += limits.prices(np.where(ok, cols["mark_price"], np.nan), "mark_price")[0]
+    elif spec.kind == "trades":
+        flags += limits.prices(np.where(ok, cols["price"], np.nan), "price")[0]
+    elif spec.kind == "depth":
+        price = np.where(ok, cols["price"], -1)
+        flags += limits.levels(np.where(ok, price, np.nan), "price")[0]
+        far = beyond_book(price, "price")
+        flags.append(Flag(far.mask & ok, far.column, far.reason))
+    return flags
 
 
 def first_issue_rows(issues: Sequence[Issue], n: int) -> tuple[BoolArray, npt.NDArray[np.int16]]:

@@ -25,6 +25,7 @@ from streamsim.feed.batches import (
     OpenInterestBatch,
     TradeBatch,
 )
+from streamsim.feed.plausibility import DEFAULT_LIMITS, Limits, beyond_book
 from streamsim.instruments import Instrument
 
 from .parse import (
@@ -71,8 +72,9 @@ class Decoder:
     grouped: ClassVar[bool] = False
     columns: tuple[str, ...] = ()
 
-    def __init__(self, symbol: str) -> None:
+    def __init__(self, symbol: str, limits: Limits = DEFAULT_LIMITS) -> None:
         self.symbol = symbol
+        self.limits = limits
 
     def start_file(self) -> None:
         """A new file begins (state that must not cross files is reset here)."""
@@ -91,6 +93,23 @@ def _ffill(values: IntArray, valid: BoolArray, initial: int) -> IntArray:
     index = np.where(valid, np.arange(len(values)), -1)
     last = np.maximum.accumulate(index) if len(index) else index
     return np.where(last >= 0, values[np.maximum(last, 0)], initial).astype(np.int64)
+
+
+def _level_checks(
+    checks: Checks, limits: Limits, column: str, ticks: IntArray, prices: FloatArray
+) -> None:
+    """Depth level prices far from the others (``limits``) or beyond what a book holds."""
+    ok = ~checks.bad
+    for flag in limits.levels(np.where(ok, prices, np.nan), column)[0]:
+        checks.add(flag.mask, flag.column, flag.reason)
+    far = beyond_book(np.where(ok, ticks, -1), column)
+    checks.add(far.mask & ok, far.column, far.reason)
+
+
+def _price_checks(checks: Checks, limits: Limits, column: str, prices: FloatArray) -> None:
+    """Trade or mark prices far from their neighbours (``limits.max_price_jump``)."""
+    for flag in limits.prices(np.where(~checks.bad, prices, np.nan), column)[0]:
+        checks.add(flag.mask, flag.column, flag.reason)
 
 
 def _grid_checks(
@@ -117,8 +136,8 @@ class IncrementalBookDecoder(Decoder):
     grouped = True
     columns = ("is_snapshot", "side", "price", "amount")
 
-    def __init__(self, instrument: Instrument) -> None:
-        super().__init__(instrument.symbol)
+    def __init__(self, instrument: Instrument, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__(instrument.symbol, limits)
         self.instrument = instrument
         self._prev_flag = 0  # is_snapshot of the last row with a valid flag in this file
         self._run = 0  # snapshot runs started so far
@@ -139,6 +158,7 @@ class IncrementalBookDecoder(Decoder):
         amount = parse_float(table.column("amount"))
         checks.number(amount, "amount", minimum=0)
         lots = _grid_checks(checks, "amount", amount.values, inst.lot_size, amount.present, "lot")
+        _level_checks(checks, self.limits, "price", ticks, price.values)
 
         pos = np.flatnonzero(chunk.lt_ok)  # rows that can belong to a message
         if not len(pos):
@@ -214,8 +234,10 @@ class BookSnapshotDecoder(Decoder):
 
     kind = "depth"
 
-    def __init__(self, instrument: Instrument, levels: int) -> None:
-        super().__init__(instrument.symbol)
+    def __init__(
+        self, instrument: Instrument, levels: int, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
+        super().__init__(instrument.symbol, limits)
         self.instrument = instrument
         self.levels = levels
         self.columns = tuple(
@@ -242,6 +264,7 @@ class BookSnapshotDecoder(Decoder):
                 prices.append(
                     _grid_checks(checks, pcol, price.values, inst.tick_size, price.present, "tick")
                 )
+                _level_checks(checks, self.limits, pcol, prices[-1], price.values)
                 qtys.append(
                     _grid_checks(checks, acol, amount.values, inst.lot_size, amount.present, "lot")
                 )
@@ -273,8 +296,10 @@ _SIDE_VALUES = np.array([1, -1, 0], dtype=np.int8)
 class _SidedDecoder(Decoder):
     """Shared by trades and liquidations: ``side`` buy (+1), sell (-1) or unknown."""
 
-    def __init__(self, symbol: str, unknown_side: UnknownSide) -> None:
-        super().__init__(symbol)
+    def __init__(
+        self, symbol: str, unknown_side: UnknownSide, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
+        super().__init__(symbol, limits)
         self.unknown_side = unknown_side
         self.unknown_kept = 0
 
@@ -301,8 +326,13 @@ class TradesDecoder(_SidedDecoder):
     kind = "trades"
     columns = ("id", "side", "price", "amount")
 
-    def __init__(self, instrument: Instrument, unknown_side: UnknownSide = "keep") -> None:
-        super().__init__(instrument.symbol, unknown_side)
+    def __init__(
+        self,
+        instrument: Instrument,
+        unknown_side: UnknownSide = "keep",
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        super().__init__(instrument.symbol, unknown_side, limits)
         self.instrument = instrument
         self.odd_ids = 0
 
@@ -315,6 +345,7 @@ class TradesDecoder(_SidedDecoder):
         amount = parse_float(table.column("amount"))
         checks.number(amount, "amount", minimum=0, strict=True)
         lots = _grid_checks(checks, "amount", amount.values, inst.lot_size, amount.present, "lot")
+        _price_checks(checks, self.limits, "price", price.values)
         ids = parse_int(table.column("id"))
         keep = ~checks.bad
         if not keep.any():
@@ -398,8 +429,8 @@ class MarkPriceDecoder(Decoder):
     kind = "mark_price"
     columns = MARK_FIELDS
 
-    def __init__(self, symbol: str) -> None:
-        super().__init__(symbol)
+    def __init__(self, symbol: str, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__(symbol, limits)
         self._last: dict[str, float | int | None] = dict.fromkeys(MARK_FIELDS)
         self.carried = dict.fromkeys(MARK_FIELDS, 0)
         self.without_fields = 0
@@ -411,6 +442,10 @@ class MarkPriceDecoder(Decoder):
         checks.number(fields["mark_price"], "mark_price", required=False, minimum=0, strict=True)
         checks.number(fields["index_price"], "index_price", required=False, minimum=0, strict=True)
         checks.number(fields["funding_rate"], "funding_rate", required=False)
+        rate = fields["funding_rate"]
+        for flag in self.limits.funding(rate.values):
+            checks.add(flag.mask & rate.present, flag.column, flag.reason)
+        _price_checks(checks, self.limits, "mark_price", fields["mark_price"].values)
         funding = fields["funding_timestamp"]
         checks.number(funding, "funding_timestamp", required=False, minimum=0)
         checks.add(funding.present & (funding.values > MAX_US), "funding_timestamp", "too large")
@@ -472,8 +507,8 @@ class OpenInterestDecoder(Decoder):
     kind = "open_interest"
     columns = ("open_interest",)
 
-    def __init__(self, symbol: str) -> None:
-        super().__init__(symbol)
+    def __init__(self, symbol: str, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__(symbol, limits)
         self.empty_rows = 0
 
     def decode(self, chunk: Chunk) -> OpenInterestBatch | None:

@@ -124,8 +124,8 @@ def to_grid(values: FloatArray, step: Decimal) -> tuple[IntArray, BoolArray]:
     The same rule as :meth:`streamsim.instruments.Instrument.prices_to_ticks`, returning a
     mask instead of raising, so that each bad row can be reported.
     """
-    scaled = values / float(step)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = values / float(step)
         units = np.rint(scaled)
         off = ~np.isfinite(scaled) | (np.abs(scaled - units) > GRID_TOLERANCE)
     return np.where(off, 0, units).astype(np.int64), off

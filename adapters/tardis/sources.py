@@ -10,7 +10,9 @@ never reorders: for depth, file order is the order the messages must be applied 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+import datetime as dt
+import re
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,11 @@ import pyarrow.compute as pc
 
 from streamsim.errors import ConfigError, DataError
 from streamsim.feed.batches import Batch
+from streamsim.feed.plausibility import Limits, limits_from
 from streamsim.feed.quarantine import Ingest, Policy, Quarantine
 from streamsim.feed.sources import Stream
 from streamsim.instruments import Instrument
+from streamsim.units import DAY
 
 from .decoders import (
     BookSnapshotDecoder,
@@ -54,6 +58,7 @@ DEFAULT_BLOCK_SIZE = 1 << 21
 #: Columns every Tardis data type has.
 COMMON_COLUMNS = ("exchange", "symbol", "timestamp", "local_timestamp")
 _LOWEST = np.iinfo(np.int64).min
+_US = 1000  # ns per microsecond
 
 
 def stream_kinds(data_type: str) -> tuple[str, ...]:
@@ -119,6 +124,7 @@ class TardisSource:
         quarantine: Quarantine | None = None,
         block_size: int = DEFAULT_BLOCK_SIZE,
         unknown_side: UnknownSide = "keep",
+        plausibility: Limits | Mapping[str, Any] | None = None,
     ) -> None:
         kinds = stream_kinds(data_type)
         if kind is None:
@@ -147,6 +153,7 @@ class TardisSource:
         self.quarantine = quarantine
         self.block_size = block_size
         self.unknown_side: UnknownSide = unknown_side
+        self.limits = limits_from(plausibility)
         #: Remarks for the run's data-quality report, filled in as the files are read.
         self.notes: list[str] = []
 
@@ -160,22 +167,23 @@ class TardisSource:
     def _decoder(self) -> Decoder:
         kind, inst = self._stream.kind, self.instrument
         symbol = self._stream.symbol
+        limits = self.limits
         if kind == "depth":
             assert isinstance(inst, Instrument)
             levels = snapshot_levels(self.data_type)
             return (
-                IncrementalBookDecoder(inst)
+                IncrementalBookDecoder(inst, limits)
                 if levels is None
-                else BookSnapshotDecoder(inst, levels)
+                else BookSnapshotDecoder(inst, levels, limits)
             )
         if kind == "trades":
             assert isinstance(inst, Instrument)
-            return TradesDecoder(inst, self.unknown_side)
+            return TradesDecoder(inst, self.unknown_side, limits)
         if kind == "liquidations":
-            return LiquidationsDecoder(symbol, self.unknown_side)
+            return LiquidationsDecoder(symbol, self.unknown_side, limits)
         if kind == "mark_price":
-            return MarkPriceDecoder(symbol)
-        return OpenInterestDecoder(symbol)
+            return MarkPriceDecoder(symbol, limits)
+        return OpenInterestDecoder(symbol, limits)
 
     # -- async side: report, then hand the batch over ----------------------------------------
 
@@ -223,6 +231,7 @@ class TardisSource:
     ) -> Iterator[_Step]:
         csv = CsvFile(path, COMMON_COLUMNS + decoder.columns, self.block_size)
         name = csv.name
+        day = file_day(path)
         decoder.start_file()
         blocks = csv.blocks()
         carry: pa.Table | None = None
@@ -277,7 +286,7 @@ class TardisSource:
             batch = None
             if table.num_rows:
                 batch, more, cut, last_local = self._chunk(
-                    name, table, rows, decoder, expected, last_local, final=block is None
+                    name, table, rows, decoder, expected, last_local, block is None, day
                 )
                 bad += more
                 if cut < table.num_rows:
@@ -296,6 +305,7 @@ class TardisSource:
         expected: dict[str, str | None],
         last_local: int,
         final: bool,
+        day: tuple[int, int] | None = None,
     ) -> tuple[Batch | None, list[BadRow], int, int]:
         """Decode the rows of ``table`` up to the last message that may continue in the
         next block (returned as the cut); also the new running local_timestamp maximum."""
@@ -328,6 +338,14 @@ class TardisSource:
             "local_timestamp",
             "goes backwards (a file must be in non-decreasing local_timestamp order)",
         )
+        limits = self.limits
+        for parsed, column in ((stamp, "timestamp"), (head_local, "local_timestamp")):
+            for flag in limits.times(parsed.values, column, "us", day):
+                checks.add(flag.mask & parsed.present, flag.column, flag.reason)
+        if self._stream.kind != "open_interest":
+            both = stamp.present & head_local.present
+            for flag in limits.clock(stamp.values * _US, lt * _US, "local_timestamp"):
+                checks.add(flag.mask & both, flag.column, flag.reason)
         chunk = Chunk(name, head, rows[:cut], stamp.values, lt, ok[:cut], checks)
         batch = decoder.decode(chunk)
         if batch is not None and not len(batch):
@@ -378,6 +396,26 @@ class TardisSource:
         return out
 
 
+_FILE_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+
+
+def file_day(path: Path) -> tuple[int, int] | None:
+    """The day (ns, ``[start, end)``) a Tardis file is named for (in its name, else its
+    folder's), or None when neither holds a date."""
+    for text in (path.name, path.parent.name):
+        match = _FILE_DATE.search(text)
+        if match is None:
+            continue
+        try:
+            year, month, date = map(int, match.groups())
+            day = dt.datetime(year, month, date, tzinfo=dt.UTC)
+        except ValueError:
+            return None
+        start = int(day.timestamp()) * 1_000_000_000
+        return start, start + DAY
+    return None
+
+
 def tardis_sources(
     root_or_file: PathLike | Sequence[PathLike],
     exchange: str | None = None,
@@ -390,6 +428,7 @@ def tardis_sources(
     *,
     block_size: int = DEFAULT_BLOCK_SIZE,
     unknown_side: UnknownSide = "keep",
+    plausibility: Limits | Mapping[str, Any] | None = None,
 ) -> list[TardisSource]:
     """Sources for Tardis CSV data: one per stream, ready for ``run_backtest``.
 
@@ -400,7 +439,8 @@ def tardis_sources(
     ``open_interest``); all streams take their symbol from ``instrument`` (or ``symbol``
     when no instrument is given, which only non-price-grid streams allow). ``policy`` and
     ``quarantine`` are those of :class:`~streamsim.feed.quarantine.Ingest`, shared by all
-    sources; the caller closes the quarantine after the run.
+    sources; the caller closes the quarantine after the run. ``plausibility``: see
+    :class:`TardisSource`.
     """
     paths = as_paths(root_or_file)
     if not paths:
@@ -451,6 +491,7 @@ def tardis_sources(
                     quarantine=quarantine,
                     block_size=block_size,
                     unknown_side=unknown_side,
+                    plausibility=plausibility,
                 )
             )
     return sources

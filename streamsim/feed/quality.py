@@ -60,7 +60,10 @@ class DataQuality:
     symbol, what the strategy-side book saw (messages, snapshots, sequence gaps, crossed
     states, stale messages skipped, messages skipped while invalid). ``quarantined``: per
     stream and reason, input rows or messages the adapters skipped under the quarantine
-    policy (each also written to the quarantine JSONL file).
+    policy (each also written to the quarantine JSONL file). ``implausible``: per stream and
+    reason, values used as given but flagged at run time by a cross-stream check (a mark
+    price far from the book mid; see :mod:`streamsim.feed.plausibility`), each kind also
+    described once in ``notes``.
     """
 
     streams: dict[str, StreamQuality] = field(default_factory=dict)
@@ -69,6 +72,7 @@ class DataQuality:
     undelivered_at_end: int = 0
     books: dict[str, dict[str, int]] = field(default_factory=dict)
     quarantined: dict[str, dict[str, int]] = field(default_factory=dict)
+    implausible: dict[str, dict[str, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -91,13 +91,18 @@ class Ingest:
         column: str | None,
         reason: str,
         records: Sequence[Mapping[str, Any]],
+        unit: str = "row",
     ) -> None:
-        """Report bad ``rows`` of ``file`` (0-based data rows): raise, or quarantine them all."""
+        """Report bad ``rows`` of ``file`` (0-based data rows): raise, or quarantine them all.
+
+        ``unit`` names what ``rows`` count in the error (``"line"`` for text formats whose
+        lines are numbered from 1).
+        """
         if not rows:
             return
         if self.policy == "fail" or self.quarantine is None:
-            where = f"{file}, row {rows[0]}" + (f", column {column!r}" if column else "")
-            more = f" (and {len(rows) - 1} more rows)" if len(rows) > 1 else ""
+            where = f"{file}, {unit} {rows[0]}" + (f", column {column!r}" if column else "")
+            more = f" (and {len(rows) - 1} more {unit}s)" if len(rows) > 1 else ""
             raise DataError(
                 f"{where}: {reason}{more}; pass policy='quarantine' to skip and record such rows"
             )

@@ -22,6 +22,7 @@ from ..account import AccountReason, AccountState, AccountUpdate, PositionState
 from ..book import ASK, BID, L2Book, Sequencing
 from ..errors import ConfigError
 from ..events import BUY, DepthUpdate, MarkPrice, Trade
+from ..feed.plausibility import check_mark_against_mid
 from ..instruments import Instrument
 from ..orders import (
     LIQUIDATION_PREFIX,
@@ -429,6 +430,9 @@ class SimExchange:
                 self._tell_account(now, AccountReason.FUNDING_FEE, symbol, paid)
         self._funding[symbol] = (mark.next_funding_time, mark.funding_rate)
         self._mark[symbol] = mark.mark
+        check_mark_against_mid(
+            self.record.quality, mark, self.books[symbol], self.instruments[symbol]
+        )
         self.portfolio.mark(now, symbol, mark.mark)
         self._sample(now)
         if self._stops:
