@@ -51,7 +51,8 @@ def load_strategy_class(spec: str, base: Path = Path()) -> type[ss.Strategy]:
         raise CliError(f"strategy class not found: {name} in {target}{defined}")
     if not (isinstance(cls, type) and issubclass(cls, ss.Strategy)):
         raise CliError(
-            f"strategy.class: {spec} is a {type(cls).__name__}, not a streamsim.Strategy subclass"
+            f"strategy.class: {spec} is not a streamsim.Strategy subclass "
+            f"(it is {type(cls).__name__} {_short(cls)})"
         )
     return cls
 
@@ -220,3 +221,8 @@ def _type_name(hint: Any) -> str:
 
 def _show(params: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}={value!r}" for key, value in params.items())
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
