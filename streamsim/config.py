@@ -680,10 +680,10 @@ def _config_error(message: str, data: Mapping[str, Any]) -> ConfigError:
     """msgspec's ``... - at `$.a.b``` as ``a.b: ...``, with what the key allows."""
     match = _PATH.search(message)
     parts = re.findall(r"\.(\w+)|\[([^\]]*)\]", match.group(1)) if match else []
-    keys = [name or f"[{index}]" for name, index in parts]
+    keys = _name_dict_keys([name or f"[{index}]" for name, index in parts], data)
     text = message[: match.start()] if match else message
     text = text.replace("`", "")
-    where = ".".join(keys).replace(".[", "[")
+    where = _dotted(keys)
     unknown = re.match(r"Object contains unknown field (\w+)", text)
     if unknown:
         key = f"{where}.{unknown.group(1)}" if where else unknown.group(1)
@@ -705,6 +705,68 @@ def _config_error(message: str, data: Mapping[str, Any]) -> ConfigError:
     return ConfigError(f"{where or 'config'}: {text[0].lower()}{text[1:]}")
 
 
+class _DictKey(str):
+    """A key of a table of the user's naming (``feed."*"``, ``exchange.leverage.BTCUSDT``)."""
+
+    __slots__ = ()
+
+
+def _name_dict_keys(keys: list[str], data: Mapping[str, Any]) -> list[str]:
+    """``keys`` with each ``[...]`` (a table key msgspec does not name) replaced by the
+    key whose value fails to convert (:class:`_DictKey`)."""
+    named: list[str] = []
+    node: Any = data
+    for key in keys:
+        if key == "[...]" and isinstance(node, dict):
+            kinds = [m for m in _unwrap(_type_at(named, data, union=True)) if _is_dict(m)]
+            value_type = typing.get_args(kinds[0])[1] if kinds else None
+            bad = next((k for k, v in node.items() if not _converts(v, value_type)), None)
+            if bad is not None:
+                named.append(_DictKey(bad))
+                node = node[bad]
+                continue
+        named.append(key)
+        node = _child(node, key)
+    return named
+
+
+def _converts(value: Any, kind: Any) -> bool:
+    if kind is None:
+        return True
+    try:
+        msgspec.convert(value, kind, dec_hook=_dec_hook, strict=True)
+    except (msgspec.ValidationError, ConfigError):
+        return False
+    return True
+
+
+def _child(node: Any, key: str) -> Any:
+    """The data below ``node`` at ``key`` (a field, a table key or ``[index]``), or None."""
+    if isinstance(key, _DictKey) or not key.startswith("["):
+        return node.get(key) if isinstance(node, dict) else None
+    if isinstance(node, list) and key[1:-1].isdigit() and int(key[1:-1]) < len(node):
+        return node[int(key[1:-1])]
+    return None
+
+
+def _dotted(keys: list[str]) -> str:
+    """``["exchange", "brackets", _DictKey("BTCUSDT"), "[0]"]`` as
+    ``exchange.brackets.BTCUSDT[0]`` (a key that is no bare TOML key is quoted)."""
+    text = ""
+    for key in keys:
+        if isinstance(key, _DictKey):
+            text = _join(text, key if _BARE.match(key) else f'"{key}"')
+        elif key.startswith("["):
+            text += key
+        else:
+            text = _join(text, key)
+    return text
+
+
+def _is_dict(kind: Any) -> bool:
+    return typing.get_origin(kind) is dict
+
+
 def _unwrap(kind: Any) -> list[Any]:
     """The members of a union (or the type itself), without ``None``."""
     if typing.get_origin(kind) in (Union, types.UnionType):
@@ -721,11 +783,11 @@ def _type_at(keys: list[str], data: Any, union: bool = False, literal: bool = Fa
         structs = [m for m in members if isinstance(m, type) and issubclass(m, msgspec.Struct)]
         dicts = [m for m in members if typing.get_origin(m) is dict]
         lists = [m for m in members if typing.get_origin(m) is list]
-        if key.startswith("[") and lists:
-            kind, node = typing.get_args(lists[0])[0], None
+        if key.startswith("[") and lists and not isinstance(key, _DictKey):
+            kind, node = typing.get_args(lists[0])[0], _child(node, key)
             continue
-        if key.startswith("[") and dicts:
-            kind, node = typing.get_args(dicts[0])[1], None
+        if (key.startswith("[") or isinstance(key, _DictKey)) and dicts:
+            kind, node = typing.get_args(dicts[0])[1], _child(node, key)
             continue
         struct = _pick(structs, node)
         if struct is None:
