@@ -12,6 +12,8 @@ adapters' job (the core never imports them).
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import tomllib
 import types
@@ -53,6 +55,17 @@ class Time(int):
     """A time in ns since the epoch, UTC; read from int ns, ISO-8601 or a TOML datetime."""
 
 
+class Seed(int):
+    """A random seed: an integer in ``0 .. 2**64 - 1`` (an unsigned 64-bit word)."""
+
+
+#: Every int a config holds fits a signed 64-bit word (NumPy's int64), seeds an unsigned one.
+_INT64 = (-(2**63), 2**63 - 1)
+_SEED = (0, 2**64 - 1)
+#: The most rows a rolling feed-model window may span (each batch pads by the window).
+MAX_WINDOW = 1_000_000
+
+
 _UNITS = {"ns": NS, "us": US, "ms": MS, "s": SECOND, "m": MINUTE, "h": HOUR}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h)\s*$")
 
@@ -68,7 +81,9 @@ def _dec_hook(kind: type, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return Nanos(value)
         if isinstance(value, str) and (match := _DURATION.match(value)):
-            return Nanos(round(float(match.group(1)) * _UNITS[match.group(2)]))
+            ns = float(match.group(1)) * _UNITS[match.group(2)]
+            if math.isfinite(ns):
+                return Nanos(round(ns))
         raise ValueError(
             f"expected a duration: int ns or a number with a unit ({', '.join(_UNITS)}), "
             f"e.g. 20ms; got {value!r}"
@@ -84,15 +99,31 @@ def _dec_hook(kind: type, value: Any) -> Any:
             except ValueError:
                 pass
         raise ValueError(f"expected a time: int ns, ISO-8601 or a TOML datetime; got {value!r}")
+    if kind is Seed:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return Seed(value)
+        raise ValueError(f"expected an integer seed in 0..2**64-1, got {value!r}")
     raise NotImplementedError
+
+
+#: A value rule of one table: (holds, key in the table, what the key allows, its value).
+Rule = tuple[bool, str, str, Any]
 
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """A table of the config: unknown keys are errors."""
 
+    def rules(self) -> list[Rule]:
+        """The table's value rules beyond its types (checked by :func:`check_values`)."""
+        return []
+
 
 class _Model(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="model"):
     """A model chosen by name (its ``model`` key) with that model's parameters."""
+
+    def rules(self) -> list[Rule]:
+        """The model's value rules beyond its types (checked by :func:`check_values`)."""
+        return []
 
 
 # -- [data] --------------------------------------------------------------------------------
@@ -122,6 +153,12 @@ class RecordedModel(_Model, frozen=True, tag="recorded", kw_only=True):
     window: int = 10_000
     correct_offset: bool = True
 
+    def rules(self) -> list[Rule]:
+        return [
+            (self.base_latency > 0, "base_latency", "a duration > 0", self.base_latency),
+            _window_rule(self.window),
+        ]
+
     def build(self) -> FeedModel:
         return RecordedFeed(self.base_latency, self.window, self.correct_offset)
 
@@ -148,6 +185,18 @@ class CausalQuantileModel(_Model, frozen=True, tag="causal_quantile", kw_only=Tr
     min_delay: Nanos = Nanos(0)
     max_delay: Nanos = Nanos(300 * SECOND)
     not_before_recv: bool = False
+
+    def rules(self) -> list[Rule]:
+        return [
+            (0 <= self.q <= 1, "q", "a quantile in [0, 1]", self.q),
+            _window_rule(self.window),
+            (
+                self.min_delay <= self.max_delay,
+                "max_delay",
+                f"a duration >= min_delay ({self.min_delay} ns)",
+                self.max_delay,
+            ),
+        ]
 
     def build(self) -> FeedModel:
         return CausalQuantile(
@@ -180,7 +229,15 @@ class LognormalLatencyModel(_Model, frozen=True, tag="lognormal", kw_only=True):
     response_median: Nanos | None = None
     sigma: float = 0.5
     floor: Nanos = Nanos(0)
-    seed: int = 0
+    seed: Seed = Seed(0)
+
+    def rules(self) -> list[Rule]:
+        response = self.response_median
+        return [
+            (self.entry_median > 0, "entry_median", "a duration > 0", self.entry_median),
+            (response is None or response > 0, "response_median", "a duration > 0", response),
+            (self.sigma >= 0, "sigma", "a number >= 0", self.sigma),
+        ]
 
     def build(self) -> OrderLatency:
         return LognormalLatency(
@@ -192,6 +249,25 @@ class RecordedLatencyModel(_Model, frozen=True, tag="recorded", kw_only=True):
     times: list[Time]
     entry: list[Nanos]
     response: list[Nanos] | None = None
+
+    def rules(self) -> list[Rule]:
+        n = len(self.times)
+        return [
+            (n > 0, "times", "a non-empty list of times", self.times),
+            (
+                all(a <= b for a, b in itertools.pairwise(self.times)),
+                "times",
+                "non-decreasing times",
+                self.times,
+            ),
+            (len(self.entry) == n, "entry", f"{n} durations, one per time", self.entry),
+            (
+                self.response is None or len(self.response) == n,
+                "response",
+                f"{n} durations, one per time",
+                self.response,
+            ),
+        ]
 
     def build(self) -> OrderLatency:
         return RecordedLatency(self.times, self.entry, self.response)
@@ -210,6 +286,9 @@ class ConservativeQueue(_Model, frozen=True, tag="conservative", kw_only=True):
 class PowerQueueModel(_Model, frozen=True, tag="power", kw_only=True):
     n: float = 2.0
 
+    def rules(self) -> list[Rule]:
+        return [(self.n > 0, "n", "a number > 0", self.n)]
+
     def build(self) -> QueueModel:
         return PowerQueue(self.n)
 
@@ -223,8 +302,18 @@ QueueConfig = ConservativeQueue | PowerQueueModel | LogQueueModel
 
 
 class FeesConfig(_Section, frozen=True):
+    """Fee rates as fractions of notional (5 bps is 0.0005); a negative maker fee is a
+    rebate."""
+
     maker: float = Fees.maker
     taker: float = Fees.taker
+
+    def rules(self) -> list[Rule]:
+        fraction = "a fraction of notional in {} (5 bps is 0.0005)"
+        return [
+            (-1 < self.maker < 1, "maker", fraction.format("(-1, 1)"), self.maker),
+            (0 <= self.taker < 1, "taker", fraction.format("[0, 1)"), self.taker),
+        ]
 
 
 class GuardSection(_Section, frozen=True):
@@ -238,12 +327,29 @@ class GuardSection(_Section, frozen=True):
     warmup_messages: int = 0
     cooldown: Nanos = Nanos(0)
 
+    def rules(self) -> list[Rule]:
+        ticks, bps = self.max_spread_ticks, self.max_spread_bps
+        return [
+            (ticks is None or ticks >= 1, "max_spread_ticks", "an integer >= 1", ticks),
+            (bps is None or bps > 0, "max_spread_bps", "a number > 0", bps),
+            (self.warmup_messages >= 0, "warmup_messages", "an integer >= 0", self.warmup_messages),
+        ]
+
 
 class BracketConfig(_Section, frozen=True):
     notional_cap: float
     max_leverage: int
     maint_margin_rate: float
     maint_amount: float = 0.0
+
+    def rules(self) -> list[Rule]:
+        rate = self.maint_margin_rate
+        return [
+            (self.notional_cap > 0, "notional_cap", "a number > 0", self.notional_cap),
+            (self.max_leverage >= 1, "max_leverage", "an integer >= 1", self.max_leverage),
+            (0 <= rate < 1, "maint_margin_rate", "a rate in [0, 1)", rate),
+            (self.maint_amount >= 0, "maint_amount", "a number >= 0", self.maint_amount),
+        ]
 
 
 class ExchangeConfig(_Section, frozen=True):
@@ -260,6 +366,32 @@ class ExchangeConfig(_Section, frozen=True):
     liquidation_fee_rate: float = 0.0125
     stop_trigger: Literal["last", "mark"] = "last"
     sequencing: Literal["futures", "spot", "none"] = "futures"
+
+    def rules(self) -> list[Rule]:
+        leverage = self.leverage
+        levels = leverage.values() if isinstance(leverage, dict) else [leverage]
+        rules: list[Rule] = [
+            (0 < self.participation <= 1, "participation", "in (0, 1]", self.participation),
+            (self.initial_balance > 0, "initial_balance", "> 0", self.initial_balance),
+            (
+                all(level >= 1 for level in levels),
+                "leverage",
+                "an integer >= 1 (or a table of them by symbol)",
+                leverage,
+            ),
+            (
+                0 <= self.liquidation_fee_rate < 1,
+                "liquidation_fee_rate",
+                "a rate in [0, 1)",
+                self.liquidation_fee_rate,
+            ),
+        ]
+        for symbol, rows in self.brackets.items():
+            caps = [row.notional_cap for row in rows]
+            increasing = all(a < b for a, b in itertools.pairwise(caps))
+            allowed = "a non-empty list of brackets with strictly increasing notional_cap"
+            rules.append((bool(rows) and increasing, f"brackets.{symbol}", allowed, caps))
+        return rules
 
 
 # -- [strategy], [run], [output] -----------------------------------------------------------
@@ -281,12 +413,18 @@ class RunSection(_Section, frozen=True):
 
     mode: Mode = "backtest"
     speed: float = 1.0
-    seed: int | None = None
+    seed: Seed | None = None
     end: Time | None = None
     linger: Nanos = Nanos(60 * SECOND)
     out_of_order: Literal["fail", "clamp"] = "fail"
     prefetch: int = 4
     sequencing: Literal["futures", "spot", "none"] = "futures"
+
+    def rules(self) -> list[Rule]:
+        return [
+            (self.speed > 0, "speed", "a number > 0", self.speed),
+            (self.prefetch >= 1, "prefetch", "an integer >= 1", self.prefetch),
+        ]
 
 
 class OutputConfig(_Section, frozen=True):
@@ -306,24 +444,12 @@ class RunConfig(_Section, frozen=True):
     output: OutputConfig = msgspec.field(default_factory=OutputConfig)
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.run.speed > 0, "run.speed", "a number > 0"),
-            (self.run.prefetch >= 1, "run.prefetch", "an integer >= 1"),
-            (self.run.linger >= 0, "run.linger", "a duration >= 0"),
-            (0 < self.exchange.participation <= 1, "exchange.participation", "in (0, 1]"),
-            (self.exchange.initial_balance >= 0, "exchange.initial_balance", ">= 0"),
-            (self.exchange.fees.taker >= 0, "exchange.fees.taker", ">= 0"),
-        ]
-        for ok, key, allowed in checks:
-            if not ok:
-                raise ConfigError(f"{key}: expected {allowed}, got {_get(self, key)!r}")
-        leverage = self.exchange.leverage
-        for value in leverage.values() if isinstance(leverage, dict) else [leverage]:
-            if value < 1:
-                raise ConfigError(f"exchange.leverage: expected an integer >= 1, got {value}")
+        check_values(self)
+
+    def rules(self) -> list[Rule]:
         start, end = self.data.start, self.data.end
-        if start is not None and end is not None and end < start:
-            raise ConfigError(f"data.end ({end}) is before data.start ({start})")
+        after = end is None or start is None or end >= start
+        return [(after, "data.end", f"a time >= data.start ({start})", end)]
 
     # -- reading and writing ---------------------------------------------------------------
 
@@ -340,7 +466,7 @@ class RunConfig(_Section, frozen=True):
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"invalid TOML: {error}") from error
+            raise ConfigError(f"invalid TOML: {error}") from None
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -422,6 +548,52 @@ class RunConfig(_Section, frozen=True):
         return options
 
 
+def _window_rule(window: int) -> Rule:
+    return (1 <= window <= MAX_WINDOW, "window", f"rows in 1..{MAX_WINDOW:,}", window)
+
+
+def check_values(value: Any, where: str = "") -> None:
+    """Check every value below ``value`` (a config table), naming the dotted key of the
+    first bad one in a :class:`~streamsim.errors.ConfigError`.
+
+    The same rules hold everywhere: a float is finite (no NaN or infinity), an int fits
+    64 bits (int64; a :class:`Seed` is in ``0 .. 2**64 - 1``), a duration is >= 0; then
+    each table's own :meth:`rules`, once its values passed.
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    elif isinstance(value, int):
+        low, high = _SEED if isinstance(value, Seed) else _INT64
+        if not low <= value <= high:
+            kind = "a seed in 0..2**64-1" if isinstance(value, Seed) else "an int64 (|n| < 2**63)"
+            raise ConfigError(f"{where}: expected {kind}, got {value}")
+        if isinstance(value, Nanos) and value < 0:
+            raise ConfigError(f"{where}: expected a duration >= 0, got {value} ns")
+    elif isinstance(value, msgspec.Struct):
+        for field in msgspec.structs.fields(value):
+            check_values(getattr(value, field.name), _join(where, field.encode_name))
+        rules: list[Rule] = value.rules() if isinstance(value, _Section | _Model) else []
+        for ok, key, allowed, got in rules:
+            if not ok:
+                raise ConfigError(f"{_join(where, key)}: expected {allowed}, got {got!r}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_values(item, _join(where, key if _BARE.match(str(key)) else f'"{key}"'))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_values(item, f"{where}[{index}]")
+
+
+_BARE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
 def _sequencing(value: str) -> Any:
     return None if value == "none" else value
 
@@ -443,21 +615,31 @@ def run_config(
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
     """A config from a TOML file, or from a run's ``manifest.json`` (its ``config``)."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config {path} is a directory, not a TOML file or manifest.json")
     try:
         raw = path.read_bytes()
-    except FileNotFoundError as error:
-        raise ConfigError(f"config file not found: {path}") from error
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as error:
+        raise ConfigError(f"config {path} cannot be read: {error.strerror or error}") from None
     if path.suffix == ".json":
         try:
             manifest = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
-            raise ConfigError(f"{path}: invalid JSON: {error}") from error
+            raise ConfigError(f"{path}: invalid JSON: {error}") from None
         if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
             raise ConfigError(f"{path}: not a run manifest (no 'config' table)")
         config = RunConfig.from_dict(manifest["config"])
     else:
         try:
-            config = RunConfig.from_toml(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ConfigError(
+                f"{path}: not a TOML file (not UTF-8 text at byte {error.start})"
+            ) from None
+        try:
+            config = RunConfig.from_toml(text)
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from None
     return config.with_overrides(overrides) if overrides else config
@@ -498,10 +680,10 @@ def _config_error(message: str, data: Mapping[str, Any]) -> ConfigError:
     """msgspec's ``... - at `$.a.b``` as ``a.b: ...``, with what the key allows."""
     match = _PATH.search(message)
     parts = re.findall(r"\.(\w+)|\[([^\]]*)\]", match.group(1)) if match else []
-    keys = [name or f"[{index}]" for name, index in parts]
+    keys = _name_dict_keys([name or f"[{index}]" for name, index in parts], data)
     text = message[: match.start()] if match else message
     text = text.replace("`", "")
-    where = ".".join(keys).replace(".[", "[")
+    where = _dotted(keys)
     unknown = re.match(r"Object contains unknown field (\w+)", text)
     if unknown:
         key = f"{where}.{unknown.group(1)}" if where else unknown.group(1)
@@ -523,6 +705,68 @@ def _config_error(message: str, data: Mapping[str, Any]) -> ConfigError:
     return ConfigError(f"{where or 'config'}: {text[0].lower()}{text[1:]}")
 
 
+class _DictKey(str):
+    """A key of a table of the user's naming (``feed."*"``, ``exchange.leverage.BTCUSDT``)."""
+
+    __slots__ = ()
+
+
+def _name_dict_keys(keys: list[str], data: Mapping[str, Any]) -> list[str]:
+    """``keys`` with each ``[...]`` (a table key msgspec does not name) replaced by the
+    key whose value fails to convert (:class:`_DictKey`)."""
+    named: list[str] = []
+    node: Any = data
+    for key in keys:
+        if key == "[...]" and isinstance(node, dict):
+            kinds = [m for m in _unwrap(_type_at(named, data, union=True)) if _is_dict(m)]
+            value_type = typing.get_args(kinds[0])[1] if kinds else None
+            bad = next((k for k, v in node.items() if not _converts(v, value_type)), None)
+            if bad is not None:
+                named.append(_DictKey(bad))
+                node = node[bad]
+                continue
+        named.append(key)
+        node = _child(node, key)
+    return named
+
+
+def _converts(value: Any, kind: Any) -> bool:
+    if kind is None:
+        return True
+    try:
+        msgspec.convert(value, kind, dec_hook=_dec_hook, strict=True)
+    except (msgspec.ValidationError, ConfigError):
+        return False
+    return True
+
+
+def _child(node: Any, key: str) -> Any:
+    """The data below ``node`` at ``key`` (a field, a table key or ``[index]``), or None."""
+    if isinstance(key, _DictKey) or not key.startswith("["):
+        return node.get(key) if isinstance(node, dict) else None
+    if isinstance(node, list) and key[1:-1].isdigit() and int(key[1:-1]) < len(node):
+        return node[int(key[1:-1])]
+    return None
+
+
+def _dotted(keys: list[str]) -> str:
+    """``["exchange", "brackets", _DictKey("BTCUSDT"), "[0]"]`` as
+    ``exchange.brackets.BTCUSDT[0]`` (a key that is no bare TOML key is quoted)."""
+    text = ""
+    for key in keys:
+        if isinstance(key, _DictKey):
+            text = _join(text, key if _BARE.match(key) else f'"{key}"')
+        elif key.startswith("["):
+            text += key
+        else:
+            text = _join(text, key)
+    return text
+
+
+def _is_dict(kind: Any) -> bool:
+    return typing.get_origin(kind) is dict
+
+
 def _unwrap(kind: Any) -> list[Any]:
     """The members of a union (or the type itself), without ``None``."""
     if typing.get_origin(kind) in (Union, types.UnionType):
@@ -539,11 +783,11 @@ def _type_at(keys: list[str], data: Any, union: bool = False, literal: bool = Fa
         structs = [m for m in members if isinstance(m, type) and issubclass(m, msgspec.Struct)]
         dicts = [m for m in members if typing.get_origin(m) is dict]
         lists = [m for m in members if typing.get_origin(m) is list]
-        if key.startswith("[") and lists:
-            kind, node = typing.get_args(lists[0])[0], None
+        if key.startswith("[") and lists and not isinstance(key, _DictKey):
+            kind, node = typing.get_args(lists[0])[0], _child(node, key)
             continue
-        if key.startswith("[") and dicts:
-            kind, node = typing.get_args(dicts[0])[1], None
+        if (key.startswith("[") or isinstance(key, _DictKey)) and dicts:
+            kind, node = typing.get_args(dicts[0])[1], _child(node, key)
             continue
         struct = _pick(structs, node)
         if struct is None:
@@ -583,13 +827,6 @@ def _model_names(kind: Any) -> list[str]:
 def _literal_values(kind: Any) -> list[str]:
     values = [a for m in _unwrap(kind) if typing.get_origin(m) is Literal for a in m.__args__]
     return [repr(v) for v in values]
-
-
-def _get(config: RunConfig, key: str) -> Any:
-    value: Any = config
-    for part in key.split("."):
-        value = getattr(value, part)
-    return value
 
 
 def _drop_none(value: Any) -> Any:

@@ -2,27 +2,27 @@
 
 ``main(argv)`` parses ``argv`` (default ``sys.argv[1:]``), runs one command and returns
 its exit code: 0 success, 1 problems found (``validate``) or a failed run, 2 a usage or
-configuration error. All output goes through a :class:`rich.console.Console`; a progress
-line (events/s, simulated time) is shown only when stdout is a terminal. See
-``docs/cli.md``.
+configuration error, 130 Ctrl-C, 70 a bug in streamsim (see ``failures.py``). All output
+goes through a :class:`rich.console.Console`; a progress line (events/s, simulated time)
+is shown only when stdout is a terminal. See ``docs/cli.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.markup import escape
 
 from adapters.cli.compile import cmd_compile
-from adapters.cli.config import DEFAULT_KINDS, MODES, PROBLEMS, USAGE, CliError
+from adapters.cli.config import DEFAULT_KINDS, MODES, PROBLEMS, USAGE
 from adapters.cli.demo import cmd_demo
+from adapters.cli.failures import DEBUG_ENV, debug_requested, report_failure
 from adapters.cli.report import cmd_report
 from adapters.cli.run import cmd_run
 from adapters.cli.validate import cmd_validate
-from streamsim.errors import ConfigError, StreamsimError
 
 FORCE_HELP = "replace an existing output directory wholly (only a previous run's)"
 
@@ -30,6 +30,8 @@ FORCE_HELP = "replace an existing output directory wholly (only a previous run's
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``streamsim``."""
     parser = argparse.ArgumentParser(prog="streamsim", description=__doc__.splitlines()[0])
+    debug_help = f"on a failure, also print the traceback (or set {DEBUG_ENV}=1)"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run the bundled sample with the market maker")
@@ -81,11 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="only verify the files against the manifest"
     )
     rep.set_defaults(handler=cmd_report)
+    for command in sub.choices.values():  # `--debug` after the command too
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help
+        )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``streamsim`` command line; returns the exit code."""
+    """Run the ``streamsim`` command line; returns the exit code (see
+    :mod:`adapters.cli.failures` for how failures are reported)."""
     # Not a terminal (CI, pipes, tests): wide enough that table cells do not wrap.
     console = Console() if sys.stdout.isatty() else Console(width=200)
     parser = build_parser()
@@ -93,16 +100,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(list(argv) if argv is not None else None)
     except SystemExit as exit_:
         return int(exit_.code) if isinstance(exit_.code, int) else USAGE
+    debug = debug_requested(getattr(args, "debug", False))
     try:
         code: int = args.handler(args, console)
-    except (CliError, ConfigError) as error:
-        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
-        return USAGE
-    except (StreamsimError, FileNotFoundError) as error:
-        console.print(
-            f"[red]error:[/red] {type(error).__name__}: {escape(str(error))}",
-            highlight=False,
-            soft_wrap=True,  # one line, however long the path
-        )
+    except BrokenPipeError:  # stdout closed early (`| head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return PROBLEMS
+    except (Exception, KeyboardInterrupt) as error:
+        return report_failure(console, error, debug)
     return code

@@ -4,13 +4,16 @@ formatting. The run config itself is :class:`streamsim.config.RunConfig`."""
 from __future__ import annotations
 
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from streamsim.config import Adapter, Mode
 
-#: Exit codes (130: stopped by Ctrl-C, as a shell reports SIGINT).
-OK, PROBLEMS, USAGE, INTERRUPTED = 0, 1, 2, 130
+#: Exit codes (130: stopped by Ctrl-C, as a shell reports SIGINT; 70: a bug in streamsim,
+#: ``EX_SOFTWARE`` of sysexits.h).
+OK, PROBLEMS, USAGE, INTERRUPTED, INTERNAL = 0, 1, 2, 130, 70
 
 ADAPTERS: tuple[str, ...] = typing.get_args(Adapter)
 MODES: tuple[str, ...] = typing.get_args(Mode)
@@ -19,6 +22,23 @@ DEFAULT_KINDS = ("depth", "trades", "mark_price", "open_interest")
 
 class CliError(Exception):
     """A usage or configuration error: printed, exit code 2."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C arrived while the CLI was doing ``what``: one line, exit code 130."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"interrupted (Ctrl-C) while {what}")
+        self.what = what
+
+
+@contextmanager
+def stage(what: str) -> Iterator[None]:
+    """Name what the CLI is doing, so a Ctrl-C during it says so (:class:`Interrupted`)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(what) from None
 
 
 def parse_time(value: str, key: str) -> int:

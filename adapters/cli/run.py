@@ -9,7 +9,7 @@ import msgspec
 from rich.console import Console
 
 import streamsim as ss
-from adapters.cli.config import INTERRUPTED, OK, _resolve
+from adapters.cli.config import INTERRUPTED, OK, _resolve, stage
 from adapters.cli.data import plan_data
 from adapters.cli.outputs import _write_outputs, check_out
 from adapters.cli.progress import run_with_progress, summary_table
@@ -26,35 +26,41 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if args.speed is not None:
         overrides.append(f"run.speed={args.speed}")
     base = path.resolve().parent
-    config = with_absolute_paths(load_config(path, overrides), base)
-    cls = load_strategy_class(config.strategy.cls, base)
-    plan = plan_data(config.data, base)
+    with stage(f"loading the config {path}"):
+        config = with_absolute_paths(load_config(path, overrides), base)
+    with stage(f"loading the strategy {config.strategy.cls}"):
+        cls = load_strategy_class(config.strategy.cls, base)
+    with stage("opening the data"):
+        plan = plan_data(config.data, base)
     seed = config.run.seed
-    strategy = build_strategy(
-        cls, config.strategy.params, plan.symbols[0] if plan.symbols else None, seed
-    )
+    with stage(f"building the strategy {cls.__name__}"):
+        strategy = build_strategy(
+            cls, config.strategy.params, plan.symbols[0] if plan.symbols else None, seed
+        )
+        options = config.run_options(plan.instruments)
     out = _out_dir(args.out, config, path)
     replay = path.suffix == ".json"
     label = "--out" if args.out else "output.dir" if config.output.dir and not replay else "output"
     check_out(out, args.force, plan.inputs, label)
-    options = config.run_options(plan.instruments)
-    if config.run.mode == "paper-live":
-        console.print(f"paper live at {config.run.speed:g}x; Ctrl-C stops it with the results")
-        result = ss.run_paper_live(plan.sources, strategy, **options)
-    else:
-        result = run_with_progress(console, plan.sources, strategy, plan.until, **options)
+    with stage(f"running ({config.run.mode}); nothing was written"):
+        if config.run.mode == "paper-live":
+            console.print(f"paper live at {config.run.speed:g}x; Ctrl-C stops it with the results")
+            result = ss.run_paper_live(plan.sources, strategy, **options)
+        else:
+            result = run_with_progress(console, plan.sources, strategy, plan.until, **options)
     console.print(summary_table(result, f"streamsim run: {path.name}"))
-    _write_outputs(
-        console,
-        result,
-        out,
-        config.to_dict(),
-        seed,
-        plan.inputs,
-        report=config.output.report,
-        force=args.force,
-        label=label,
-    )
+    with stage(f"writing the artifacts to {out}"):
+        _write_outputs(
+            console,
+            result,
+            out,
+            config.to_dict(),
+            None if seed is None else int(seed),
+            plan.inputs,
+            report=config.output.report,
+            force=args.force,
+            label=label,
+        )
     return INTERRUPTED if result.interrupted else OK
 
 
