@@ -1,6 +1,7 @@
 """Write a Binance capture into the CryptoHFTData layout (Parquet, zstd), vectorised.
 
-Layout under ``root`` (see ``docs/binance.md`` and the reference ``formats.md``)::
+Layout under ``root`` (see ``docs/binance.md`` and the reference ``formats.md``); every
+file carries Parquet page checksums (:mod:`streamsim.parquet_options`)::
 
     trades/{exchange}/{symbol}/YYYY/MM/DD/trades.parquet
     orderbook/{exchange}/{symbol}/YYYY/MM/DD/orderbook_{HH}.parquet
@@ -44,6 +45,7 @@ from streamsim.errors import DataError
 from streamsim.events import SELL
 from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.instruments import Instrument
+from streamsim.parquet_options import ARCHIVE_COMPRESSION_LEVEL, write_options
 
 from .capture import Capture
 
@@ -56,7 +58,7 @@ MS_PER_DAY = 86_400_000
 #: Decimal places of Binance ``markPriceUpdate`` strings (mark, index, settle, funding).
 MARK_PRICE_PLACES = 8
 #: zstd level used by default (high: the files are written once and read many times).
-COMPRESSION_LEVEL = 19
+COMPRESSION_LEVEL = ARCHIVE_COMPRESSION_LEVEL
 
 _SIDES = pa.array(["bid", "ask"], type=pa.string())
 _EVENT_TYPES = pa.array(["update", "snapshot"], type=pa.string())
@@ -317,10 +319,7 @@ def write_partitioned(
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(
-            table.take(pa.array(rows)),
-            path,
-            compression="zstd",
-            compression_level=compression_level,
+            table.take(pa.array(rows)), path, **write_options(compression_level=compression_level)
         )
         written.append(path)
     return written

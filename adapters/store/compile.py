@@ -31,6 +31,7 @@ from streamsim.feed.batches import Batch, DepthBatch
 from streamsim.feed.quarantine import QuarantineCounts
 from streamsim.feed.sources import Source, Stream
 from streamsim.instruments import Instrument
+from streamsim.parquet_options import write_options
 
 from .layout import (
     FIELDS,
@@ -96,14 +97,11 @@ class _StreamWriter:
         self.levels_path = levels_path(stream.symbol, stream.kind) if self.depth else None
         (root / stream.symbol).mkdir(exist_ok=True)
         self._writer = pq.ParquetWriter(
-            root / self.path,
-            self.schema,
-            compression="zstd",
-            write_statistics=["ts_exchange"],
+            root / self.path, self.schema, **write_options(write_statistics=["ts_exchange"])
         )
         self._levels_writer = (
             pq.ParquetWriter(
-                root / self.levels_path, LEVEL_SCHEMA, compression="zstd", write_statistics=False
+                root / self.levels_path, LEVEL_SCHEMA, **write_options(write_statistics=False)
             )
             if self.levels_path is not None
             else None
