@@ -32,6 +32,7 @@ from .feed.feed_models import Recorded as RecordedFeed
 from .feed.feed_models import fixed as fixed_feed
 from .feed.sources import Source
 from .instruments import Instrument
+from .path_parts import check_path_part
 from .run.clock import PacedClock
 from .run.engine import RunResult, run_backtest
 from .run.live import run_paper_live
@@ -321,6 +322,9 @@ class RunConfig(_Section, frozen=True):
         for value in leverage.values() if isinstance(leverage, dict) else [leverage]:
             if value < 1:
                 raise ConfigError(f"exchange.leverage: expected an integer >= 1, got {value}")
+        check_path_part(self.data.exchange, "data.exchange")
+        for i, symbol in enumerate(self.data.symbols or ()):
+            check_path_part(symbol, f"data.symbols[{i}]")
         start, end = self.data.start, self.data.end
         if start is not None and end is not None and end < start:
             raise ConfigError(f"data.end ({end}) is before data.start ({start})")

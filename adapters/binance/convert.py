@@ -46,6 +46,7 @@ from streamsim.events import SELL
 from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.instruments import Instrument
 from streamsim.parquet_options import ARCHIVE_COMPRESSION_LEVEL, write_options
+from streamsim.path_parts import check_path_part
 
 from .capture import Capture
 
@@ -301,6 +302,8 @@ def write_partitioned(
     """Split ``table`` by the UTC day (and hour) of ``time_ms`` and write each part as
     ``{kind}/{exchange}/{symbol}/YYYY/MM/DD/{kind}.parquet`` (``orderbook_{HH}`` when
     ``hourly``); rows keep their order. An existing file raises unless ``overwrite``."""
+    for value, key in ((kind, "kind"), (exchange, "exchange"), (symbol, "symbol")):
+        check_path_part(value, key)
     time_ms = np.asarray(time_ms, dtype=np.int64)
     if len(time_ms) != table.num_rows:
         raise ValueError(f"{len(time_ms)} times for {table.num_rows} rows")
@@ -340,6 +343,9 @@ def write_cryptohftdata(
     CryptoHFTData table and are not written. Returns the files written, in order.
     """
     root = Path(root)
+    check_path_part(exchange, "exchange")
+    for symbol in capture.symbols:  # from the data: a hostile name must not leave root
+        check_path_part(symbol, "capture symbol", DataError)
     written: list[Path] = []
     for symbol, data in sorted(capture.symbols.items()):
         depth = data.depth

@@ -24,6 +24,7 @@ from streamsim.feed.batches import Batch
 from streamsim.feed.quarantine import Ingest, Policy, Quarantine
 from streamsim.feed.sources import Source, Stream
 from streamsim.instruments import Instrument
+from streamsim.path_parts import check_path_part
 from streamsim.units import DAY, HOUR, MS
 
 from .decode import (
@@ -121,7 +122,7 @@ class CryptoHFTData:
         if prefetch < 1:
             raise ConfigError(f"prefetch must be >= 1, got {prefetch}")
         self.store = store
-        self.exchange = exchange
+        self.exchange = check_path_part(exchange, "exchange")
         self.instruments = dict(instruments or {})
         self.policy: Policy = policy
         self.quarantine = quarantine
@@ -147,6 +148,7 @@ class CryptoHFTData:
         their own time, so a row filed under a neighbouring hour or day is not read.
         """
         spec = _spec(kind)
+        check_path_part(symbol, "symbols")
         base = f"{spec.folder}/{self.exchange}/{symbol}"
         refs: list[FileRef] = []
         if spec.hourly:
@@ -185,6 +187,7 @@ class CryptoHFTData:
             raise ConfigError(f"symbols must be a sequence of symbols, got the string {symbols!r}")
         out: list[Source] = []
         for symbol in symbols:
+            check_path_part(symbol, "symbols")
             for kind in kinds:
                 spec = _spec(kind)
                 instrument = self.instrument(symbol) if spec.needs_instrument else None
