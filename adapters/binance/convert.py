@@ -302,8 +302,8 @@ def write_partitioned(
     """Split ``table`` by the UTC day (and hour) of ``time_ms`` and write each part as
     ``{kind}/{exchange}/{symbol}/YYYY/MM/DD/{kind}.parquet`` (``orderbook_{HH}`` when
     ``hourly``); rows keep their order. An existing file raises unless ``overwrite``."""
-    for value, key in ((kind, "kind"), (exchange, "exchange"), (symbol, "symbol")):
-        check_path_part(value, key)
+    for name, what in ((kind, "kind"), (exchange, "exchange"), (symbol, "symbol")):
+        check_path_part(name, what)
     time_ms = np.asarray(time_ms, dtype=np.int64)
     if len(time_ms) != table.num_rows:
         raise ValueError(f"{len(time_ms)} times for {table.num_rows} rows")

@@ -212,8 +212,8 @@ def _spec(kind: str) -> KindSpec:
 
 
 @dataclass
-class _State:
-    """What one stream remembers across row groups and files."""
+class StreamState:
+    """What one stream remembers across row groups and files (one per iteration)."""
 
     depth: DepthState = field(default_factory=DepthState)
     last_key: int | None = None
@@ -259,14 +259,21 @@ class CryptoHFTSource:
         return self._stream
 
     async def __aiter__(self) -> AsyncIterator[Batch]:
-        state = _State()
+        state = StreamState()
         for ref, obj in await self._locate():
-            window = self.window
-            if obj.key != ref.key and ref.day is not None:
-                window = (max(window[0], ref.day[0]), min(window[1], ref.day[1]))
-            async for batch in self._file(obj, window, state):
+            async for batch in self.file_batches(ref, obj, state):
                 yield batch
             obj.whole = None  # replayed: a small object read whole is not needed again
+
+    def file_batches(
+        self, ref: FileRef, obj: ParquetObject, state: StreamState
+    ) -> AsyncIterator[Batch]:
+        """The batches of one opened file of this stream, continuing ``state`` (what the
+        stream saw in the files before it); ``validate`` walks files one by one with it."""
+        window = self.window
+        if obj.key != ref.key and ref.day is not None:
+            window = (max(window[0], ref.day[0]), min(window[1], ref.day[1]))
+        return self._file(obj, window, state)
 
     async def _locate(self) -> list[tuple[FileRef, ParquetObject]]:
         """Open every planned file (footers read concurrently); missing ones fail or are skipped.
@@ -317,7 +324,7 @@ class CryptoHFTSource:
         return plan
 
     async def _file(
-        self, obj: ParquetObject, window: tuple[int, int], state: _State
+        self, obj: ParquetObject, window: tuple[int, int], state: StreamState
     ) -> AsyncIterator[Batch]:
         """One file's batches in key order, holding back only rows a later row group may precede.
 
@@ -449,7 +456,7 @@ class CryptoHFTSource:
         index: int,
         table: pa.Table,
         window: tuple[int, int],
-        state: _State,
+        state: StreamState,
     ) -> Frame:
         """Decode a row group, report its bad rows, and drop them (depth: flag their messages)."""
         spec = self.spec
@@ -478,7 +485,7 @@ class CryptoHFTSource:
             state.previous_unique = values if increasing else np.unique(values)
         return frame.take(~bad) if bad.any() else frame
 
-    def _emit(self, frame: Frame, file: str, state: _State) -> Batch | None:
+    def _emit(self, frame: Frame, file: str, state: StreamState) -> Batch | None:
         """The batch of rows that are final: whole messages or rows in stream order."""
         spec = self.spec
         if spec.kind == "depth":

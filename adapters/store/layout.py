@@ -291,7 +291,7 @@ def _stream_entry(item: Mapping[str, Any]) -> StreamEntry:
     problem = path_part_problem(entry.symbol)
     if problem is not None:
         raise ValueError(f"symbol {entry.symbol!r} cannot name a store directory ({problem})")
-    expected = (event_path(entry.symbol, entry.kind),)
+    expected: tuple[str, ...] = (event_path(entry.symbol, entry.kind),)
     if entry.kind == "depth":
         expected += (levels_path(entry.symbol, entry.kind),)
     if entry.files != expected:  # a store only reads its own files, inside its directory
