@@ -24,7 +24,12 @@ import streamsim as ss
 from adapters.cli.config import DEFAULT_KINDS, OK, PROBLEMS, CliError, format_time, parse_time
 from adapters.cli.stream_checks import DepthCheck, ValueCheck, instrument_for
 from adapters.cryptohftdata import CryptoHFTData, LocalStore, ParquetObject, S3Store, Store
-from adapters.cryptohftdata.dataset import CryptoHFTSource, FileRef, StreamState
+from adapters.cryptohftdata.dataset import (
+    CryptoHFTSource,
+    FileRef,
+    StreamState,
+    duplicates_note,
+)
 from adapters.cryptohftdata.decode import SPECS
 from streamsim.feed.batches import DepthBatch
 from streamsim.feed.quarantine import Quarantine, QuarantineCounts
@@ -177,7 +182,8 @@ async def _check_stream(
     result.problems = [f.text() for f in values.findings.values()]
     if depth is not None:
         result.problems += [f.text() for f in depth.findings()]
-    result.notes = list(source.notes)
+    note = duplicates_note(state)
+    result.notes = list(source.notes) + ([f"{symbol}.{kind}: {note}"] if note else [])
     return result
 
 

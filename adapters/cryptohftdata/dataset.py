@@ -43,7 +43,15 @@ from .decode import (
     schema_text,
     text_columns,
 )
-from .orderbook import KEY, DepthState, check_messages, depth_batch, flag_bad_rows, key_bounds
+from .orderbook import (
+    EXACT_NOTE,
+    KEY,
+    DepthState,
+    check_messages,
+    depth_batch,
+    flag_bad_rows,
+    key_bounds,
+)
 from .reader import ParquetObject, Task, gather
 from .store import Store
 
@@ -220,6 +228,12 @@ class StreamState:
     previous_unique: IntArray | None = None
 
 
+def duplicates_note(state: StreamState) -> str | None:
+    """The note of a stream's exact duplicate depth messages (counted, dropped), if any."""
+    count = state.depth.exact_duplicates
+    return f"{count:,} {EXACT_NOTE}" if count else None
+
+
 def _is_sorted(values: IntArray) -> bool:
     return len(values) < 2 or bool((values[1:] >= values[:-1]).all())
 
@@ -264,6 +278,9 @@ class CryptoHFTSource:
             async for batch in self.file_batches(ref, obj, state):
                 yield batch
             obj.whole = None  # replayed: a small object read whole is not needed again
+        note = duplicates_note(state)
+        if note:
+            self.notes.append(f"{self._stream}: {note}")
 
     def file_batches(
         self, ref: FileRef, obj: ParquetObject, state: StreamState
