@@ -151,3 +151,17 @@ def test_validate_lists_conflicting_copies_and_notes_exact_ones(
     assert code == 1
     assert f"1 x {CONFLICTING}" in out
     assert f"1 {EXACT_NOTE}" in out
+
+
+def test_a_trade_id_repeated_two_row_groups_later_is_a_duplicate(tmp_path: Path) -> None:
+    from test_cryptohftdata import TRADES_KEY, trades_table
+
+    table = trades_table(30)
+    ids = table["trade_id"].to_pylist()
+    ids[25] = ids[2]  # 23 rows later: three row groups of 10 rows apart
+    table = table.set_column(table.schema.get_field_index("trade_id"), "trade_id", pa.array(ids))
+    path = tmp_path / TRADES_KEY
+    path.parent.mkdir(parents=True)
+    pq.write_table(table, path, row_group_size=10)
+    with pytest.raises(ss.DataError, match=r"row 25, column 'trade_id': duplicate trade_id"):
+        replay([one_stream(tmp_path, "trades")])

@@ -68,6 +68,8 @@ KNOWN_GRIDS: dict[str, tuple[str, str]] = {
     "ETHUSDT": ("0.01", "0.001"),
 }
 
+#: Distinct ids (or times) a row stream remembers to find duplicates (8 MB of int64).
+UNIQUE_MEMORY = 1 << 20
 #: Concurrent footer reads when a source plans its files.
 _LOOKUPS = 16
 #: Bytes of small objects (read whole with their footer) a source keeps until it replays
@@ -232,6 +234,20 @@ def duplicates_note(state: StreamState) -> str | None:
     """The note of a stream's exact duplicate depth messages (counted, dropped), if any."""
     count = state.depth.exact_duplicates
     return f"{count:,} {EXACT_NOTE}" if count else None
+
+
+def _remember_unique(previous: IntArray | None, values: IntArray) -> IntArray:
+    """The largest :data:`UNIQUE_MEMORY` distinct values seen so far, sorted: duplicates
+    are found across row groups and files, not only against the previous row group."""
+    increasing = len(values) < 2 or bool((values[1:] > values[:-1]).all())
+    fresh = values if increasing else np.unique(values)
+    if previous is None or not len(previous):
+        merged = fresh
+    elif not len(fresh) or fresh[0] > previous[-1]:  # the usual case: ids keep rising
+        merged = np.concatenate((previous, fresh))
+    else:
+        merged = np.union1d(previous, fresh)
+    return merged[-UNIQUE_MEMORY:]
 
 
 def _is_sorted(values: IntArray) -> bool:
@@ -498,8 +514,7 @@ class CryptoHFTSource:
                 )
                 bad[positions] = True
                 values = values[~dup]
-            increasing = len(values) < 2 or bool((values[1:] > values[:-1]).all())
-            state.previous_unique = values if increasing else np.unique(values)
+            state.previous_unique = _remember_unique(state.previous_unique, values)
         return frame.take(~bad) if bad.any() else frame
 
     def _emit(self, frame: Frame, file: str, state: StreamState) -> Batch | None:
