@@ -33,6 +33,7 @@ from adapters.cryptohftdata.dataset import (
 from adapters.cryptohftdata.decode import SPECS
 from streamsim.feed.batches import DepthBatch
 from streamsim.feed.quarantine import Quarantine, QuarantineCounts
+from streamsim.path_parts import check_path_part
 
 
 @dataclass
@@ -213,6 +214,8 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     unknown = [k for k in kinds if k not in SPECS]
     if unknown:
         raise CliError(f"unknown kinds {', '.join(unknown)}; allowed: {', '.join(SPECS)}")
+    check_path_part(args.symbol, "--symbol")
+    check_path_part(args.exchange, "--exchange")
     collected = _Collected()
     dataset = CryptoHFTData(
         store, exchange=args.exchange, policy="quarantine", quarantine=collected, missing="skip"
