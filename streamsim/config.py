@@ -34,6 +34,7 @@ from .feed.feed_models import Recorded as RecordedFeed
 from .feed.feed_models import fixed as fixed_feed
 from .feed.sources import Source
 from .instruments import Instrument
+from .path_parts import check_path_part
 from .run.clock import PacedClock
 from .run.engine import RunResult, run_backtest
 from .run.live import run_paper_live
@@ -445,6 +446,9 @@ class RunConfig(_Section, frozen=True):
 
     def __post_init__(self) -> None:
         check_values(self)
+        check_path_part(self.data.exchange, "data.exchange")
+        for i, symbol in enumerate(self.data.symbols or ()):
+            check_path_part(symbol, f"data.symbols[{i}]")
 
     def rules(self) -> list[Rule]:
         start, end = self.data.start, self.data.end

@@ -107,11 +107,17 @@ def test_validate_missing_and_gap(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["validate", str(root), *HOUR, "--kinds", "depth,trades"]) == 1
     assert "missing" in capsys.readouterr().out
     # a depth file whose second message does not follow the first
+    final, prev = [10, 10, 20, 30], [5, 5, 10, 25]
     table = pa.table(
         {
-            "final_update_id": pa.array([10, 10, 20, 30], pa.int64()),
-            "prev_final_update_id": pa.array([5, 5, 10, 25], pa.int64()),
+            "received_time": pa.array([1751371200000000000] * 4, pa.int64()),
             "event_time": pa.array([1751371200000] * 4, pa.int64()),
+            "first_update_id": pa.array([p + 1 for p in prev], pa.int64()),
+            "final_update_id": pa.array(final, pa.int64()),
+            "prev_final_update_id": pa.array(prev, pa.int64()),
+            "side": ["bid", "ask", "bid", "ask"],
+            "price": ["100.0", "100.1", "100.0", "100.2"],
+            "quantity": ["1.000", "1.000", "2.000", "0.000"],
         }
     )
     (root / DEPTH).parent.mkdir(parents=True)

@@ -1,6 +1,7 @@
 """Write a Binance capture into the CryptoHFTData layout (Parquet, zstd), vectorised.
 
-Layout under ``root`` (see ``docs/binance.md`` and the reference ``formats.md``)::
+Layout under ``root`` (see ``docs/binance.md`` and the reference ``formats.md``); every
+file carries Parquet page checksums (:mod:`streamsim.parquet_options`)::
 
     trades/{exchange}/{symbol}/YYYY/MM/DD/trades.parquet
     orderbook/{exchange}/{symbol}/YYYY/MM/DD/orderbook_{HH}.parquet
@@ -44,6 +45,8 @@ from streamsim.errors import DataError
 from streamsim.events import SELL
 from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.instruments import Instrument
+from streamsim.parquet_options import ARCHIVE_COMPRESSION_LEVEL, write_options
+from streamsim.path_parts import check_path_part
 
 from .capture import Capture
 
@@ -56,7 +59,7 @@ MS_PER_DAY = 86_400_000
 #: Decimal places of Binance ``markPriceUpdate`` strings (mark, index, settle, funding).
 MARK_PRICE_PLACES = 8
 #: zstd level used by default (high: the files are written once and read many times).
-COMPRESSION_LEVEL = 19
+COMPRESSION_LEVEL = ARCHIVE_COMPRESSION_LEVEL
 
 _SIDES = pa.array(["bid", "ask"], type=pa.string())
 _EVENT_TYPES = pa.array(["update", "snapshot"], type=pa.string())
@@ -299,6 +302,8 @@ def write_partitioned(
     """Split ``table`` by the UTC day (and hour) of ``time_ms`` and write each part as
     ``{kind}/{exchange}/{symbol}/YYYY/MM/DD/{kind}.parquet`` (``orderbook_{HH}`` when
     ``hourly``); rows keep their order. An existing file raises unless ``overwrite``."""
+    for name, what in ((kind, "kind"), (exchange, "exchange"), (symbol, "symbol")):
+        check_path_part(name, what)
     time_ms = np.asarray(time_ms, dtype=np.int64)
     if len(time_ms) != table.num_rows:
         raise ValueError(f"{len(time_ms)} times for {table.num_rows} rows")
@@ -317,10 +322,7 @@ def write_partitioned(
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(
-            table.take(pa.array(rows)),
-            path,
-            compression="zstd",
-            compression_level=compression_level,
+            table.take(pa.array(rows)), path, **write_options(compression_level=compression_level)
         )
         written.append(path)
     return written
@@ -341,6 +343,9 @@ def write_cryptohftdata(
     CryptoHFTData table and are not written. Returns the files written, in order.
     """
     root = Path(root)
+    check_path_part(exchange, "exchange")
+    for symbol in capture.symbols:  # from the data: a hostile name must not leave root
+        check_path_part(symbol, "capture symbol", DataError)
     written: list[Path] = []
     for symbol, data in sorted(capture.symbols.items()):
         depth = data.depth

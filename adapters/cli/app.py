@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--end", required=True, help="ISO-8601 UTC, inclusive")
     val.add_argument("--kinds", help=f"comma-separated (default {','.join(DEFAULT_KINDS)})")
     val.add_argument("--exchange", default="binance_futures")
+    val.add_argument("--tick-size", help="price grid (default: built in for BTCUSDT, ETHUSDT)")
+    val.add_argument("--lot-size", help="size grid (with --tick-size)")
     val.set_defaults(handler=cmd_validate)
 
     rep = sub.add_parser("report", help="rebuild report.html from a run's artifacts")

@@ -1,14 +1,20 @@
-"""``streamsim validate``: checks of a CryptoHFTData tree (local or ``s3://``)."""
+"""``streamsim validate``: checks of a CryptoHFTData tree (local or ``s3://``).
+
+Every planned file is opened and every row group read and decoded by the same reader a
+run uses (under the quarantine policy, collected in memory), so validate lists every row
+and message a run would refuse, by file; depth is replayed into a book for sequence gaps
+and crossed books, and values are checked (:mod:`adapters.cli.stream_checks`).
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio
-import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.markup import escape
@@ -16,8 +22,18 @@ from rich.table import Table
 
 import streamsim as ss
 from adapters.cli.config import DEFAULT_KINDS, OK, PROBLEMS, CliError, format_time, parse_time
+from adapters.cli.stream_checks import DepthCheck, ValueCheck, instrument_for
 from adapters.cryptohftdata import CryptoHFTData, LocalStore, ParquetObject, S3Store, Store
+from adapters.cryptohftdata.dataset import (
+    CryptoHFTSource,
+    FileRef,
+    StreamState,
+    duplicates_note,
+)
 from adapters.cryptohftdata.decode import SPECS
+from streamsim.feed.batches import DepthBatch
+from streamsim.feed.quarantine import Quarantine, QuarantineCounts
+from streamsim.path_parts import check_path_part
 
 
 @dataclass
@@ -32,6 +48,20 @@ class FileCheck:
     messages: int | None = None
     gaps: list[str] = field(default_factory=list)
     note: str = ""
+
+
+@dataclass
+class StreamCheck:
+    """What ``validate`` found in one stream: its files, stream-wide problems and notes."""
+
+    kind: str
+    files: list[FileCheck] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+#: Source bounds that cut no row: validate reads every row group of every planned file.
+_EVERYTHING = (-(2**62), 2**62)
 
 
 def _time_range(meta: pq.FileMetaData, column: str) -> tuple[int | None, int | None]:
@@ -52,49 +82,6 @@ def _time_range(meta: pq.FileMetaData, column: str) -> tuple[int | None, int | N
     return int(min(lows)) * 1_000_000, int(max(highs)) * 1_000_000
 
 
-async def _id_columns(obj: ParquetObject) -> pa.Table:
-    """The update-id columns (and ``event_type`` when present) of a depth object."""
-    columns = ["final_update_id", "prev_final_update_id"]
-    if "event_type" in obj.schema.names:
-        columns.append("event_type")
-    parts = [obj.decode(await obj.fetch(i, columns), columns) for i in range(obj.num_row_groups)]
-    return pa.concat_tables(parts) if parts else obj.schema.empty_table().select(columns)
-
-
-def _update_ids(table: pa.Table, check: FileCheck, last_final: int | None) -> int | None:
-    """Count depth messages and gaps between a message's ``prev_final_update_id`` and the
-    previous message's ``final_update_id``; returns the last ``final_update_id``."""
-    has_type = "event_type" in table.column_names
-    final = table.column("final_update_id").to_numpy()
-    prev = table.column("prev_final_update_id").to_numpy()
-    if not len(final):
-        check.messages = 0
-        return last_final
-    starts = np.flatnonzero(np.concatenate(([True], final[1:] != final[:-1])))
-    finals, prevs = final[starts], prev[starts]
-    check.messages = len(starts)
-    snapshot = np.zeros(len(starts), dtype=bool)
-    if has_type:
-        kinds = table.column("event_type").to_numpy(zero_copy_only=False)[starts]
-        snapshot = kinds == "snapshot"
-    before = np.concatenate(([-1 if last_final is None else last_final], finals[:-1]))
-    after_snapshot = np.concatenate(([False], snapshot[:-1]))
-    bad = (prevs != before) & ~snapshot & ~after_snapshot
-    if last_final is None:
-        bad[0] = False
-    for i in np.flatnonzero(bad)[:5]:
-        check.gaps.append(
-            f"message {i}: prev_final_update_id {int(prevs[i])} != previous "
-            f"final_update_id {int(before[i])}"
-        )
-    if bad.sum() > 5:
-        check.gaps.append(f"... {int(bad.sum()) - 5} more gaps")
-    backwards = int((np.diff(finals) < 0).sum())
-    if backwards:
-        check.gaps.append(f"{backwards} messages with final_update_id going backwards")
-    return int(finals[-1])
-
-
 def _validate_store(root: str, endpoint_url: str | None) -> Store:
     """A local tree, or ``s3://bucket/prefix`` (credentials from the standard chain)."""
     if root.startswith("s3://"):
@@ -107,33 +94,117 @@ def _validate_store(root: str, endpoint_url: str | None) -> Store:
     return LocalStore(root)
 
 
-async def _check_file(
-    store: Store, key: str, fallback: str | None, kind: str, last_final: int | None
-) -> tuple[FileCheck, int | None]:
-    """Existence, rows, time range and (depth) update-id continuity of one object."""
-    check = FileCheck(key, False)
-    try:
-        obj = await ParquetObject.open(store, key)
-        if obj is None and fallback:
-            obj = await ParquetObject.open(store, fallback)
+class _Collected(Quarantine):
+    """The bad input the readers report, kept in memory per file (no JSONL file)."""
+
+    def __init__(self) -> None:  # no file: validate lists what it found instead
+        QuarantineCounts.__init__(self)
+        self.by_file: dict[str, dict[tuple[str | None, str], list[int]]] = {}
+
+    def write(
+        self,
+        stream: str,
+        file: str,
+        row: int,
+        column: str | None,
+        reason: str,
+        record: Mapping[str, Any],
+    ) -> None:
+        self.counts[(stream, reason)] += 1
+        seen = self.by_file.setdefault(file, {}).setdefault((column, reason), [0, row])
+        seen[0] += 1
+
+    def close(self) -> None:
+        pass
+
+    def issues(self, file: str) -> list[str]:
+        """One line per reason found in ``file``: how many, the column, the first row."""
+        out = []
+        for (column, reason), (count, row) in self.by_file.get(file, {}).items():
+            where = f"column {column!r}, " if column else ""
+            first = "the whole file" if row < 0 else f"first at row {row}"
+            out.append(f"{count:,} x {reason} ({where}{first})")
+        return out
+
+
+def _open_error(error: Exception) -> str:
+    return f"unreadable: {error}"
+
+
+async def _check_stream(
+    dataset: CryptoHFTData,
+    symbol: str,
+    kind: str,
+    refs: list[FileRef],
+    instrument: ss.Instrument | None,
+    collected: _Collected,
+) -> StreamCheck:
+    """Read and decode every row group of every file of one stream, in order, through
+    the reader (so validate reports exactly what a run would refuse), replaying depth."""
+    spec = SPECS[kind]
+    source = CryptoHFTSource(
+        dataset, symbol, spec, refs, _EVERYTHING[0], _EVERYTHING[1], instrument
+    )
+    state = StreamState()
+    depth = DepthCheck(symbol, instrument) if kind == "depth" else None
+    values = ValueCheck(instrument)
+    result = StreamCheck(kind)
+    for ref in refs:
+        check = FileCheck(ref.key, False)
+        result.files.append(check)
+        obj: ParquetObject | None = None
+        try:
+            obj = await ParquetObject.open(dataset.store, ref.key)
+            if obj is None and ref.fallback:
+                obj = await ParquetObject.open(dataset.store, ref.fallback)
+                if obj is not None:
+                    check.key, check.note = ref.fallback, "fallback"
+            if obj is None:
+                check.gaps.append("missing")
+                continue
+            check.exists = True
+            check.rows = obj.num_rows
+            check.first, check.last = _time_range(obj.metadata, spec.time)
+            messages = 0
+            async for batch in source.file_batches(ref, obj, state):
+                values.add(batch)
+                if depth is not None and isinstance(batch, DepthBatch):
+                    depth.add(batch)
+                    messages += len(batch)
+            if depth is not None:
+                check.messages = messages
+        except Exception as error:  # an unreadable object: report it, keep going
+            check.exists = check.exists or isinstance(error, ss.DataError)  # there, but corrupt
+            check.gaps.append(_open_error(error))
+        finally:
             if obj is not None:
-                check.key, check.note = fallback, "fallback"
-        if obj is None:
-            check.gaps.append("missing")
-            return check, None
-        check.exists = True
-        check.rows = obj.num_rows
-        check.first, check.last = _time_range(obj.metadata, SPECS[kind].time)
-        if kind == "depth":
-            last_final = _update_ids(await _id_columns(obj), check, last_final)
-    except Exception as error:  # unreadable object: report it, keep going
-        check.exists = check.exists or isinstance(error, ss.DataError)  # there, but corrupt
-        check.gaps.append(f"unreadable: {error}")
-    return check, last_final
+                check.gaps.extend(collected.issues(obj.name))
+                obj.whole = None
+    result.problems = [f.text() for f in values.findings.values()]
+    if depth is not None:
+        result.problems += [f.text() for f in depth.findings()]
+    note = duplicates_note(state)
+    result.notes = list(source.notes) + ([f"{symbol}.{kind}: {note}"] if note else [])
+    return result
+
+
+def _instrument(
+    dataset: CryptoHFTData, symbol: str, kinds: list[str], given: ss.Instrument | None
+) -> ss.Instrument | None:
+    if given is not None or not any(SPECS[k].needs_instrument for k in kinds):
+        return given
+    try:
+        return dataset.instrument(symbol)
+    except ss.ConfigError as error:
+        raise CliError(
+            f"no built-in grid for {symbol}: pass --tick-size and --lot-size (PRICE_FILTER."
+            "tickSize and LOT_SIZE.stepSize from GET /fapi/v1/exchangeInfo)"
+        ) from error
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
-    """Check a CryptoHFTData tree (local or ``s3://``) for a symbol and window."""
+    """Check a CryptoHFTData tree (local or ``s3://``) for a symbol and window: every file
+    is read and decoded, depth is replayed into a book."""
     store = _validate_store(args.root, args.endpoint_url)
     start = parse_time(args.start, "--start")
     end = parse_time(args.end, "--end")
@@ -143,36 +214,53 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     unknown = [k for k in kinds if k not in SPECS]
     if unknown:
         raise CliError(f"unknown kinds {', '.join(unknown)}; allowed: {', '.join(SPECS)}")
-    dataset = CryptoHFTData(store, exchange=args.exchange)
+    check_path_part(args.symbol, "--symbol")
+    check_path_part(args.exchange, "--exchange")
+    collected = _Collected()
+    dataset = CryptoHFTData(
+        store, exchange=args.exchange, policy="quarantine", quarantine=collected, missing="skip"
+    )
+    given = instrument_for(args.symbol, args.tick_size, args.lot_size)
+    instrument = _instrument(dataset, args.symbol, kinds, given)
+    plans = [(kind, dataset.files(args.symbol, kind, start, end)) for kind in kinds]
 
-    async def check_all() -> list[tuple[str, FileCheck]]:
-        checks: list[tuple[str, FileCheck]] = []
-        for kind in kinds:
-            last_final: int | None = None
-            for ref in dataset.files(args.symbol, kind, start, end):
-                check, last_final = await _check_file(
-                    store, ref.key, ref.fallback, kind, last_final
-                )
-                checks.append((kind, check))
-        return checks
+    async def check_all() -> list[StreamCheck]:
+        return [
+            await _check_stream(
+                dataset,
+                args.symbol,
+                kind,
+                refs,
+                instrument if SPECS[kind].needs_instrument else None,
+                collected,
+            )
+            for kind, refs in plans
+        ]
 
     problems: list[str] = []
+    notes: list[str] = []
     table = Table(title=f"{args.root} {args.symbol} {format_time(start)} .. {format_time(end)}")
     for column in ("kind", "file", "rows", "first", "last", "messages", "issues"):
         table.add_column(column)
-    for kind, check in anyio.run(check_all):
-        issues = [g for g in check.gaps if g]
-        problems.extend(f"{kind} {check.key}: {issue}" for issue in issues)
-        table.add_row(
-            kind,
-            escape(check.key + (f" ({check.note})" if check.note else "")),
-            f"{check.rows:,}" if check.exists else "-",
-            format_time(check.first) if check.first is not None else "-",
-            format_time(check.last) if check.last is not None else "-",
-            f"{check.messages:,}" if check.messages is not None else "-",
-            "[red]" + escape("; ".join(issues)) if issues else "[green]ok",
-        )
+    for stream in anyio.run(check_all):
+        kind = stream.kind
+        for check in stream.files:
+            issues = [g for g in check.gaps if g]
+            problems.extend(f"{kind} {check.key}: {issue}" for issue in issues)
+            table.add_row(
+                kind,
+                escape(check.key + (f" ({check.note})" if check.note else "")),
+                f"{check.rows:,}" if check.exists else "-",
+                format_time(check.first) if check.first is not None else "-",
+                format_time(check.last) if check.last is not None else "-",
+                f"{check.messages:,}" if check.messages is not None else "-",
+                "[red]" + escape("; ".join(issues)) if issues else "[green]ok",
+            )
+        problems.extend(f"{args.symbol}.{kind}: {problem}" for problem in stream.problems)
+        notes.extend(stream.notes)
     console.print(table)
+    for note in notes:
+        console.print(f"note: {escape(note)}", soft_wrap=True, highlight=False)
     if problems:
         for problem in problems:
             console.print(f"[red]problem:[/red] {escape(problem)}", soft_wrap=True)

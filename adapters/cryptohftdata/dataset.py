@@ -26,6 +26,7 @@ from streamsim.feed.plausibility import Limits, limits_from
 from streamsim.feed.quarantine import Ingest, Policy, Quarantine
 from streamsim.feed.sources import Source, Stream
 from streamsim.instruments import Instrument
+from streamsim.path_parts import check_path_part
 from streamsim.units import DAY, HOUR, MS
 
 from .decode import (
@@ -44,7 +45,15 @@ from .decode import (
     schema_text,
     text_columns,
 )
-from .orderbook import KEY, DepthState, check_messages, depth_batch, flag_bad_rows, key_bounds
+from .orderbook import (
+    EXACT_NOTE,
+    KEY,
+    DepthState,
+    check_messages,
+    depth_batch,
+    flag_bad_rows,
+    key_bounds,
+)
 from .reader import ParquetObject, Task, gather
 from .store import Store
 
@@ -61,6 +70,8 @@ KNOWN_GRIDS: dict[str, tuple[str, str]] = {
     "ETHUSDT": ("0.01", "0.001"),
 }
 
+#: Distinct ids (or times) a row stream remembers to find duplicates (8 MB of int64).
+UNIQUE_MEMORY = 1 << 20
 #: Concurrent footer reads when a source plans its files.
 _LOOKUPS = 16
 #: Bytes of small objects (read whole with their footer) a source keeps until it replays
@@ -149,7 +160,7 @@ class CryptoHFTData:
         if prefetch < 1:
             raise ConfigError(f"prefetch must be >= 1, got {prefetch}")
         self.store = store
-        self.exchange = exchange
+        self.exchange = check_path_part(exchange, "exchange")
         self.instruments = dict(instruments or {})
         self.policy: Policy = policy
         self.quarantine = quarantine
@@ -176,6 +187,7 @@ class CryptoHFTData:
         their own time, so a row filed under a neighbouring hour or day is not read.
         """
         spec = _spec(kind)
+        check_path_part(symbol, "symbols")
         base = f"{spec.folder}/{self.exchange}/{symbol}"
         refs: list[FileRef] = []
         if spec.hourly:
@@ -214,6 +226,7 @@ class CryptoHFTData:
             raise ConfigError(f"symbols must be a sequence of symbols, got the string {symbols!r}")
         out: list[Source] = []
         for symbol in symbols:
+            check_path_part(symbol, "symbols")
             for kind in kinds:
                 spec = _spec(kind)
                 instrument = self.instrument(symbol) if spec.needs_instrument else None
@@ -238,12 +251,32 @@ def _spec(kind: str) -> KindSpec:
 
 
 @dataclass
-class _State:
-    """What one stream remembers across row groups and files."""
+class StreamState:
+    """What one stream remembers across row groups and files (one per iteration)."""
 
     depth: DepthState = field(default_factory=DepthState)
     last_key: int | None = None
     previous_unique: IntArray | None = None
+
+
+def duplicates_note(state: StreamState) -> str | None:
+    """The note of a stream's exact duplicate depth messages (counted, dropped), if any."""
+    count = state.depth.exact_duplicates
+    return f"{count:,} {EXACT_NOTE}" if count else None
+
+
+def _remember_unique(previous: IntArray | None, values: IntArray) -> IntArray:
+    """The largest :data:`UNIQUE_MEMORY` distinct values seen so far, sorted: duplicates
+    are found across row groups and files, not only against the previous row group."""
+    increasing = len(values) < 2 or bool((values[1:] > values[:-1]).all())
+    fresh = values if increasing else np.unique(values)
+    if previous is None or not len(previous):
+        merged = fresh
+    elif not len(fresh) or fresh[0] > previous[-1]:  # the usual case: ids keep rising
+        merged = np.concatenate((previous, fresh))
+    else:
+        merged = np.union1d(previous, fresh)
+    return merged[-UNIQUE_MEMORY:]
 
 
 def _is_sorted(values: IntArray) -> bool:
@@ -285,14 +318,24 @@ class CryptoHFTSource:
         return self._stream
 
     async def __aiter__(self) -> AsyncIterator[Batch]:
-        state = _State()
+        state = StreamState()
         for ref, obj in await self._locate():
-            window = self.window
-            if obj.key != ref.key and ref.day is not None:
-                window = (max(window[0], ref.day[0]), min(window[1], ref.day[1]))
-            async for batch in self._file(obj, window, state):
+            async for batch in self.file_batches(ref, obj, state):
                 yield batch
             obj.whole = None  # replayed: a small object read whole is not needed again
+        note = duplicates_note(state)
+        if note:
+            self.notes.append(f"{self._stream}: {note}")
+
+    def file_batches(
+        self, ref: FileRef, obj: ParquetObject, state: StreamState
+    ) -> AsyncIterator[Batch]:
+        """The batches of one opened file of this stream, continuing ``state`` (what the
+        stream saw in the files before it); ``validate`` walks files one by one with it."""
+        window = self.window
+        if obj.key != ref.key and ref.day is not None:
+            window = (max(window[0], ref.day[0]), min(window[1], ref.day[1]))
+        return self._file(obj, window, state)
 
     async def _locate(self) -> list[tuple[FileRef, ParquetObject]]:
         """Open every planned file (footers read concurrently); missing ones fail or are skipped.
@@ -343,7 +386,7 @@ class CryptoHFTSource:
         return plan
 
     async def _file(
-        self, obj: ParquetObject, window: tuple[int, int], state: _State
+        self, obj: ParquetObject, window: tuple[int, int], state: StreamState
     ) -> AsyncIterator[Batch]:
         """One file's batches in key order, holding back only rows a later row group may precede.
 
@@ -475,7 +518,7 @@ class CryptoHFTSource:
         index: int,
         table: pa.Table,
         window: tuple[int, int],
-        state: _State,
+        state: StreamState,
     ) -> Frame:
         """Decode a row group, report its bad rows, and drop them (depth: flag their messages)."""
         spec = self.spec
@@ -506,11 +549,10 @@ class CryptoHFTSource:
                 )
                 bad[positions] = True
                 values = values[~dup]
-            increasing = len(values) < 2 or bool((values[1:] > values[:-1]).all())
-            state.previous_unique = values if increasing else np.unique(values)
+            state.previous_unique = _remember_unique(state.previous_unique, values)
         return frame.take(~bad) if bad.any() else frame
 
-    def _emit(self, frame: Frame, file: str, state: _State) -> Batch | None:
+    def _emit(self, frame: Frame, file: str, state: StreamState) -> Batch | None:
         """The batch of rows that are final: whole messages or rows in stream order."""
         spec = self.spec
         if spec.kind == "depth":

@@ -50,15 +50,75 @@ _SHARED = ("event_time", "received_time", "first_update_id", "prev_final_update_
 _LOWEST = np.iinfo(np.int64).min
 
 
+#: Fingerprints of the last messages replayed that a stream keeps, to tell a late exact
+#: duplicate (counted and dropped) from a conflicting one (reported) and a stale message.
+RECENT = 65_536
+#: The reasons of depth duplicates.
+CONFLICTING = "conflicting duplicate depth message (same update ids, different levels or times)"
+EXACT_NOTE = "exact duplicate depth messages (same update ids and levels) dropped"
+
+
 @dataclass
 class DepthState:
     """What a depth stream remembers between batches: last message, messages already
-    dropped, and notes for the run's report (snapshots whose time was moved)."""
+    dropped, fingerprints of recent messages, duplicates seen, and notes for the run's
+    report (snapshots whose time was moved)."""
 
     last_key: int | None = None
     last_time: int | None = None
     bad_keys: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    recent_keys: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    recent_prints: npt.NDArray[np.uint64] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.uint64)
+    )
+    #: Exact duplicates dropped (each counted once per extra copy).
+    exact_duplicates: int = 0
+    #: Messages reported as conflicting duplicates (all their copies are dropped).
+    conflicting_duplicates: int = 0
+
+    def remember(self, keys: IntArray, prints: npt.NDArray[np.uint64]) -> None:
+        """Keep the fingerprints of replayed messages (keys ascending), the last RECENT."""
+        self.recent_keys = np.concatenate((self.recent_keys, keys))[-RECENT:]
+        self.recent_prints = np.concatenate((self.recent_prints, prints))[-RECENT:]
+
+    def recalled(self, keys: IntArray) -> tuple[BoolArray, npt.NDArray[np.uint64]]:
+        """Which ``keys`` were replayed recently, and their fingerprints then."""
+        known = self.recent_keys
+        if not len(known):
+            return np.zeros(len(keys), dtype=np.bool_), np.zeros(len(keys), dtype=np.uint64)
+        at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+        hit = known[at] == keys
+        return hit, self.recent_prints[at]
+
+
+_M1, _M2, _M3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(31)
+
+
+def _mix(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """A 64-bit finaliser (splitmix64), so that sums of mixed rows rarely collide."""
+    values = (values ^ (values >> np.uint64(30))) * _M2
+    values = (values ^ (values >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return values ^ (values >> _M3)
+
+
+def fingerprints(frame: Frame, starts: IntArray) -> npt.NDArray[np.uint64]:
+    """One 64-bit fingerprint per group of rows starting at ``starts``: its levels as a
+    multiset of (side, price, size) plus its first row's ids and ``event_time`` (not
+    ``received_time``: a copy received twice is the same message). Vectorised."""
+    c = frame.cols
+    if not len(starts):
+        return np.zeros(0, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        row = _mix(c["price"].astype(np.uint64) * _M1 + c["side"].astype(np.uint64))
+        row = _mix(row ^ (c["quantity"].astype(np.uint64) * _M2))
+        total = np.add.reduceat(row, starts, dtype=np.uint64)
+        sizes = np.diff(np.append(starts, len(row))).astype(np.uint64)
+        header = _mix(c["event_time"][starts].astype(np.uint64) * _M1 + sizes)
+        header = _mix(header ^ c["first_update_id"][starts].astype(np.uint64))
+        header = _mix(header ^ c["prev_final_update_id"][starts].astype(np.uint64) * _M2)
+        out: npt.NDArray[np.uint64] = _mix(total ^ header)
+    return out
 
 
 def key_bounds(low: int, high: int) -> tuple[int, int]:
@@ -190,7 +250,20 @@ def check_messages(frame: Frame, state: DepthState, ingest: Ingest, file: str) -
             state.bad_keys = {k for k in state.bad_keys if k > last}
     if not len(key):
         return frame
+    frame = _split_copies(frame, state, ingest, file)
+    key = frame[KEY]
     starts = message_starts(key)
+    prints = fingerprints(frame, starts)
+    if state.last_key is not None and len(key) and key[0] <= state.last_key:
+        exact = _recalled_exact(key[starts], prints, state)
+        if exact.any():  # received again after it was replayed: counted, dropped
+            state.exact_duplicates += int(exact.sum())
+            frame = frame.take(~np.repeat(exact, np.diff(np.append(starts, len(key)))))
+            prints = prints[~exact]
+            key = frame[KEY]
+            starts = message_starts(key)
+    if not len(key):
+        return frame
     sizes = np.diff(np.append(starts, len(key)))
     m = len(starts)
     message_of_row = np.repeat(np.arange(m, dtype=np.int64), sizes)
@@ -205,7 +278,12 @@ def check_messages(frame: Frame, state: DepthState, ingest: Ingest, file: str) -
             reasons.append((flag, name, "rows of one message disagree"))
     keys = key[starts]
     if state.last_key is not None and keys[0] <= state.last_key:
-        reasons.append((keys <= state.last_key, "final_update_id", "update id not increasing"))
+        old = keys <= state.last_key
+        hit, _ = state.recalled(keys)
+        if (old & hit).any():  # an exact copy left above: this one differs
+            state.conflicting_duplicates += int((old & hit).sum())
+            reasons.append((old & hit, "final_update_id", CONFLICTING))
+        reasons.append((old & ~hit, "final_update_id", "update id not increasing"))
     times = frame["event_time"][starts]
     snapshot = frame["event_type"][starts] == _SNAPSHOT
     # The update-id chain's times must not go back; a snapshot is not part of the chain.
@@ -238,10 +316,65 @@ def check_messages(frame: Frame, state: DepthState, ingest: Ingest, file: str) -
                 )
         report(ingest, file, groups)
         frame = frame.take(~taken[message_of_row])
+        prints = prints[~taken]
         if not len(frame):
             return frame
     state.last_key = int(frame[KEY][-1])
+    state.remember(frame[KEY][message_starts(frame[KEY])], prints)
     return frame
+
+
+def _recalled_exact(keys: IntArray, prints: npt.NDArray[np.uint64], state: DepthState) -> BoolArray:
+    """Messages at or below the last replayed key that repeat one replayed recently."""
+    assert state.last_key is not None
+    hit, then = state.recalled(keys)
+    exact: BoolArray = (keys <= state.last_key) & hit & (then == prints)
+    return exact
+
+
+def _split_copies(frame: Frame, state: DepthState, ingest: Ingest, file: str) -> Frame:
+    """Copies of one message (same update ids, rows with different ``received_time``):
+    exact copies are counted and only the first kept; copies that differ (levels, times,
+    ids) are reported as one conflicting message and all dropped (the book sees a gap).
+
+    Only when some message has rows of two receive times (rare) are the rows re-sorted,
+    by receive time within each message, keeping file order within each copy.
+    """
+    key, recv = frame[KEY], frame["received_time"]
+    if len(key) < 2 or not ((key[1:] == key[:-1]) & (recv[1:] != recv[:-1])).any():
+        return frame
+    frame = frame.take(np.lexsort((recv, key)))
+    key, recv = frame[KEY], frame["received_time"]
+    change = np.empty(len(key), dtype=np.bool_)
+    change[0] = True
+    change[1:] = (key[1:] != key[:-1]) | (recv[1:] != recv[:-1])
+    starts = np.flatnonzero(change)
+    copy_keys = key[starts]
+    prints = fingerprints(frame, starts)
+    first = np.empty(len(starts), dtype=np.bool_)
+    first[0] = True
+    first[1:] = copy_keys[1:] != copy_keys[:-1]
+    base = prints[first][np.cumsum(first) - 1]
+    conflicting = np.unique(copy_keys[~first & (prints != base)])
+    in_conflict = np.isin(copy_keys, conflicting)
+    exact = ~first & ~in_conflict
+    state.exact_duplicates += int(exact.sum())
+    if len(conflicting):
+        state.conflicting_duplicates += len(conflicting)
+        heads = np.flatnonzero(first & in_conflict)
+        copies = np.add.reduceat(np.ones(len(starts), dtype=np.int64), np.flatnonzero(first))
+        copies = copies[np.flatnonzero(in_conflict[first])]
+        sizes = np.diff(np.append(starts, len(key)))
+        records = []
+        for head, count in zip(heads.tolist(), copies.tolist(), strict=True):
+            record = _message_record(frame, int(starts[head]), int(sizes[head]))
+            record["copies"] = count
+            records.append(record)
+        report(ingest, file, [("final_update_id", CONFLICTING, frame.rows[starts[heads]], records)])
+    drop = exact | in_conflict
+    if not drop.any():
+        return frame
+    return frame.take(~np.repeat(drop, np.diff(np.append(starts, len(key)))))
 
 
 def flag_bad_rows(

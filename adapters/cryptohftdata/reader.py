@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from streamsim.errors import DataError
+from streamsim.parquet_options import READ_OPTIONS
 
 from .store import Store
 
@@ -285,24 +286,46 @@ class ParquetObject:
         ``dictionary`` names string columns to read dictionary-encoded: their few distinct
         values are converted once instead of once per row.
         """
-        handle = pa.PythonFile(_FetchedFile(self.size, data.ranges), mode="r")
         try:
-            reader = pq.ParquetFile(
-                handle,
-                metadata=self.metadata,
-                read_dictionary=list(dictionary) or None,
-                pre_buffer=False,
-                page_checksum_verification=True,
-            )
-            table: pa.Table = reader.read_row_group(data.index, columns=list(columns))
+            table = self._read_group(data, columns, dictionary)
         except _ARROW_ERRORS as exc:
-            raise DataError(f"{self.name}: cannot decode row group {data.index} ({exc})") from exc
+            where = self._failing_column(data, columns, dictionary)
+            raise DataError(
+                f"{self.name}: cannot decode row group {data.index}{where} ({exc})"
+            ) from exc
         if table.num_rows != self.metadata.row_group(data.index).num_rows:
             raise DataError(
                 f"{self.name}: row group {data.index} decoded to {table.num_rows} rows, "
                 f"its metadata says {self.metadata.row_group(data.index).num_rows} (corrupt)"
             )
         return table
+
+    def _read_group(
+        self, data: RowGroupBytes, columns: Sequence[str], dictionary: Sequence[str]
+    ) -> pa.Table:
+        handle = pa.PythonFile(_FetchedFile(self.size, data.ranges), mode="r")
+        reader = pq.ParquetFile(
+            handle,
+            metadata=self.metadata,
+            read_dictionary=[c for c in dictionary if c in columns] or None,
+            pre_buffer=False,
+            **READ_OPTIONS,
+        )
+        table: pa.Table = reader.read_row_group(data.index, columns=list(columns))
+        return table
+
+    def _failing_column(
+        self, data: RowGroupBytes, columns: Sequence[str], dictionary: Sequence[str]
+    ) -> str:
+        """``", column 'x'"`` for the first column that fails alone (error path only)."""
+        if len(columns) < 2:
+            return f", column {columns[0]!r}" if columns else ""
+        for column in columns:
+            try:
+                self._read_group(data, [column], dictionary)
+            except _ARROW_ERRORS:
+                return f", column {column!r}"
+        return ""
 
     async def row_groups(
         self,

@@ -48,6 +48,7 @@ from botocore.exceptions import (
 )
 
 from streamsim.errors import ConfigError, DataError, StreamsimError
+from streamsim.path_parts import check_relative_key
 
 __all__ = ["S3Error", "S3NotFoundError", "S3Store"]
 
@@ -210,6 +211,11 @@ class S3Store:
         key = key.lstrip("/")
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    def request_key(self, key: str) -> str:
+        """:meth:`object_key` of a checked key: one that would leave the prefix (``..``,
+        absolute, NUL) raises ConfigError before any request."""
+        return self.object_key(check_relative_key(key))
+
     def describe(self, key: str) -> str:
         """The object's ``s3://bucket/prefix/key`` URL."""
         return f"s3://{self.bucket}/{self.object_key(key)}"
@@ -218,7 +224,7 @@ class S3Store:
         """The object's size in bytes (a HEAD request), or None if it does not exist."""
 
         async def head(client: Any) -> int:
-            response = await client.head_object(Bucket=self.bucket, Key=self.object_key(key))
+            response = await client.head_object(Bucket=self.bucket, Key=self.request_key(key))
             return int(response["ContentLength"])
 
         try:
@@ -239,7 +245,7 @@ class S3Store:
         async def get(client: Any) -> tuple[bytes, str | None] | None:
             try:
                 response = await client.get_object(
-                    Bucket=self.bucket, Key=self.object_key(key), Range=f"bytes=-{length}"
+                    Bucket=self.bucket, Key=self.request_key(key), Range=f"bytes=-{length}"
                 )
             except ClientError as exc:
                 if _status_and_code(exc)[0] == 416:  # S3 has no range of an empty object
@@ -287,7 +293,7 @@ class S3Store:
 
         async def get(client: Any) -> tuple[bytes, str | None]:
             response = await client.get_object(
-                Bucket=self.bucket, Key=self.object_key(key), Range=f"bytes={start}-{end - 1}"
+                Bucket=self.bucket, Key=self.request_key(key), Range=f"bytes={start}-{end - 1}"
             )
             data = await _body(response)
             content_range = response.get("ContentRange")

@@ -13,6 +13,8 @@ from typing import Protocol
 
 import anyio
 
+from streamsim.path_parts import check_relative_key
+
 
 class Store(Protocol):
     """Read access to a CryptoHFTData tree.
@@ -52,10 +54,16 @@ class LocalStore:
     def describe(self, key: str) -> str:
         return str(self.root / key)
 
+    def path(self, key: str) -> Path:
+        """The file of ``key``; a key that would leave the root raises ConfigError."""
+        return self.root / check_relative_key(key)
+
     async def read_tail(self, key: str, length: int) -> tuple[int, bytes] | None:
+        path = self.path(key)
+
         def read() -> tuple[int, bytes] | None:
             try:
-                handle = (self.root / key).open("rb")
+                handle = path.open("rb")
             except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 return None
             with handle:
@@ -66,8 +74,10 @@ class LocalStore:
         return await anyio.to_thread.run_sync(read)
 
     async def read_range(self, key: str, start: int, end: int) -> bytes:
+        path = self.path(key)
+
         def read() -> bytes:
-            with (self.root / key).open("rb") as handle:
+            with path.open("rb") as handle:
                 handle.seek(start)
                 return handle.read(end - start)
 

@@ -31,6 +31,8 @@ from streamsim.feed.batches import Batch, DepthBatch
 from streamsim.feed.quarantine import QuarantineCounts
 from streamsim.feed.sources import Source, Stream
 from streamsim.instruments import Instrument
+from streamsim.parquet_options import write_options
+from streamsim.path_parts import check_path_part
 
 from .layout import (
     FIELDS,
@@ -96,14 +98,11 @@ class _StreamWriter:
         self.levels_path = levels_path(stream.symbol, stream.kind) if self.depth else None
         (root / stream.symbol).mkdir(exist_ok=True)
         self._writer = pq.ParquetWriter(
-            root / self.path,
-            self.schema,
-            compression="zstd",
-            write_statistics=["ts_exchange"],
+            root / self.path, self.schema, **write_options(write_statistics=["ts_exchange"])
         )
         self._levels_writer = (
             pq.ParquetWriter(
-                root / self.levels_path, LEVEL_SCHEMA, compression="zstd", write_statistics=False
+                root / self.levels_path, LEVEL_SCHEMA, **write_options(write_statistics=False)
             )
             if self.levels_path is not None
             else None
@@ -336,9 +335,9 @@ def _check_streams(sources: Sequence[Source]) -> list[Stream]:
         stream = source.stream
         if stream.kind not in FIELDS:
             raise ConfigError(f"{stream}: unknown kind {stream.kind!r}")
-        symbol = stream.symbol
-        if not symbol or symbol.startswith(".") or any(c in symbol for c in "/\\\0"):
-            raise ConfigError(f"symbol {symbol!r} cannot name a store directory")
+        check_path_part(stream.symbol, f"{stream} symbol (a store directory)")
+        if stream.symbol.startswith("."):  # the store's own temporary and old directories
+            raise ConfigError(f"symbol {stream.symbol!r} cannot name a store directory")
         if stream in streams:
             raise ConfigError(f"stream {stream} is given by two sources")
         streams.append(stream)

@@ -34,6 +34,7 @@ from streamsim.feed.batches import (
     TradeBatch,
 )
 from streamsim.instruments import ContractKind, Instrument
+from streamsim.path_parts import path_part_problem
 
 #: Identifies a manifest as a streamsim store.
 FORMAT = "streamsim-store"
@@ -265,7 +266,7 @@ class Manifest:
                 f"{FORMAT_VERSION}; recompile the store"
             )
         try:
-            return cls(
+            manifest = cls(
                 format_version=int(version),
                 streamsim_version=str(data["streamsim_version"]),
                 rows_per_group=int(data["rows_per_group"]),
@@ -277,6 +278,8 @@ class Manifest:
                 outputs=tuple(OutputFile(**item) for item in data["outputs"]),
                 streams=tuple(_stream_entry(item) for item in data["streams"]),
             )
+            _check_outputs(manifest.outputs, manifest.streams)
+            return manifest
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(f"{where}: malformed manifest ({exc!r})") from exc
 
@@ -285,4 +288,19 @@ def _stream_entry(item: Mapping[str, Any]) -> StreamEntry:
     entry = StreamEntry(**{**item, "files": tuple(item["files"]), "notes": tuple(item["notes"])})
     if entry.kind not in FIELDS:
         raise ValueError(f"unknown kind {entry.kind!r}")
+    problem = path_part_problem(entry.symbol)
+    if problem is not None:
+        raise ValueError(f"symbol {entry.symbol!r} cannot name a store directory ({problem})")
+    expected: tuple[str, ...] = (event_path(entry.symbol, entry.kind),)
+    if entry.kind == "depth":
+        expected += (levels_path(entry.symbol, entry.kind),)
+    if entry.files != expected:  # a store only reads its own files, inside its directory
+        raise ValueError(f"{entry.name} lists files {list(entry.files)}, expected {list(expected)}")
     return entry
+
+
+def _check_outputs(outputs: tuple[OutputFile, ...], streams: tuple[StreamEntry, ...]) -> None:
+    files = {path for stream in streams for path in stream.files}
+    for output in outputs:
+        if output.path not in files:
+            raise ValueError(f"output {output.path!r} is not a file of the store's streams")

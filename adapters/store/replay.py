@@ -25,6 +25,7 @@ from streamsim.errors import ConfigError, DataError
 from streamsim.feed.batches import Batch, DepthBatch
 from streamsim.feed.quarantine import QuarantineCounts
 from streamsim.feed.sources import Source, Stream
+from streamsim.parquet_options import READ_OPTIONS
 
 from .layout import (
     BATCH_CLASSES,
@@ -108,7 +109,7 @@ class StoreSource:
     def _open(self, relative: str, schema: pa.Schema) -> pq.ParquetFile:
         path = self.root / relative
         try:
-            handle = pq.ParquetFile(path, memory_map=True)
+            handle = pq.ParquetFile(path, memory_map=True, **READ_OPTIONS)
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"{path}: cannot open the store file ({exc})") from exc
         if not handle.schema_arrow.equals(schema):
@@ -160,7 +161,7 @@ class StoreSource:
         self, events: pq.ParquetFile, levels: pq.ParquetFile | None, index: int
     ) -> Batch | None:
         """Row group ``index`` as one batch, cut to the window (None if nothing is left)."""
-        table = events.read_row_group(index, columns=self._columns, use_threads=False)
+        table = self._row_group(events, self.entry.files[0], index, self._columns)
         ex: IntArray = _column(table, "ts_exchange")
         recv: IntArray | None = _column(table, "ts_recv") if self.entry.has_ts_recv else None
         fields = [_column(table, name) for name in self._names]
@@ -174,7 +175,7 @@ class StoreSource:
                 return None
             batch: Batch = self._cls(self._stream.symbol, ex, recv, *fields)
             return batch
-        level_table = levels.read_row_group(index, use_threads=False)
+        level_table = self._row_group(levels, self.entry.files[1], index, ["price", "qty"])
         price: IntArray = _column(level_table, "price")
         qty: IntArray = _column(level_table, "qty")
         first, final, prev_final, is_snapshot, bid_counts, counts = fields
@@ -213,6 +214,27 @@ class StoreSource:
             price,
             qty,
         )
+
+    def _row_group(
+        self, handle: pq.ParquetFile, relative: str, index: int, columns: list[str]
+    ) -> pa.Table:
+        """Read one row group; a damaged page (checksum, decompression) raises DataError
+        naming the file, row group and (when it fails alone) the column."""
+        try:
+            table: pa.Table = handle.read_row_group(index, columns=columns, use_threads=False)
+            return table
+        except (OSError, pa.ArrowException) as exc:
+            where = ""
+            for column in columns:
+                try:
+                    handle.read_row_group(index, columns=[column], use_threads=False)
+                except (OSError, pa.ArrowException):
+                    where = f", column {column!r}"
+                    break
+            raise DataError(
+                f"{self.root / relative}: cannot decode row group {index}{where} ({exc}); "
+                "the store file is damaged: recompile the store"
+            ) from exc
 
     def _cut(self, ex: IntArray) -> slice | npt.NDArray[np.bool_] | None:
         """Rows of a row group inside ``[start, end]``: None (all), a slice or a mask."""

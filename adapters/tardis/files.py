@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from streamsim.errors import ConfigError, DataError
+from streamsim.path_parts import check_path_part, path_part_problem
 
 PathLike = str | os.PathLike[str]
 DateLike = str | dt.date
@@ -61,14 +62,22 @@ def format_date(date: DateLike) -> str:
     return date
 
 
+def _nested_ok(symbol: str) -> bool:
+    return all(path_part_problem(part) is None for part in symbol.split("/"))
+
+
 def candidates(
     root: PathLike, exchange: str, data_type: str, date: DateLike, symbol: str
 ) -> list[Path]:
     """The paths a file may have, in the order they are tried."""
     base = Path(root)
     day = format_date(date)
-    names = [symbol]
-    safe = symbol.replace("/", "-").replace(":", "-")
+    check_path_part(exchange, "exchange")
+    check_path_part(data_type, "data_type")
+    safe = check_path_part(symbol.replace("/", "-").replace(":", "-"), "symbol")
+    # A symbol with '/' (BTC/USDT) is tried as written only as a subdirectory of the day,
+    # never with a part that leaves the root.
+    names = [symbol] if symbol == safe or _nested_ok(symbol) else []
     if safe != symbol:
         names.append(safe)
     out: list[Path] = []

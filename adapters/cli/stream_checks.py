@@ -1,0 +1,236 @@
+"""What ``streamsim validate`` checks in decoded batches: the replayed book and the values.
+
+:class:`DepthCheck` replays a depth stream, in the reader's update-id order, into an
+:class:`~streamsim.book.L2Book` and counts sequence gaps (a diff whose
+``prev_final_update_id`` is not the previous diff's ``final_update_id`` and that does not
+straddle the snapshot just before it) and crossed books (best bid at or above best ask
+after a message), with the first few of each. :func:`implausible_values` is the one home
+of validate's value checks (non-finite or non-positive prices, negative sizes), vectorised
+per batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+import numpy.typing as npt
+
+from adapters.cli.config import CliError, format_time
+from streamsim.book import L2Book
+from streamsim.events import DepthUpdate, Levels
+from streamsim.feed.batches import (
+    Batch,
+    DepthBatch,
+    LiquidationBatch,
+    MarkPriceBatch,
+    OpenInterestBatch,
+    TickerBatch,
+    TradeBatch,
+)
+from streamsim.instruments import Instrument
+
+BoolArray = npt.NDArray[np.bool_]
+#: Examples kept of each problem.
+EXAMPLES = 3
+
+
+@dataclass
+class Finding:
+    """One kind of problem in a stream: how many, and the first few, described."""
+
+    what: str
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, count: int, examples: list[str]) -> None:
+        self.count += count
+        room = EXAMPLES - len(self.examples)
+        if room > 0:
+            self.examples.extend(examples[:room])
+
+    def text(self) -> str:
+        more = f" (first: {'; '.join(self.examples)})" if self.examples else ""
+        return f"{self.count:,} {self.what}{more}"
+
+
+def _price(ticks: int, instrument: Instrument | None) -> str:
+    return str(ticks * instrument.tick_size) if instrument is not None else f"{ticks} ticks"
+
+
+def implausible_values(batch: Batch) -> list[tuple[str, BoolArray, str]]:
+    """Rows (or depth levels) whose values no market has: ``(what, mask, column)`` per rule.
+
+    Prices must be finite and above 0, sizes finite and not negative. The decoders already
+    refuse such values in the files they read; this checks what reaches the simulation,
+    whatever the source. (The shared home of value checks is meant to be
+    ``streamsim.feed.plausibility``; point this function at it once it lands.)
+    """
+    out: list[tuple[str, BoolArray, str]] = []
+
+    def price(values: npt.NDArray[np.generic], column: str) -> None:
+        floats = np.asarray(values, dtype=np.float64)
+        out.append(("non-finite prices", ~np.isfinite(floats), column))
+        out.append(("non-positive prices", np.isfinite(floats) & (floats <= 0), column))
+
+    def size(values: npt.NDArray[np.generic], column: str) -> None:
+        floats = np.asarray(values, dtype=np.float64)
+        out.append(("non-finite sizes", ~np.isfinite(floats), column))
+        out.append(("negative sizes", floats < 0, column))
+
+    if isinstance(batch, DepthBatch):
+        price(batch.level_price, "price")
+        size(batch.level_qty, "quantity")
+    elif isinstance(batch, TradeBatch | LiquidationBatch):
+        price(batch.price, "price")
+        size(batch.qty, "quantity")
+    elif isinstance(batch, MarkPriceBatch):
+        price(batch.mark, "mark_price")
+        out.append(("non-finite funding rates", ~np.isfinite(batch.funding_rate), "funding_rate"))
+    elif isinstance(batch, OpenInterestBatch):
+        size(batch.value, "sum_open_interest")
+    elif isinstance(batch, TickerBatch):
+        price(batch.last_price, "last_price")
+    return [(what, mask, column) for what, mask, column in out if mask.any()]
+
+
+class ValueCheck:
+    """Counts what :func:`implausible_values` finds across a stream's batches."""
+
+    def __init__(self, instrument: Instrument | None) -> None:
+        self.instrument = instrument
+        self.findings: dict[str, Finding] = {}
+
+    def add(self, batch: Batch) -> None:
+        for what, mask, column in implausible_values(batch):
+            positions = np.flatnonzero(mask)
+            if isinstance(batch, DepthBatch):  # levels: the time of their message
+                message = np.searchsorted(batch.level_offsets, positions, "right") - 1
+                times = batch.ts_exchange[message[:EXAMPLES]]
+            else:
+                times = batch.ts_exchange[positions[:EXAMPLES]]
+            values = getattr(batch, _FIELD.get(column, column), None)
+            examples = [
+                f"{column} {values[p] if values is not None else '?'} at {format_time(int(t))}"
+                for p, t in zip(positions[:EXAMPLES].tolist(), times.tolist(), strict=True)
+            ]
+            key = f"{what} ({column})"
+            self.findings.setdefault(key, Finding(key)).add(len(positions), examples)
+
+
+_FIELD = {
+    "price": "price",
+    "quantity": "qty",
+    "mark_price": "mark",
+    "funding_rate": "funding_rate",
+    "sum_open_interest": "value",
+    "last_price": "last_price",
+}
+
+
+class DepthCheck:
+    """Replays one depth stream (batches in update-id order) and counts gaps and crossings.
+
+    The book applies every message (no sequence rule skips any, so a crossing after a gap
+    is still seen); gaps are counted separately, all of them, not only the first.
+    """
+
+    def __init__(self, symbol: str, instrument: Instrument | None) -> None:
+        self.instrument = instrument
+        self.book = L2Book(symbol, sequencing=None)
+        self.messages = 0
+        self.gaps = Finding("sequence gaps")
+        self.crossed = Finding("messages leave the book crossed (best bid >= best ask)")
+        self._last_diff_final: int | None = None
+        self._last_was_snapshot = False
+        self._last_snapshot_id = 0
+
+    def add(self, batch: DepthBatch) -> None:
+        n = len(batch)
+        if not n:
+            return
+        self.messages += n
+        self._gaps(batch)
+        levels = Levels(batch.level_price, batch.level_qty, batch.level_offsets, batch.bid_counts)
+        book = self.book
+        ts = batch.ts_exchange.tolist()
+        first, final, prev = batch.first.tolist(), batch.final.tolist(), batch.prev_final.tolist()
+        snapshot = batch.is_snapshot.tolist()
+        crossed = 0
+        examples: list[str] = []
+        for i in range(n):
+            book.apply(
+                DepthUpdate(
+                    batch.symbol, ts[i], None, ts[i], first[i], final[i], prev[i],
+                    snapshot[i], levels, i,
+                )
+            )  # fmt: skip
+            if book.crossed:
+                crossed += 1
+                if len(examples) < EXAMPLES:
+                    bid, ask = book.best_bid, book.best_ask
+                    assert bid is not None and ask is not None
+                    examples.append(
+                        f"at {format_time(ts[i])}, final_update_id {final[i]}: bid "
+                        f"{_price(bid, self.instrument)} >= ask {_price(ask, self.instrument)}"
+                    )
+        if crossed:
+            self.crossed.add(crossed, examples)
+
+    def _gaps(self, batch: DepthBatch) -> None:
+        """Vectorised chain check over the batch's diffs, continuing the previous batch."""
+        snapshot = np.asarray(batch.is_snapshot, dtype=np.bool_)
+        n = len(snapshot)
+        final, prev, first = batch.final, batch.prev_final, batch.first
+        positions = np.arange(n)
+        # The final id of the last diff before each message (from earlier batches first).
+        diff_at = np.where(~snapshot, positions, -1)
+        last_diff = np.maximum.accumulate(np.concatenate(([-1], diff_at[:-1])))
+        before = np.where(
+            last_diff >= 0,
+            final[np.maximum(last_diff, 0)],
+            -1 if self._last_diff_final is None else self._last_diff_final,
+        )
+        known = (last_diff >= 0) | (self._last_diff_final is not None)
+        # A diff right after a snapshot resyncs if it straddles the snapshot's id.
+        prev_snapshot = np.concatenate(([self._last_was_snapshot], snapshot[:-1]))
+        snap_id = np.where(snapshot, final, np.iinfo(np.int64).min)
+        running = np.maximum.accumulate(np.concatenate(([self._last_snapshot_id], snap_id[:-1])))
+        straddles = prev_snapshot & (first <= running)
+        gap = ~snapshot & known & (prev != before) & ~straddles
+        if gap.any():
+            where = np.flatnonzero(gap)
+            self.gaps.add(
+                len(where),
+                [
+                    f"final_update_id {int(final[i])} at {format_time(int(batch.ts_exchange[i]))}"
+                    f": prev_final_update_id {int(prev[i])} != previous final_update_id "
+                    f"{int(before[i])}"
+                    for i in where[:EXAMPLES].tolist()
+                ],
+            )
+        diffs = np.flatnonzero(~snapshot)
+        if len(diffs):
+            self._last_diff_final = int(final[diffs[-1]])
+        self._last_was_snapshot = bool(snapshot[-1])
+        if snapshot.any():
+            self._last_snapshot_id = int(final[np.flatnonzero(snapshot)[-1]])
+
+    def findings(self) -> list[Finding]:
+        return [f for f in (self.gaps, self.crossed) if f.count]
+
+
+def instrument_for(symbol: str, tick: str | None, lot: str | None) -> Instrument | None:
+    """An instrument from ``--tick-size`` / ``--lot-size`` (both or neither)."""
+    if tick is None and lot is None:
+        return None
+    if tick is None or lot is None:
+        raise CliError("--tick-size and --lot-size go together")
+    try:
+        grid = Decimal(tick), Decimal(lot)
+    except InvalidOperation as error:
+        raise CliError(f"--tick-size/--lot-size: not decimals: {tick!r}, {lot!r}") from error
+    if not all(step.is_finite() and step > 0 for step in grid):
+        raise CliError(f"--tick-size/--lot-size: expected decimals > 0, got {tick}, {lot}")
+    return Instrument(symbol, *grid)
