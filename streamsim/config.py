@@ -28,6 +28,7 @@ import orjson
 import tomli_w
 
 from .errors import ConfigError
+from .feed import plausibility
 from .feed.feed_models import CausalQuantile, FeedModel, open_interest_preset
 from .feed.feed_models import Constant as ConstantFeed
 from .feed.feed_models import Recorded as RecordedFeed
@@ -134,8 +135,72 @@ Adapter = Literal["sample", "cryptohftdata", "store"]
 Kind = Literal["depth", "trades", "mark_price", "open_interest", "ticker", "liquidations"]
 
 
+class PlausibilityConfig(_Section, frozen=True):
+    """Value rules beyond type and sign (:class:`~streamsim.feed.plausibility.Limits`);
+    ``0`` (or ``[]`` for ``time_range``) turns a rule off."""
+
+    time_range: list[Time] = msgspec.field(
+        default_factory=lambda: [Time(plausibility.TIME_LOW), Time(plausibility.TIME_HIGH)]
+    )
+    max_clock_offset: Nanos = Nanos(plausibility.MAX_CLOCK_OFFSET)
+    max_price_jump: float = plausibility.MAX_PRICE_JUMP
+    max_level_ratio: float = 0.0
+    funding_cap: float = plausibility.FUNDING_CAP
+    date_slack: Nanos = Nanos(plausibility.DATE_SLACK)
+    mark_mid_deviation: float = plausibility.MARK_MID_DEVIATION
+
+    def rules(self) -> list[Rule]:
+        span = self.time_range
+        return [
+            (
+                not span or (len(span) == 2 and span[0] < span[1]),
+                "time_range",
+                "[] or two times [low, high] with low < high",
+                span,
+            ),
+            (
+                self.max_price_jump >= 0,
+                "max_price_jump",
+                "a number > 0, or 0 (off)",
+                self.max_price_jump,
+            ),
+            (
+                self.max_level_ratio == 0 or self.max_level_ratio > 1,
+                "max_level_ratio",
+                "a number > 1, or 0 (off)",
+                self.max_level_ratio,
+            ),
+            (self.funding_cap >= 0, "funding_cap", "a number > 0, or 0 (off)", self.funding_cap),
+            (
+                self.mark_mid_deviation >= 0,
+                "mark_mid_deviation",
+                "a number > 0, or 0 (off)",
+                self.mark_mid_deviation,
+            ),
+        ]
+
+    def limits(self) -> plausibility.Limits:
+        """These rules as :class:`~streamsim.feed.plausibility.Limits`."""
+        span = self.time_range
+        return plausibility.Limits(
+            time_range=(int(span[0]), int(span[1])) if span else None,
+            max_clock_offset=int(self.max_clock_offset) or None,
+            max_price_jump=self.max_price_jump or None,
+            max_level_ratio=self.max_level_ratio or None,
+            funding_cap=self.funding_cap or None,
+            date_slack=int(self.date_slack) if self.date_slack else None,
+            mark_mid_deviation=self.mark_mid_deviation or None,
+        )
+
+
 class DataConfig(_Section, frozen=True):
-    """Where the market data comes from; the adapters build the sources from it."""
+    """Where the market data comes from; the adapters build the sources from it.
+
+    ``policy`` is what a bad row does: ``"fail"`` stops the run naming file, row and
+    column; ``"quarantine"`` skips it, writes it to the ``quarantine`` JSONL file (by
+    default ``quarantine.jsonl`` beside the run's artifacts directory) and counts it in the
+    run's report. ``plausibility`` holds the value rules.
+    """
 
     adapter: Adapter = "sample"
     root: str | None = None
@@ -144,6 +209,9 @@ class DataConfig(_Section, frozen=True):
     kinds: list[Kind] | None = None
     start: Time | None = None
     end: Time | None = None
+    policy: Literal["fail", "quarantine"] = "fail"
+    quarantine: str | None = None
+    plausibility: PlausibilityConfig = msgspec.field(default_factory=PlausibilityConfig)
 
 
 # -- [feed] --------------------------------------------------------------------------------

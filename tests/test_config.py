@@ -35,6 +35,17 @@ symbols = ["BTCUSDT", "ETHUSDT"]
 kinds = ["depth", "trades", "mark_price", "open_interest", "ticker", "liquidations"]
 start = 2025-07-01T12:00:00Z
 end = "2025-07-01T12:59:59.5Z"
+policy = "quarantine"
+quarantine = "bad-rows.jsonl"
+
+[data.plausibility]
+time_range = [2020-01-01T00:00:00Z, 2030-01-01T00:00:00Z]
+max_clock_offset = "10m"
+max_price_jump = 0.3
+max_level_ratio = 50.0
+funding_cap = 0.02
+date_slack = "2h"
+mark_mid_deviation = 0.05
 
 [feed."*"]
 model = "recorded"

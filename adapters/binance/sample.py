@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -160,12 +161,15 @@ def build_sample(
 
 def sample_sources(
     kinds: Sequence[str] = ("depth", "trades", "mark_price", "open_interest"),
+    **options: Any,
 ) -> list[CryptoHFTSource]:
-    """Sources over the bundled sample (local Parquet), the synthetic open interest noted."""
+    """Sources over the bundled sample (local Parquet), the synthetic open interest noted;
+    ``options`` (``policy``, ``quarantine``, ``plausibility``) go to :class:`CryptoHFTData`."""
     dataset = CryptoHFTData(
         LocalStore(sample_path()),
         exchange=SAMPLE_EXCHANGE,
         instruments={SAMPLE_SYMBOL: SAMPLE_INSTRUMENT},
+        **options,
     )
     sources = [
         source

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import streamsim as ss
 from adapters.binance.sample import (
@@ -19,6 +20,7 @@ from adapters.cli.config import DEFAULT_KINDS, CliError, _resolve
 from adapters.cryptohftdata import CryptoHFTData, LocalStore
 from adapters.store import cryptohftdata_inputs, read_manifest, store_sources
 from streamsim.config import DataConfig
+from streamsim.feed.quarantine import Quarantine
 from streamsim.feed.sources import Source
 
 
@@ -32,10 +34,42 @@ class DataPlan:
     symbols: list[str] = field(default_factory=list)
     #: The last simulated time the data can reach (ns), when known: for the progress ETA.
     until: int | None = None
+    #: Where skipped rows go under ``data.policy = "quarantine"`` (closed after the run).
+    quarantine: Quarantine | None = None
 
 
-def plan_data(data: DataConfig, base: Path = Path()) -> DataPlan:
-    """Sources for a ``[data]`` section (relative paths are tried against ``base``)."""
+def _quarantine(data: DataConfig, base: Path, out: Path | None) -> Quarantine | None:
+    """The JSONL file of ``data.policy = "quarantine"``: ``data.quarantine``, else
+    ``<artifacts dir>.quarantine.jsonl`` (outside the directory, which is written whole
+    at the end), else ``quarantine.jsonl`` in the current directory."""
+    if data.policy != "quarantine":
+        return None
+    if data.quarantine is not None:
+        path = _resolve(data.quarantine, base)
+    elif out is not None:
+        path = out.with_name(out.name + ".quarantine.jsonl")
+    else:
+        path = Path("quarantine.jsonl")
+    if path.is_dir():
+        raise CliError(f"data.quarantine: is a directory: {path}")
+    return Quarantine(path)
+
+
+def plan_data(data: DataConfig, base: Path = Path(), out: Path | None = None) -> DataPlan:
+    """Sources for a ``[data]`` section (relative paths are tried against ``base``; ``out``,
+    the run's artifacts directory, places the default quarantine file)."""
+    quarantine = _quarantine(data, base, out)
+    options = {
+        "policy": data.policy,
+        "quarantine": quarantine,
+        "plausibility": data.plausibility.limits(),
+    }
+    plan = _plan(data, base, options)
+    plan.quarantine = quarantine
+    return plan
+
+
+def _plan(data: DataConfig, base: Path, options: dict[str, Any]) -> DataPlan:
     adapter = data.adapter
     kinds: list[str] = list(data.kinds or DEFAULT_KINDS)
     start = None if data.start is None else int(data.start)
@@ -44,12 +78,13 @@ def plan_data(data: DataConfig, base: Path = Path()) -> DataPlan:
         symbols = list(data.symbols or [SAMPLE_SYMBOL])
         if symbols != [SAMPLE_SYMBOL]:
             raise CliError(f"data.symbols: the sample holds only {SAMPLE_SYMBOL}")
-        sources: list[Source] = list(sample_sources(kinds))
+        sources: list[Source] = list(sample_sources(kinds, **options))
         if start is not None or end is not None:
             dataset = CryptoHFTData(
                 LocalStore(sample_path()),
                 exchange=SAMPLE_EXCHANGE,
                 instruments={SAMPLE_SYMBOL: SAMPLE_INSTRUMENT},
+                **options,
             )
             sources = dataset.sources(symbols, kinds, start or SAMPLE_START, end or SAMPLE_END - 1)
         dataset = CryptoHFTData(LocalStore(sample_path()), exchange=SAMPLE_EXCHANGE)
@@ -75,7 +110,7 @@ def plan_data(data: DataConfig, base: Path = Path()) -> DataPlan:
     if not data.symbols or start is None or end is None:
         raise CliError("adapter 'cryptohftdata' needs data.symbols, data.start and data.end")
     symbols = list(data.symbols)
-    dataset = CryptoHFTData(LocalStore(root), exchange=data.exchange)
+    dataset = CryptoHFTData(LocalStore(root), exchange=data.exchange, **options)
     sources = dataset.sources(symbols, kinds, start, end)
     return DataPlan(
         sources,

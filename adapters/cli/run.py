@@ -7,6 +7,7 @@ from pathlib import Path
 
 import msgspec
 from rich.console import Console
+from rich.markup import escape
 
 import streamsim as ss
 from adapters.cli.config import INTERRUPTED, OK, _resolve, stage
@@ -30,24 +31,35 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         config = with_absolute_paths(load_config(path, overrides), base)
     with stage(f"loading the strategy {config.strategy.cls}"):
         cls = load_strategy_class(config.strategy.cls, base)
+    out = _out_dir(args.out, config, path)
     with stage("opening the data"):
-        plan = plan_data(config.data, base)
+        plan = plan_data(config.data, base, out)
     seed = config.run.seed
     with stage(f"building the strategy {cls.__name__}"):
         strategy = build_strategy(
             cls, config.strategy.params, plan.symbols[0] if plan.symbols else None, seed
         )
         options = config.run_options(plan.instruments)
-    out = _out_dir(args.out, config, path)
     replay = path.suffix == ".json"
     label = "--out" if args.out else "output.dir" if config.output.dir and not replay else "output"
     check_out(out, args.force, plan.inputs, label)
     with stage(f"running ({config.run.mode}); nothing was written"):
-        if config.run.mode == "paper-live":
-            console.print(f"paper live at {config.run.speed:g}x; Ctrl-C stops it with the results")
-            result = ss.run_paper_live(plan.sources, strategy, **options)
-        else:
-            result = run_with_progress(console, plan.sources, strategy, plan.until, **options)
+        try:
+            if config.run.mode == "paper-live":
+                console.print(
+                    f"paper live at {config.run.speed:g}x; Ctrl-C stops it with the results"
+                )
+                result = ss.run_paper_live(plan.sources, strategy, **options)
+            else:
+                result = run_with_progress(console, plan.sources, strategy, plan.until, **options)
+        finally:
+            if plan.quarantine is not None:
+                plan.quarantine.close()
+    if plan.quarantine is not None and plan.quarantine.counts:
+        skipped = sum(plan.quarantine.counts.values())
+        console.print(
+            f"[yellow]{skipped:,} bad rows quarantined to {escape(str(plan.quarantine.path))}"
+        )
     console.print(summary_table(result, f"streamsim run: {path.name}"))
     with stage(f"writing the artifacts to {out}"):
         _write_outputs(
