@@ -4,9 +4,8 @@
 :class:`~streamsim.book.L2Book` and counts sequence gaps (a diff whose
 ``prev_final_update_id`` is not the previous diff's ``final_update_id`` and that does not
 straddle the snapshot just before it) and crossed books (best bid at or above best ask
-after a message), with the first few of each. :func:`implausible_values` is the one home
-of validate's value checks (non-finite or non-positive prices, negative sizes), vectorised
-per batch.
+after a message), with the first few of each. :func:`implausible_values` applies the
+shared value rules (:mod:`streamsim.feed.plausibility`) to each decoded batch.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import numpy.typing as npt
 from adapters.cli.config import CliError, format_time
 from streamsim.book import L2Book
 from streamsim.events import DepthUpdate, Levels
+from streamsim.feed import plausibility as rules
 from streamsim.feed.batches import (
     Batch,
     DepthBatch,
@@ -29,6 +29,7 @@ from streamsim.feed.batches import (
     TickerBatch,
     TradeBatch,
 )
+from streamsim.feed.plausibility import Flag
 from streamsim.instruments import Instrument
 
 BoolArray = npt.NDArray[np.bool_]
@@ -62,22 +63,20 @@ def _price(ticks: int, instrument: Instrument | None) -> str:
 def implausible_values(batch: Batch) -> list[tuple[str, BoolArray, str]]:
     """Rows (or depth levels) whose values no market has: ``(what, mask, column)`` per rule.
 
-    Prices must be finite and above 0, sizes finite and not negative. The decoders already
-    refuse such values in the files they read; this checks what reaches the simulation,
-    whatever the source. (The shared home of value checks is meant to be
-    ``streamsim.feed.plausibility``; point this function at it once it lands.)
+    Prices must be finite and above 0, sizes finite and not negative, funding rates
+    finite, using the rules every adapter applies (:mod:`streamsim.feed.plausibility`).
+    The readers already refuse such values in the files they read; this checks what
+    reaches the simulation, whatever the source.
     """
-    out: list[tuple[str, BoolArray, str]] = []
+    flags: list[tuple[str, Flag]] = []
 
     def price(values: npt.NDArray[np.generic], column: str) -> None:
-        floats = np.asarray(values, dtype=np.float64)
-        out.append(("non-finite prices", ~np.isfinite(floats), column))
-        out.append(("non-positive prices", np.isfinite(floats) & (floats <= 0), column))
+        flags.append(("non-finite prices", rules.non_finite(values, column)))
+        flags.append(("non-positive prices", rules.not_positive(values, column)))
 
     def size(values: npt.NDArray[np.generic], column: str) -> None:
-        floats = np.asarray(values, dtype=np.float64)
-        out.append(("non-finite sizes", ~np.isfinite(floats), column))
-        out.append(("negative sizes", floats < 0, column))
+        flags.append(("non-finite sizes", rules.non_finite(values, column)))
+        flags.append(("negative sizes", rules.negative(values, column)))
 
     if isinstance(batch, DepthBatch):
         price(batch.level_price, "price")
@@ -87,12 +86,14 @@ def implausible_values(batch: Batch) -> list[tuple[str, BoolArray, str]]:
         size(batch.qty, "quantity")
     elif isinstance(batch, MarkPriceBatch):
         price(batch.mark, "mark_price")
-        out.append(("non-finite funding rates", ~np.isfinite(batch.funding_rate), "funding_rate"))
+        flags.append(
+            ("non-finite funding rates", rules.non_finite(batch.funding_rate, "funding_rate"))
+        )
     elif isinstance(batch, OpenInterestBatch):
         size(batch.value, "sum_open_interest")
     elif isinstance(batch, TickerBatch):
         price(batch.last_price, "last_price")
-    return [(what, mask, column) for what, mask, column in out if mask.any()]
+    return [(what, flag.mask, flag.column) for what, flag in flags if flag.mask.any()]
 
 
 class ValueCheck:
