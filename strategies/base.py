@@ -22,7 +22,7 @@ class Tracked(ss.Strategy):
         self.symbol = symbol
         self.fills = 0
         self.rejects = 0
-        self._in_flight: set[str] = set()
+        self._in_flight: set[int] = set()  # serials: client ids may be reused
 
     async def on_start(self, ctx: ss.Context) -> None:
         self.ctx = ctx
@@ -36,13 +36,13 @@ class Tracked(ss.Strategy):
     def submit(self, order: ss.Order) -> ss.OrderHandle:
         """Send ``order``; its fills and its final answer are counted."""
         handle = self.ctx.broker.submit(order)
-        self._in_flight.add(handle.client_id)
+        self._in_flight.add(handle.serial)
         return handle
 
     def amend(self, handle: ss.OrderHandle, price: int | None = None) -> ss.OrderHandle:
         """Cancel-replace ``handle``'s order at ``price``; the replacement is counted too."""
         new = self.ctx.broker.amend(handle, price=price)
-        self._in_flight.add(new.client_id)
+        self._in_flight.add(new.serial)
         return new
 
     @property
@@ -73,11 +73,11 @@ class Tracked(ss.Strategy):
         self.trade_to(0)
 
     async def on_order_update(self, update: ss.OrderUpdate) -> None:
-        if update.client_id not in self._in_flight:
+        if update.serial not in self._in_flight:
             return
         if update.last_qty:
             self.fills += 1
         if update.status is ss.OrderStatus.REJECTED:
             self.rejects += 1
         if update.status.is_final:
-            self._in_flight.discard(update.client_id)
+            self._in_flight.discard(update.serial)

@@ -73,6 +73,8 @@ class OrderUpdate:
     venue's error code and message on rejects (0 and "" otherwise). On a fill, ``fee`` is
     the commission of this fill and ``realized_pnl`` the PnL it closed (quote currency),
     as in the venue's ``ORDER_TRADE_UPDATE`` (``n``, ``rp``). ``side`` is the order's side.
+    ``serial`` names the order it answers (``update.serial == handle.serial``): match
+    updates to handles by it, since a client id may be reused once its order is final.
 
     The venue's own orders reach every strategy of the account too: a liquidation is an
     update whose ``client_id`` starts with ``"autoclose-"`` (:attr:`is_liquidation`); it
@@ -95,6 +97,9 @@ class OrderUpdate:
     side: int = 0
     fee: float = 0.0
     realized_pnl: float = 0.0
+    #: The broker's serial of the order this answers (its handle's ``serial``); 0 for the
+    #: venue's own orders. Client ids may be reused once an order is final; serials never.
+    serial: int = 0
 
     @property
     def is_liquidation(self) -> bool:
@@ -104,12 +109,23 @@ class OrderUpdate:
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """A message on its way to the venue: a new order or a cancel."""
+    """A message on its way to the venue: a new order, a cancel or an amend.
 
-    action: str  # "new" or "cancel"
+    ``serial`` is the broker's serial of the order it concerns (the venue echoes it in
+    every answer, so answers reach the right handle whatever the client ids). An
+    ``"amend"`` carries the replacement (``client_id``, ``order``, ``serial``) and the order
+    it replaces (``replaces_id``, ``replaces``): the venue cancels that one and places the
+    replacement only if it is still open (cancel-replace in one step); otherwise the
+    replacement is rejected with -2013 and nothing is placed.
+    """
+
+    action: str  # "new", "cancel" or "amend"
     client_id: str
     order: Order
     sent_at: int
+    serial: int = 0
+    replaces_id: str = ""
+    replaces: int = 0
 
 
 class OrderHandle:
@@ -126,13 +142,16 @@ class OrderHandle:
         "client_id",
         "filled_qty",
         "order",
+        "serial",
         "status",
         "updates",
     )
 
-    def __init__(self, order: Order, client_id: str) -> None:
+    def __init__(self, order: Order, client_id: str, serial: int = 0) -> None:
         self.order = order
         self.client_id = client_id
+        #: The broker's serial of this order, unique in the run (updates carry it too).
+        self.serial = serial
         self.status = OrderStatus.PENDING
         self.filled_qty = 0
         self.updates: list[OrderUpdate] = []

@@ -69,13 +69,17 @@ class Exchange(Protocol):
 
 
 class NullExchange:
-    """Acknowledges orders and cancels, never fills: enough to test the plumbing."""
+    """Acknowledges orders and cancels, never fills: enough to test the plumbing.
+
+    Like a venue it keeps client ids unique among open orders (-4116), answers with the
+    request's serial, and does an amend only while the order it replaces is open (-2013).
+    """
 
     wants_market = False
 
     def __init__(self) -> None:
         self._venue: Venue | None = None
-        self._open: set[str] = set()
+        self._open: dict[str, int] = {}  # client id -> serial
 
     def bind(self, venue: Venue) -> None:
         self._venue = venue
@@ -93,25 +97,48 @@ class NullExchange:
         venue = self._venue
         assert venue is not None, "NullExchange used before bind()"
         now = venue.now()
-        symbol = request.order.symbol
-        if request.action == "new":
-            self._open.add(request.client_id)
-            venue.respond(OrderUpdate(symbol, now, None, now, request.client_id, OrderStatus.NEW))
-        elif request.client_id in self._open:
-            self._open.discard(request.client_id)
-            venue.respond(
-                OrderUpdate(symbol, now, None, now, request.client_id, OrderStatus.CANCELED)
-            )
-        else:
+        cid = request.client_id
+
+        def answer(status: OrderStatus, code: int = 0, reason: str = "") -> None:
             venue.respond(
                 OrderUpdate(
-                    symbol,
+                    request.order.symbol,
                     now,
                     None,
                     now,
-                    request.client_id,
-                    OrderStatus.REJECTED,
-                    code=UNKNOWN_ORDER,
-                    reason="Unknown order sent.",
+                    cid,
+                    status,
+                    code=code,
+                    reason=reason,
+                    serial=request.serial,
                 )
             )
+
+        if request.action == "cancel":
+            if self._open.get(cid) == request.serial:
+                del self._open[cid]
+                answer(OrderStatus.CANCELED)
+            else:
+                answer(OrderStatus.REJECTED, UNKNOWN_ORDER, "Unknown order sent.")
+            return
+        if request.action == "amend" and self._open.get(request.replaces_id) != request.replaces:
+            answer(OrderStatus.REJECTED, -2013, "Order does not exist.")
+            return
+        if cid in self._open:
+            answer(OrderStatus.REJECTED, -4116, "ClientOrderId is duplicated.")
+            return
+        if request.action == "amend":
+            del self._open[request.replaces_id]
+            venue.respond(
+                OrderUpdate(
+                    request.order.symbol,
+                    now,
+                    None,
+                    now,
+                    request.replaces_id,
+                    OrderStatus.CANCELED,
+                    serial=request.replaces,
+                )
+            )
+        self._open[cid] = request.serial
+        answer(OrderStatus.NEW)

@@ -15,7 +15,6 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from itertools import count
-from numbers import Integral
 from typing import Any, Literal
 
 from ..account import AccountReason, AccountState, AccountUpdate, PositionState
@@ -24,6 +23,7 @@ from ..errors import ConfigError
 from ..events import BUY, DepthUpdate, MarkPrice, Trade
 from ..feed.plausibility import check_mark_against_mid
 from ..instruments import Instrument
+from ..order_checks import field_reject
 from ..orders import (
     LIQUIDATION_PREFIX,
     Order,
@@ -39,9 +39,7 @@ from .guard import GUARD_REJECT, BookGuard, GuardConfig, GuardStats
 from .portfolio import LIQUIDATION_REF, BracketTable, Fill, MarginBracket, Portfolio
 from .queue_models import Conservative, QueueModel
 
-# Binance USD-M error codes and messages.
-PRECISION = (-1111, "Precision is over the maximum defined for this asset.")
-BAD_QTY = (-4003, "Quantity less than or equal to zero.")
+# Binance USD-M error codes and messages (the field rules' are in streamsim.order_checks).
 MARGIN = (-2019, "Margin is insufficient.")
 REDUCE_ONLY = (-2022, "ReduceOnly Order is rejected.")
 MIN_NOTIONAL = (
@@ -53,6 +51,8 @@ POST_ONLY = (
     -5022,
     "Due to the order could not be executed as maker, the Post Only order will be rejected.",
 )
+DUPLICATE_ID = (-4116, "ClientOrderId is duplicated.")
+NO_SUCH_ORDER = (-2013, "Order does not exist.")
 
 #: Bracket table for symbols given none: one bracket, 20x, 1 % maintenance.
 DEFAULT_BRACKETS = BracketTable((MarginBracket(math.inf, 20, 0.01, 0.0),))
@@ -66,11 +66,6 @@ class Fees:
 
     maker: float = 0.0002
     taker: float = 0.0005
-
-
-def _is_integer(value: object) -> bool:
-    """Python and NumPy integers: prices and sizes must already be ticks and lots."""
-    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 class _Resting:
@@ -150,6 +145,9 @@ class SimExchange:
         self._venue: Venue | None = None
         self._resting: dict[str, list[_Resting]] = {s: [] for s in self.instruments}
         self._stops: dict[str, tuple[str, Order]] = {}
+        # Client id -> broker serial of each open order (a client id is unique among open
+        # orders; answers carry the serial so they reach the right handle).
+        self._live: dict[str, int] = {}
         self._consumed: dict[str, dict[tuple[int, int], int]] = {s: {} for s in self.instruments}
         self._last: dict[str, int] = {}
         self._mark: dict[str, float] = {}
@@ -225,9 +223,16 @@ class SimExchange:
         side: int = 0,
         fee: float = 0.0,
         realized_pnl: float = 0.0,
+        serial: int | None = None,
     ) -> None:
+        """Answer about ``client_id``: the open order of that id unless ``serial`` names
+        another (a reject of a request, or of a cancel of an order that is gone)."""
         assert self._venue is not None, "SimExchange used before bind()"
         self._produced = True
+        if serial is None:
+            serial = self._live.get(client_id, 0)
+            if status.is_final:
+                self._live.pop(client_id, None)
         self._venue.respond(
             OrderUpdate(
                 symbol,
@@ -245,6 +250,7 @@ class SimExchange:
                 side,
                 fee,
                 realized_pnl,
+                serial,
             )
         )
 
@@ -474,12 +480,20 @@ class SimExchange:
         symbol = order.symbol
         cid = request.client_id
         if request.action == "cancel":
-            self._cancel(symbol, cid, now)
+            self._cancel(symbol, cid, now, request.serial)
             return
-        error = self._check(order, now)
+        replaced = request.action == "amend"
+        if replaced and self._live.get(request.replaces_id) != request.replaces:
+            error: tuple[int, str] | None = NO_SUCH_ORDER  # filled, cancelled, never placed
+        else:
+            error = DUPLICATE_ID if cid in self._live else self._check(order, now)
         if error is not None:
-            self._respond(symbol, cid, OrderStatus.REJECTED, now, error=error)
+            self._respond(
+                symbol, cid, OrderStatus.REJECTED, now, error=error, serial=request.serial
+            )
             return
+        if replaced:
+            self._cancel(symbol, request.replaces_id, now, request.replaces)
         if not all(
             type(v) is int for v in (order.qty, order.price, order.stop_price) if v is not None
         ):
@@ -489,6 +503,7 @@ class SimExchange:
                 price=None if order.price is None else int(order.price),
                 stop_price=None if order.stop_price is None else int(order.stop_price),
             )
+        self._live[cid] = request.serial
         self._respond(symbol, cid, OrderStatus.NEW, now)
         if order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
             self._stops[cid] = (symbol, order)
@@ -500,21 +515,9 @@ class SimExchange:
         instrument = self.instruments.get(symbol)
         if instrument is None:
             return (-1121, "Invalid symbol.")
-        values: tuple[object, ...] = (order.qty, order.price, order.stop_price)
-        if not all(v is None or _is_integer(v) for v in values) or order.qty is None:
-            return PRECISION
-        if order.qty <= 0:
-            return BAD_QTY
-        if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and order.price is None:
-            return (
-                -1102,
-                "Mandatory parameter 'price' was not sent, was empty/null, or malformed.",
-            )
-        if order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT) and order.stop_price is None:
-            return (
-                -1102,
-                "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed.",
-            )
+        error = field_reject(order)
+        if error is not None:
+            return error
         book = self.books[symbol]
         guard = self._guards.get(symbol)
         if guard is not None:
@@ -672,7 +675,17 @@ class SimExchange:
                     order = replace(order, qty=min(order.qty, abs(position)))
                 self._execute(cid, order, now)
 
-    def _cancel(self, symbol: str, cid: str, now: int) -> None:
+    def _cancel(self, symbol: str, cid: str, now: int, serial: int) -> None:
+        if self._live.get(cid) != serial:  # gone, or the id now names a newer order
+            self._respond(
+                symbol,
+                cid,
+                OrderStatus.REJECTED,
+                now,
+                error=(UNKNOWN_ORDER, "Unknown order sent."),
+                serial=serial,
+            )
+            return
         for order in self._resting.get(symbol, []):
             if order.client_id == cid:
                 self._resting[symbol].remove(order)
@@ -682,7 +695,12 @@ class SimExchange:
             self._respond(symbol, cid, OrderStatus.CANCELED, now)
             return
         self._respond(
-            symbol, cid, OrderStatus.REJECTED, now, error=(UNKNOWN_ORDER, "Unknown order sent.")
+            symbol,
+            cid,
+            OrderStatus.REJECTED,
+            now,
+            error=(UNKNOWN_ORDER, "Unknown order sent."),
+            serial=serial,
         )
 
     def _cancel_all(self, symbol: str, now: int, reason: str) -> None:
