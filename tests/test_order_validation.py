@@ -19,6 +19,7 @@ from strategies import MarketMaker
 from streamsim.events import DepthUpdate, Levels
 from streamsim.order_checks import MAX_UNITS
 from streamsim.orders import OrderHandle, OrderStatus, OrderType, TimeInForce
+from streamsim.results.artifacts import _orders_table
 from streamsim.run.clock import VirtualClock
 from streamsim.sim.broker import SimBroker
 from streamsim.sim.exchange import NullExchange
@@ -426,3 +427,17 @@ def test_a_nan_price_is_an_off_grid_reject_not_a_crash() -> None:
     desk.settle()
     assert (handle.status, handle.updates[-1].code) == (OrderStatus.REJECTED, -1111)
     assert handle.updates[-1].ts_local == 2 * MS  # a venue round trip, like a venue reject
+
+
+def test_fills_of_orders_reusing_a_client_id_name_the_order_they_filled() -> None:
+    desk = Desk()
+    first = desk.a.submit(limit(side=ss.BUY, price=1001, client_id="t"))  # takes the ask
+    desk.settle()
+    second = desk.a.submit(limit(side=ss.BUY, price=1001, client_id="t"))
+    desk.settle()
+    assert first.status is second.status is OrderStatus.FILLED
+    assert first.serial != second.serial
+    fills = desk.broker.record.fills
+    assert [f.serial for f in fills] == [first.serial, second.serial]
+    orders = _orders_table(desk.broker.record.orders).rows
+    assert [(row[0], row[1]) for row in orders] == [(first.serial, "t"), (second.serial, "t")]

@@ -44,7 +44,7 @@ _log = logging.getLogger(__name__)
 TABLES: tuple[str, ...] = ("orders", "fills", "round_trips", "ledger", "equity", "data_quality")
 
 #: Version of the artifact layout, stored in the manifest.
-ARTIFACTS_FORMAT = 3
+ARTIFACTS_FORMAT = 4
 #: The manifest's file name: it hashes every other file and is written last.
 MANIFEST_NAME = "manifest.json"
 
@@ -82,6 +82,7 @@ def _schema(*fields: tuple[str, pa.DataType]) -> pa.Schema:
 
 
 _ORDERS = _schema(
+    ("serial", pa.int64()),
     ("client_id", pa.string()),
     ("symbol", pa.string()),
     ("side", pa.int8()),
@@ -116,6 +117,7 @@ _FILLS = _schema(
     ("liquidity", pa.string()),
     ("mid_price", pa.float64()),
     ("queue_wait_ns", pa.int64()),
+    ("order_serial", pa.int64()),
 )
 _ROUND_TRIPS = _schema(
     ("symbol", pa.string()),
@@ -167,6 +169,7 @@ def _orders_table(orders: Iterable[OrderRecord]) -> _Table:
         last = updates[-1] if updates else None
         rows.append(
             (
+                handle.serial,
                 handle.client_id,
                 order.symbol,
                 order.side,
@@ -207,6 +210,7 @@ def _fill_row(r: FillRecord) -> tuple[Any, ...]:
         r.liquidity,
         None if math.isnan(r.mid_price) else r.mid_price,
         r.queue_wait_ns,
+        r.serial,
     )
 
 

@@ -45,6 +45,9 @@ class FillRecord:
     client_id: str
     mid_price: float = math.nan
     queue_wait_ns: int | None = None
+    #: The broker's serial of the order filled (client ids may be reused once an order is
+    #: done; the serial is unique in the run). 0 for the venue's liquidation orders.
+    serial: int = 0
 
     @property
     def is_maker(self) -> bool:

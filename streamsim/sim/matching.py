@@ -315,6 +315,7 @@ class SimExchange:
                 client_id,
                 math.nan if mid is None else self.instruments[symbol].ticks_to_price(1) * mid,
                 queue_wait,
+                self._live.get(client_id, 0),
             )
         )
         self._sample(now)
