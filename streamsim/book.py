@@ -79,11 +79,21 @@ class BookPolicy:
 class CrossedBookError(DataError):
     """A book became crossed under the ``crossed="fail"`` policy."""
 
-    def __init__(self, symbol: str, ts_exchange: int, bid: int, ask: int, final: int) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        ts_exchange: int,
+        bid: int,
+        ask: int,
+        final: int,
+        tick_size: float | None = None,
+    ) -> None:
+        prices = f" ({bid * tick_size:.10g} >= {ask * tick_size:.10g})" if tick_size else ""
         super().__init__(
             f"{symbol or 'book'}: crossed at ts_exchange {ts_exchange} ns: best bid {bid} "
-            f"ticks >= best ask {ask} ticks (message final_update_id {final}); pass "
-            "crossed='resync' (run.crossed_book) to block matching and resync instead"
+            f"ticks >= best ask {ask} ticks{prices}, after the message with final_update_id "
+            f"{final}; pass crossed='resync' (run.crossed_book) to block matching on it "
+            "and resync instead"
         )
         self.symbol = symbol
         self.ts_exchange = ts_exchange

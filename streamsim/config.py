@@ -25,6 +25,7 @@ import msgspec
 import orjson
 import tomli_w
 
+from .book import REBUILD_WINDOW, BookPolicy
 from .errors import ConfigError
 from .feed.feed_models import CausalQuantile, FeedModel, open_interest_preset
 from .feed.feed_models import Constant as ConstantFeed
@@ -228,8 +229,10 @@ class FeesConfig(_Section, frozen=True):
 
 
 class GuardSection(_Section, frozen=True):
-    """The book guard (:class:`~streamsim.sim.guard.GuardConfig`); off unless given."""
+    """The book guard (:class:`~streamsim.sim.guard.GuardConfig`): on by default (it blocks
+    matching on a gapped or crossed book); ``enabled = false`` turns it off."""
 
+    enabled: bool = True
     max_spread_ticks: int | None = None
     max_spread_bps: float | None = None
     max_staleness: Nanos | None = None
@@ -256,7 +259,7 @@ class ExchangeConfig(_Section, frozen=True):
     initial_balance: float = 10_000.0
     leverage: int | dict[str, int] = 20
     brackets: dict[str, list[BracketConfig]] = msgspec.field(default_factory=dict)
-    guard: GuardSection | None = None
+    guard: GuardSection = msgspec.field(default_factory=GuardSection)
     liquidation_fee_rate: float = 0.0125
     stop_trigger: Literal["last", "mark"] = "last"
     sequencing: Literal["futures", "spot", "none"] = "futures"
@@ -287,6 +290,13 @@ class RunSection(_Section, frozen=True):
     out_of_order: Literal["fail", "clamp"] = "fail"
     prefetch: int = 4
     sequencing: Literal["futures", "spot", "none"] = "futures"
+    resync: Literal["rebuild", "snapshot"] = "rebuild"
+    rebuild_window: Nanos = Nanos(REBUILD_WINDOW)
+    crossed_book: Literal["fail", "resync", "keep"] = "fail"
+
+    def book_policy(self) -> BookPolicy:
+        """What every book of the run (exchange and strategy side) does when it breaks."""
+        return BookPolicy(self.resync, int(self.rebuild_window), self.crossed_book)
 
 
 class OutputConfig(_Section, frozen=True):
@@ -310,6 +320,7 @@ class RunConfig(_Section, frozen=True):
             (self.run.speed > 0, "run.speed", "a number > 0"),
             (self.run.prefetch >= 1, "run.prefetch", "an integer >= 1"),
             (self.run.linger >= 0, "run.linger", "a duration >= 0"),
+            (self.run.rebuild_window >= 0, "run.rebuild_window", "a duration >= 0"),
             (0 < self.exchange.participation <= 1, "exchange.participation", "in (0, 1]"),
             (self.exchange.initial_balance >= 0, "exchange.initial_balance", ">= 0"),
             (self.exchange.fees.taker >= 0, "exchange.fees.taker", ">= 0"),
@@ -372,11 +383,8 @@ class RunConfig(_Section, frozen=True):
         venue = self.exchange
         if venue.venue == "null":
             return NullExchange()
-        guard = (
-            None
-            if venue.guard is None
-            else GuardConfig(**msgspec.to_builtins(venue.guard, enc_hook=int))
-        )
+        settings = msgspec.to_builtins(venue.guard, enc_hook=int)
+        guard = GuardConfig(**settings) if settings.pop("enabled") else None
         return SimExchange(
             instruments,
             fees=Fees(venue.fees.maker, venue.fees.taker),
@@ -399,6 +407,7 @@ class RunConfig(_Section, frozen=True):
             liquidation_fee_rate=venue.liquidation_fee_rate,
             stop_trigger=venue.stop_trigger,
             sequencing=_sequencing(venue.sequencing),
+            book_policy=self.run.book_policy(),
         )
 
     def run_options(self, instruments: Sequence[Instrument]) -> dict[str, Any]:
@@ -413,6 +422,7 @@ class RunConfig(_Section, frozen=True):
             "linger": int(run.linger),
             "out_of_order": run.out_of_order,
             "sequencing": _sequencing(run.sequencing),
+            "book_policy": run.book_policy(),
         }
         if run.mode == "paper-live":
             options["speed"] = run.speed
