@@ -249,6 +249,7 @@ class CryptoHFTSource:
         #: Notes that hold for every iteration (e.g. that the data is synthetic).
         self.labels: list[str] = []
         self.missing_files: list[str] = []
+        self._after_missing: set[str] = set()
         self._ingest = Ingest(str(self._stream), data.policy, data.quarantine)
 
     @property
@@ -258,6 +259,10 @@ class CryptoHFTSource:
     async def __aiter__(self) -> AsyncIterator[Batch]:
         state = _State()
         for ref, obj in await self._locate():
+            if ref.key in self._after_missing:
+                # A skipped file's messages are missing: the gap is in the notes already,
+                # and the run's book resyncs over it.
+                state.depth.last_final = None
             window = self.window
             if obj.key != ref.key and ref.day is not None:
                 window = (max(window[0], ref.day[0]), min(window[1], ref.day[1]))
@@ -289,12 +294,16 @@ class CryptoHFTSource:
             await gather(calls[lo : lo + _LOOKUPS])
         plan: list[tuple[FileRef, ParquetObject]] = []
         kept = 0
+        skipped = False
         for ref, hit in zip(self.files, found, strict=True):
             if hit is not None:
                 if hit.whole is not None:  # small objects wait whole in memory, within a budget
                     kept += hit.size
                     if kept > _KEEP_WHOLE:
                         hit.whole = None
+                if skipped:
+                    self._after_missing.add(ref.key)
+                    skipped = False
                 plan.append((ref, hit))
                 continue
             alternative = f" (nor {store.describe(ref.fallback)})" if ref.fallback else ""
@@ -305,6 +314,7 @@ class CryptoHFTSource:
                     "run's notes)"
                 )
             self.missing_files.append(ref.key)
+            skipped = True
         if self.missing_files:
             unit = "hourly" if self.spec.hourly else "daily"
             self.notes.append(
