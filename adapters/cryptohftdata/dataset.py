@@ -277,6 +277,7 @@ class CryptoHFTSource:
         starts and leaves nothing to fetch but row groups once it has.
         """
         self.missing_files.clear()  # a source may be iterated again: report each time afresh
+        self._after_missing.clear()
         self.notes[:] = self.labels
         store = self._data.store
         found: list[ParquetObject | None] = [None] * len(self.files)
