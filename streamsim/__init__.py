@@ -5,7 +5,7 @@ wall-clock speed, and live. See ``docs/concepts.md``.
 """
 
 from .account import AccountReason, AccountState, AccountUpdate, AccountView, PositionState
-from .book import ASK, BID, BookStats, L2Book
+from .book import ASK, BID, BookPolicy, BookStats, CrossedBookError, L2Book
 from .broker import Broker
 from .config import RunConfig, load_config, run_config
 from .errors import (
@@ -103,6 +103,7 @@ __all__ = [
     "Bar",
     "BarBatch",
     "Batch",
+    "BookPolicy",
     "BookStats",
     "BracketTable",
     "Broker",
@@ -115,6 +116,7 @@ __all__ = [
     "ConstantLatency",
     "Context",
     "ContractKind",
+    "CrossedBookError",
     "DataError",
     "DataQuality",
     "DepthBatch",

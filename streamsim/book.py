@@ -8,6 +8,10 @@ computed once (:class:`~streamsim.events.BookLevels`); the best bid and ask are 
 incrementally, with a short rescan when the best level is deleted. Within one message the
 last row for a price wins, as in the venue's files: the per-batch pass drops the rows it
 overrides, since NumPy's fancy assignment promises no order among repeated indices.
+
+A damaged book is never used silently: a sequence gap or a crossed book makes it invalid
+(``valid`` False, ``invalid_reason`` says why) until it resyncs, as its
+:class:`BookPolicy` says (see ``docs/execution.md``).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .events import BookLevels, DepthUpdate, Levels
+from .units import SECOND
 
 IntArray = npt.NDArray[np.int64]
 
@@ -35,11 +40,76 @@ EARLY_DIFFS = 10_000
 _RESCAN = 64
 
 Sequencing = Literal["futures", "spot"] | None
+Resync = Literal["rebuild", "snapshot"]
+OnCrossed = Literal["fail", "resync", "keep"]
+
+#: Exchange time a rebuilt book must stay two-sided and uncrossed before it is valid again.
+REBUILD_WINDOW = 5 * SECOND
+
+
+@dataclass(frozen=True)
+class BookPolicy:
+    """What a book does when it breaks.
+
+    ``resync``: after a gap or a crossed state, ``"rebuild"`` (default) clears the book and
+    rebuilds it from the following diffs; it is valid again once ``rebuild_window`` ns of
+    exchange time have passed and both sides are non-empty and uncrossed (a documented
+    synthetic resync: levels not touched since the break are missing). ``"snapshot"``
+    keeps the last levels, skips diffs and waits for the next snapshot. A snapshot always
+    resyncs at once. ``crossed``: a crossed book (best bid >= best ask) raises
+    :class:`CrossedBookError` (``"fail"``, default), invalidates the book and resyncs
+    (``"resync"``), or is only flagged and counted (``"keep"``, the raw book).
+    """
+
+    resync: Resync = "rebuild"
+    rebuild_window: int = REBUILD_WINDOW
+    crossed: OnCrossed = "fail"
+
+    def __post_init__(self) -> None:
+        if self.resync not in ("rebuild", "snapshot"):
+            raise ConfigError(f"resync must be 'rebuild' or 'snapshot', got {self.resync!r}")
+        if self.crossed not in ("fail", "resync", "keep"):
+            raise ConfigError(f"crossed must be 'fail', 'resync' or 'keep', got {self.crossed!r}")
+        if not isinstance(self.rebuild_window, int) or self.rebuild_window < 0:
+            raise ConfigError(
+                f"rebuild_window must be an int of ns >= 0, got {self.rebuild_window!r}"
+            )
+
+
+class CrossedBookError(DataError):
+    """A book became crossed under the ``crossed="fail"`` policy."""
+
+    def __init__(
+        self,
+        symbol: str,
+        ts_exchange: int,
+        bid: int,
+        ask: int,
+        final: int,
+        tick_size: float | None = None,
+    ) -> None:
+        prices = f" ({bid * tick_size:.10g} >= {ask * tick_size:.10g})" if tick_size else ""
+        super().__init__(
+            f"{symbol or 'book'}: crossed at ts_exchange {ts_exchange} ns: best bid {bid} "
+            f"ticks >= best ask {ask} ticks{prices}, after the message with final_update_id "
+            f"{final}; pass crossed='resync' (run.crossed_book) to block matching on it "
+            "and resync instead"
+        )
+        self.symbol = symbol
+        self.ts_exchange = ts_exchange
+        self.bid = bid
+        self.ask = ask
+        self.final = final
 
 
 @dataclass
 class BookStats:
-    """What the book saw: messages, snapshots, gaps, crossed states, stale messages."""
+    """What the book saw: messages, snapshots, gaps, crossings, resyncs, stale messages.
+
+    ``crossed`` counts the times the book became crossed; ``resyncs`` snapshots that made
+    an invalid book valid; ``rebuilds`` rebuild windows completed; ``invalid_ns`` the
+    exchange time spent invalid (up to the book's last message).
+    """
 
     messages: int = 0
     snapshots: int = 0
@@ -47,6 +117,14 @@ class BookStats:
     crossed: int = 0
     stale_skipped: int = 0
     skipped_while_invalid: int = 0
+    resyncs: int = 0
+    rebuilds: int = 0
+    invalid_ns: int = 0
+
+    @property
+    def damaged(self) -> bool:
+        """True if the book ever broke (a gap or a crossed state)."""
+        return bool(self.gaps or self.crossed)
 
 
 class L2Book:
@@ -57,18 +135,30 @@ class L2Book:
     ``final + 1``) or ``None`` (no checks). After a snapshot the first diff must
     straddle the snapshot's id, and diffs older than it are skipped (the venue's sync
     procedure); diffs that arrived before the first snapshot are replayed after it. A gap
-    marks the book invalid, is counted, and diffs are skipped until the next snapshot. A
-    crossed book is counted and reported, never repaired.
+    or a crossed state marks the book invalid (``invalid_reason`` ``"sequence_gap"`` or
+    ``"crossed"``), is counted, and the book resyncs as ``policy``
+    (:class:`BookPolicy`) says.
     """
 
-    def __init__(self, symbol: str = "", sequencing: Sequencing = "futures") -> None:
+    def __init__(
+        self,
+        symbol: str = "",
+        sequencing: Sequencing = "futures",
+        policy: BookPolicy | None = None,
+    ) -> None:
         self.symbol = symbol
         self.sequencing = sequencing
+        self.policy = policy or BookPolicy()
         self.stats = BookStats()
         self.valid = True
+        self.invalid_reason: str | None = None
+        #: Rebuilding from diffs after a break (``resync="rebuild"``), not yet valid.
+        self.rebuilding = False
         self.crossed = False
         self.last_update_id: int | None = None
         self._after_snapshot = False
+        self._invalid_mark = 0  # exchange time up to which invalid time is counted
+        self._rebuild_start = 0
         # Diffs before the first snapshot are applied (data without snapshots starts from an
         # empty book) and kept, to be replayed once a snapshot arrives.
         self._early: deque[DepthUpdate] | None = (
@@ -84,18 +174,64 @@ class L2Book:
 
     def apply(self, update: DepthUpdate) -> bool:
         """Apply one venue message; False if the sequence rules skipped it."""
+        if not self.valid:
+            now = update.ts_exchange
+            self.stats.invalid_ns += max(0, now - self._invalid_mark)
+            self._invalid_mark = max(self._invalid_mark, now)
         if not self._in_sequence(update):
             return False
         levels = update.levels
         self._apply(levels, levels.for_book(), update.index, update.is_snapshot)
         if update.final >= 0:
             self.last_update_id = update.final
+        if self.crossed and self.policy.crossed != "keep":
+            self._on_crossed(update)
+        elif self.rebuilding:
+            self._check_rebuilt(update.ts_exchange)
         if self._early is not None and update.final >= 0:
             if not update.is_snapshot:
                 self._early.append(update)
             else:
                 self._replay_early()
         return True
+
+    def _invalidate(self, reason: str, now: int) -> None:
+        """Mark the book invalid from exchange time ``now``; rebuild mode clears it."""
+        if self.valid:
+            self.valid = False
+            self._invalid_mark = now
+        self.invalid_reason = reason
+        if self.policy.resync == "rebuild":
+            self.rebuilding = True
+            self._rebuild_start = now
+            self._after_snapshot = False
+            self._clear()
+
+    def _clear(self) -> None:
+        self._qty[:] = 0
+        self.best_bid = self.best_ask = None
+        self.crossed = False
+
+    def _on_crossed(self, update: DepthUpdate) -> None:
+        if self.policy.crossed == "fail":
+            assert self.best_bid is not None and self.best_ask is not None
+            raise CrossedBookError(
+                self.symbol, update.ts_exchange, self.best_bid, self.best_ask, update.final
+            )
+        self._invalidate("crossed", update.ts_exchange)
+
+    def _check_rebuilt(self, now: int) -> None:
+        """A rebuilding book is valid again after the window, two-sided and uncrossed."""
+        if (
+            now - self._rebuild_start >= self.policy.rebuild_window
+            and self.best_bid is not None
+            and self.best_ask is not None
+            and not self.crossed
+        ):
+            self.valid = True
+            self.rebuilding = False
+            self.invalid_reason = None
+            self.stats.rebuilds += 1
 
     def _replay_early(self) -> None:
         """Diffs received before the first snapshot: the snapshot replaced their effect, so
@@ -119,32 +255,37 @@ class L2Book:
     def _in_sequence(self, update: DepthUpdate) -> bool:
         stats = self.stats
         if update.is_snapshot:
+            if not self.valid:
+                stats.resyncs += 1
             self.valid = True
+            self.rebuilding = False
+            self.invalid_reason = None
             self._after_snapshot = True
             return True
+        if not self.valid and not self.rebuilding:
+            stats.skipped_while_invalid += 1
+            return False
         mode = self.sequencing
         last = self.last_update_id
         if mode is None or last is None:
             return True
-        if not self.valid:
-            stats.skipped_while_invalid += 1
-            return False
         if self._after_snapshot:
             if update.final < last or (mode == "spot" and update.final == last):
                 stats.stale_skipped += 1
                 return False
             straddles = update.first <= last + 1 if mode == "spot" else update.first <= last
             if not straddles:
-                return self._gap()
+                return self._gap(update)
             self._after_snapshot = False
             return True
         expected = update.prev_final == last if mode == "futures" else update.first == last + 1
-        return True if expected else self._gap()
+        return True if expected else self._gap(update)
 
-    def _gap(self) -> bool:
+    def _gap(self, update: DepthUpdate) -> bool:
+        """Count a gap and invalidate; in rebuild mode the message starts the rebuild."""
         self.stats.gaps += 1
-        self.valid = False
-        return False
+        self._invalidate("sequence_gap", update.ts_exchange)
+        return self.rebuilding
 
     def _apply(self, levels: Levels, prep: BookLevels, i: int, snapshot: bool) -> None:
         stats = self.stats
@@ -178,7 +319,7 @@ class L2Book:
             self.best_ask = best
         bid, ask = self.best_bid, self.best_ask
         crossed = bid is not None and ask is not None and bid >= ask
-        if crossed:
+        if crossed and not self.crossed:
             stats.crossed += 1
         self.crossed = crossed
 

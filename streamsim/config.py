@@ -27,6 +27,7 @@ import msgspec
 import orjson
 import tomli_w
 
+from .book import REBUILD_WINDOW, BookPolicy
 from .errors import ConfigError
 from .feed import plausibility
 from .feed.feed_models import CausalQuantile, FeedModel, open_interest_preset
@@ -386,8 +387,10 @@ class FeesConfig(_Section, frozen=True):
 
 
 class GuardSection(_Section, frozen=True):
-    """The book guard (:class:`~streamsim.sim.guard.GuardConfig`); off unless given."""
+    """The book guard (:class:`~streamsim.sim.guard.GuardConfig`): on by default (it blocks
+    matching on a gapped or crossed book); ``enabled = false`` turns it off."""
 
+    enabled: bool = True
     max_spread_ticks: int | None = None
     max_spread_bps: float | None = None
     max_staleness: Nanos | None = None
@@ -431,7 +434,7 @@ class ExchangeConfig(_Section, frozen=True):
     initial_balance: float = 10_000.0
     leverage: int | dict[str, int] = 20
     brackets: dict[str, list[BracketConfig]] = msgspec.field(default_factory=dict)
-    guard: GuardSection | None = None
+    guard: GuardSection = msgspec.field(default_factory=GuardSection)
     liquidation_fee_rate: float = 0.0125
     stop_trigger: Literal["last", "mark"] = "last"
     sequencing: Literal["futures", "spot", "none"] = "futures"
@@ -488,6 +491,16 @@ class RunSection(_Section, frozen=True):
     out_of_order: Literal["fail", "clamp"] = "fail"
     prefetch: int = 4
     sequencing: Literal["futures", "spot", "none"] = "futures"
+    resync: Literal["rebuild", "snapshot"] = "rebuild"
+    rebuild_window: Nanos = Nanos(REBUILD_WINDOW)
+    crossed_book: Literal["fail", "resync", "keep"] | None = None
+
+    def book_policy(self, data_policy: str = "fail") -> BookPolicy:
+        """What every book of the run (exchange and strategy side) does when it breaks; a
+        crossed book follows ``crossed_book``, else the data policy (``"fail"`` fails,
+        ``"quarantine"`` resyncs)."""
+        crossed = self.crossed_book or ("fail" if data_policy == "fail" else "resync")
+        return BookPolicy(self.resync, int(self.rebuild_window), crossed)
 
     def rules(self) -> list[Rule]:
         return [
@@ -570,11 +583,8 @@ class RunConfig(_Section, frozen=True):
         venue = self.exchange
         if venue.venue == "null":
             return NullExchange()
-        guard = (
-            None
-            if venue.guard is None
-            else GuardConfig(**msgspec.to_builtins(venue.guard, enc_hook=int))
-        )
+        settings = msgspec.to_builtins(venue.guard, enc_hook=int)
+        guard = GuardConfig(**settings) if settings.pop("enabled") else None
         return SimExchange(
             instruments,
             fees=Fees(venue.fees.maker, venue.fees.taker),
@@ -597,6 +607,8 @@ class RunConfig(_Section, frozen=True):
             liquidation_fee_rate=venue.liquidation_fee_rate,
             stop_trigger=venue.stop_trigger,
             sequencing=_sequencing(venue.sequencing),
+            book_policy=self.run.book_policy(self.data.policy),
+            plausibility=self.data.plausibility.limits(),
         )
 
     def run_options(self, instruments: Sequence[Instrument]) -> dict[str, Any]:
@@ -611,6 +623,7 @@ class RunConfig(_Section, frozen=True):
             "linger": int(run.linger),
             "out_of_order": run.out_of_order,
             "sequencing": _sequencing(run.sequencing),
+            "book_policy": run.book_policy(self.data.policy),
         }
         if run.mode == "paper-live":
             options["speed"] = run.speed

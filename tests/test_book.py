@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamsim.book import ASK, BID, L2Book
+from streamsim.book import ASK, BID, BookPolicy, L2Book
 from streamsim.events import DepthUpdate, Levels
 
 
@@ -51,7 +51,7 @@ class Naive:
 def test_book_equals_naive_reference_after_every_message(
     msgs: list[tuple[list[tuple[int, int]], list[tuple[int, int]], bool]], shift: int
 ) -> None:
-    book = L2Book(sequencing=None)
+    book = L2Book(sequencing=None, policy=BookPolicy(crossed="keep"))  # the raw book
     naive = Naive()
     for bids, asks, snap in msgs:
         bids = [(p + shift, q) for p, q in bids]
@@ -83,7 +83,7 @@ def test_depth_impact_and_queue() -> None:
 
 
 def test_futures_sequence_gap_invalidates_until_snapshot() -> None:
-    book = L2Book(sequencing="futures")
+    book = L2Book(sequencing="futures", policy=BookPolicy(resync="snapshot"))
     book.apply(message([(100, 1)], [(101, 1)], final=10, snapshot=True))
     assert book.apply(message([(100, 2)], [], first=8, final=12, prev=7))  # straddles 10
     assert book.apply(message([(100, 3)], [], first=13, final=15, prev=12))
@@ -100,7 +100,7 @@ def test_futures_sequence_gap_invalidates_until_snapshot() -> None:
 
 
 def test_spot_sequence_uses_first_equals_previous_final_plus_one() -> None:
-    book = L2Book(sequencing="spot")
+    book = L2Book(sequencing="spot", policy=BookPolicy(resync="snapshot"))
     book.apply(message([(100, 1)], [(101, 1)], final=10, snapshot=True))
     assert book.apply(message([(100, 2)], [], first=9, final=12))
     assert book.apply(message([(100, 3)], [], first=13, final=14))

@@ -100,6 +100,7 @@ model = "power"
 n = 3.0
 
 [exchange.guard]
+enabled = false
 max_spread_ticks = 20
 max_spread_bps = 15.0
 max_staleness = "2s"
@@ -129,6 +130,9 @@ linger = "10s"
 out_of_order = "clamp"
 prefetch = 8
 sequencing = "none"
+resync = "snapshot"
+rebuild_window = "2s"
+crossed_book = "resync"
 
 [output]
 dir = "runs/everything"

@@ -424,6 +424,12 @@ def test_bad_depth_row_drops_its_whole_message(tmp_path: Path) -> None:
     _, seen = replay([one_stream(tmp_path, "depth", policy="quarantine", quarantine=quarantine)])
     quarantine.close()
     lines = quarantined(tmp_path / "q.jsonl")
+    # Dropping message 102 breaks the update-id chain: message 103 is kept, and the gap
+    # before it is recorded too (the run's book resyncs there).
+    gap = [q for q in lines if q["column"] == "prev_final_update_id"]
+    assert [(q["row"], q["record"]["final_update_id"]) for q in gap] == [(9, 103)]
+    assert gap[0]["reason"].startswith("sequence gap")
+    lines = [q for q in lines if q not in gap]
     assert [(q["row"], q["column"], q["reason"]) for q in lines] == [
         (7, "price", "off the price grid (tick 0.1)"),
         (14, "quantity", "negative"),
@@ -445,6 +451,11 @@ def test_depth_time_going_backwards_and_inconsistent_messages(tmp_path: Path) ->
     _, seen = replay([one_stream(tmp_path, "depth", policy="quarantine", quarantine=quarantine)])
     quarantine.close()
     lines = quarantined(tmp_path / "q.jsonl")
+    # Dropping message 102 leaves a gap before 103, recorded (103 is kept).
+    assert [(q["row"], q["column"]) for q in lines if q["reason"].startswith("sequence gap")] == [
+        (9, "prev_final_update_id")
+    ]
+    lines = [q for q in lines if not q["reason"].startswith("sequence gap")]
     assert [(q["row"], q["column"], q["reason"]) for q in lines] == [
         (6, "event_time", "event_time goes backwards as update ids rise"),
         (12, "event_time", "rows of one message disagree"),

@@ -4,6 +4,7 @@ row groups and across files."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -83,10 +84,13 @@ def test_a_conflicting_copy_is_quarantined_whole_and_counted(tmp_path: Path) -> 
         [one_stream(tmp_path, "depth", policy="quarantine", quarantine=quarantine)]
     )
     quarantine.close()
-    [line] = quarantined(tmp_path / "q.jsonl")
+    line, gap = quarantined(tmp_path / "q.jsonl")
     assert line["reason"] == CONFLICTING and line["record"]["final_update_id"] == 104
     assert line["record"]["copies"] == 2
-    assert result.quality.quarantined == {"BTCUSDT.depth": {CONFLICTING: 1}}
+    # Dropping both copies breaks the update-id chain: the next message records the gap.
+    assert gap["reason"].startswith("sequence gap") and gap["record"]["final_update_id"] == 105
+    counts = result.quality.quarantined["BTCUSDT.depth"]
+    assert counts[CONFLICTING] == 1 and sum(counts.values()) == 2
     assert 104 not in [u.final for u in seen.depth]  # neither copy: the book sees the gap
 
 
@@ -135,8 +139,13 @@ def test_any_mix_of_copies_is_counted_exactly(
     result, seen = replay([source])
     quarantine.close()
     assert [u.final for u in seen.depth] == [100 + i for i in range(12) if i not in conflicting]
-    got = result.quality.quarantined.get("BTCUSDT.depth", {})
-    assert got == ({CONFLICTING: len(conflicting)} if conflicting else {})
+    got = dict(result.quality.quarantined.get("BTCUSDT.depth", {}))
+    assert got.pop(CONFLICTING, 0) == len(conflicting)
+    # Each run of dropped messages between two kept ones breaks the update-id chain once.
+    kept = [i for i in range(12) if i not in conflicting]
+    gaps = sum(1 for a, b in itertools.pairwise(kept) if b - a > 1)
+    assert sum(got.values()) == gaps
+    assert all(reason.startswith("sequence gap") for reason in got)
     noted = [n for n in source.notes if EXACT_NOTE in n]
     assert noted == ([f"BTCUSDT.depth: {exact:,} {EXACT_NOTE}"] if exact else [])
 

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import streamsim as ss
+from streamsim.book import BookPolicy
 from streamsim.events import DepthUpdate, Levels
 from streamsim.feed import synthetic
 from streamsim.orders import OrderRequest, OrderStatus, OrderType, TimeInForce
@@ -230,7 +231,7 @@ def test_participation_credits_part_of_the_volume() -> None:
 def test_book_moving_through_a_resting_order_fills_it() -> None:
     m = book_market()
     cid = m.send(ss.SELL, 2, 1002)
-    m.feed(depth([(1002, 4)], []))  # the bid rises to our ask
+    m.feed(depth([(1002, 4)], [(1001, 0), (1002, 0)]))  # the bid rises to our ask
     assert m.of(cid)[-1] == ("FILLED", 2, 2, 1002, True)
 
 
@@ -566,7 +567,7 @@ def test_random_latency_never_reorders_responses_and_uses_books_false_gets_none(
     ],
 )
 def test_guard_reasons(config: GuardConfig, events: list[Any], reason: str) -> None:
-    m = Market(guard=config)
+    m = Market(guard=config, book_policy=BookPolicy(crossed="resync"))
     m.feed(depth([(1000, 5)], [(1001, 5)], snapshot=True), *events)
     m.venue.t = 5 * ss.SECOND
     cid = m.send(ss.BUY, 1, 990)

@@ -102,7 +102,8 @@ class Digest(ss.Strategy):
 
 def digest_run(sources: Sequence[ss.Source]) -> tuple[ss.RunResult, dict[str, str]]:
     strategy = Digest()
-    result = ss.run_backtest(sources, strategy)
+    # kinds_batches draws random levels (crossed books): replay the raw book.
+    result = ss.run_backtest(sources, strategy, book_policy=ss.BookPolicy(crossed="keep"))
     return result, strategy.digests()
 
 

@@ -8,11 +8,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 import streamsim as ss
 from adapters.cli.config import format_time
 from streamsim.feed.batches import Batch
+from streamsim.feed.quality import DataQuality
 from streamsim.feed.sources import Source, Stream
 
 
@@ -90,6 +92,18 @@ def run_with_progress(
         return ss.run_backtest(wrapped, strategy, **options)
 
 
+def book_health_text(quality: DataQuality) -> str:
+    """The summary's book-health cell: red per damaged book, else which books stayed whole."""
+    damaged = quality.damaged_books()
+    if damaged:
+        lines = [n for n in quality.notes if n.startswith("book ")]
+        return "[bold red]" + escape("\n".join(lines)) + "[/]"
+    books = sorted({*quality.exchange_books, *quality.books})
+    if not books:
+        return "no order book in this run"
+    return f"[green]whole: {', '.join(books)} (no gap, no crossed book)[/]"
+
+
 def summary_table(result: ss.RunResult, title: str) -> Table:
     """The run summary: events, fills, equity, return, drawdown, maker share, notes."""
     venue = result.exchange
@@ -113,6 +127,7 @@ def summary_table(result: ss.RunResult, title: str) -> Table:
     table.add_row("total return", pct("total_return"))
     table.add_row("max drawdown", pct("max_drawdown"))
     table.add_row("maker share", pct("maker_share"))
+    table.add_row("book health", book_health_text(result.quality))
     notes = list(result.quality.notes)
     for stream, reasons in sorted(result.quality.quarantined.items()):
         notes.append(f"{stream}: quarantined {sum(reasons.values()):,} rows")

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from adapters.cli.config import CliError, format_time
-from streamsim.book import L2Book
+from streamsim.book import BookPolicy, L2Book
 from streamsim.events import DepthUpdate, Levels
 from streamsim.feed import plausibility as rules
 from streamsim.feed.batches import (
@@ -139,7 +139,7 @@ class DepthCheck:
 
     def __init__(self, symbol: str, instrument: Instrument | None) -> None:
         self.instrument = instrument
-        self.book = L2Book(symbol, sequencing=None)
+        self.book = L2Book(symbol, sequencing=None, policy=BookPolicy(crossed="keep"))
         self.messages = 0
         self.gaps = Finding("sequence gaps")
         self.crossed = Finding("messages leave the book crossed (best bid >= best ask)")

@@ -311,6 +311,7 @@ class CryptoHFTSource:
         #: Notes that hold for every iteration (e.g. that the data is synthetic).
         self.labels: list[str] = []
         self.missing_files: list[str] = []
+        self._after_missing: set[str] = set()
         self._ingest = Ingest(str(self._stream), data.policy, data.quarantine)
 
     @property
@@ -320,6 +321,10 @@ class CryptoHFTSource:
     async def __aiter__(self) -> AsyncIterator[Batch]:
         state = StreamState()
         for ref, obj in await self._locate():
+            if ref.key in self._after_missing:
+                # A skipped file's messages are missing: the gap is in the notes already,
+                # and the run's book resyncs over it.
+                state.depth.last_final = None
             async for batch in self.file_batches(ref, obj, state):
                 yield batch
             obj.whole = None  # replayed: a small object read whole is not needed again
@@ -344,6 +349,7 @@ class CryptoHFTSource:
         starts and leaves nothing to fetch but row groups once it has.
         """
         self.missing_files.clear()  # a source may be iterated again: report each time afresh
+        self._after_missing.clear()
         self.notes[:] = self.labels
         store = self._data.store
         found: list[ParquetObject | None] = [None] * len(self.files)
@@ -361,12 +367,16 @@ class CryptoHFTSource:
             await gather(calls[lo : lo + _LOOKUPS])
         plan: list[tuple[FileRef, ParquetObject]] = []
         kept = 0
+        skipped = False
         for ref, hit in zip(self.files, found, strict=True):
             if hit is not None:
                 if hit.whole is not None:  # small objects wait whole in memory, within a budget
                     kept += hit.size
                     if kept > _KEEP_WHOLE:
                         hit.whole = None
+                if skipped:
+                    self._after_missing.add(ref.key)
+                    skipped = False
                 plan.append((ref, hit))
                 continue
             alternative = f" (nor {store.describe(ref.fallback)})" if ref.fallback else ""
@@ -377,6 +387,7 @@ class CryptoHFTSource:
                     "run's notes)"
                 )
             self.missing_files.append(ref.key)
+            skipped = True
         if self.missing_files:
             unit = "hourly" if self.spec.hourly else "daily"
             self.notes.append(

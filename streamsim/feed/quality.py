@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -58,7 +59,10 @@ class DataQuality:
     before. ``tasks_cancelled_at_end``: callbacks or spawned tasks still waiting then.
     ``undelivered_at_end``: events still queued for a strategy then. ``books``: per
     symbol, what the strategy-side book saw (messages, snapshots, sequence gaps, crossed
-    states, stale messages skipped, messages skipped while invalid). ``quarantined``: per
+    states, stale messages skipped, messages skipped while invalid, resyncs, rebuilds,
+    exchange time invalid). ``exchange_books``: the same for the exchange-side books the
+    orders matched against, with what the book guard did (``guard_*``; see
+    :func:`note_book_health`). ``quarantined``: per
     stream and reason, input rows or messages the adapters skipped under the quarantine
     policy (each also written to the quarantine JSONL file). ``implausible``: per stream and
     reason, values used as given but flagged at run time by a cross-stream check (a mark
@@ -71,6 +75,7 @@ class DataQuality:
     tasks_cancelled_at_end: int = 0
     undelivered_at_end: int = 0
     books: dict[str, dict[str, int]] = field(default_factory=dict)
+    exchange_books: dict[str, dict[str, int]] = field(default_factory=dict)
     quarantined: dict[str, dict[str, int]] = field(default_factory=dict)
     implausible: dict[str, dict[str, int]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -80,3 +85,75 @@ class DataQuality:
         data = asdict(self)
         data["streams"] = {name: data["streams"][name] for name in sorted(data["streams"])}
         return data
+
+    def damaged_books(self) -> list[str]:
+        """Symbols whose book (either side) had a gap or a crossed state, or whose orders
+        the guard rejected or cancelled."""
+        return sorted(
+            symbol
+            for side in (self.exchange_books, self.books)
+            for symbol, counts in side.items()
+            if book_health_line(symbol, counts, "") is not None
+        )
+
+
+#: Book counts that mean something went wrong (a health line is written for them).
+_PROBLEMS = (
+    "gaps",
+    "crossed",
+    "guard_trips",
+    "guard_rejected",
+    "guard_cancelled",
+    "guard_stops_expired",
+)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def book_health_line(symbol: str, counts: Mapping[str, int], side: str) -> str | None:
+    """One line on a book that broke or was guarded, or None if it stayed whole.
+
+    The line counts gaps, crossings, resyncs (by snapshot and by rebuild), the exchange
+    time spent invalid and what the guard did; it says whether the book was still
+    invalid at the end and whether orders could match on it (guard off).
+    """
+    if not any(counts.get(key, 0) for key in _PROBLEMS):
+        return None
+    parts = [
+        f"{_plural(counts.get('gaps', 0), 'sequence gap')}, {counts.get('crossed', 0):,} crossed",
+        f"resynced {counts.get('resyncs', 0):,} by snapshot, "
+        f"{counts.get('rebuilds', 0):,} by rebuild",
+        f"invalid {counts.get('invalid_ns', 0) / 1e9:,.3f} s of exchange time",
+    ]
+    if counts.get("invalid_at_end"):
+        parts.append("still invalid at the end")
+    if "guard" in counts:
+        if counts["guard"]:
+            parts.append(
+                f"guard: {_plural(counts.get('guard_rejected', 0), 'order')} rejected, "
+                f"{counts.get('guard_cancelled', 0):,} cancelled, "
+                f"{_plural(counts.get('guard_stops_expired', 0), 'triggered stop')} expired"
+            )
+        else:
+            parts.append("guard OFF: orders matched on the damaged book")
+    where = f" ({side})" if side else ""
+    return f"book {symbol}{where}: " + "; ".join(parts)
+
+
+def note_book_health(quality: DataQuality, exchange_books: Mapping[str, dict[str, int]]) -> None:
+    """Record the exchange-side book health in ``quality`` and add a note per symbol
+    whose book broke (exchange side; the strategy side for symbols the venue has no
+    book of). Called once at the end of a run."""
+    quality.exchange_books = {s: dict(c) for s, c in sorted(exchange_books.items())}
+    for symbol, counts in quality.exchange_books.items():
+        line = book_health_line(symbol, counts, "exchange side")
+        if line is not None:
+            quality.notes.append(line)
+    for symbol, counts in sorted(quality.books.items()):
+        if symbol in quality.exchange_books:
+            continue
+        line = book_health_line(symbol, counts, "strategy side")
+        if line is not None:
+            quality.notes.append(line)

@@ -24,6 +24,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..feed.quality import book_health_line
 from .atomic import replace_file
 from .metrics import SUMMARY_KEYS
 
@@ -77,6 +78,9 @@ svg text{font:11px system-ui,sans-serif;fill:#59636e}
 margin:0 4px 0 10px;vertical-align:middle}
 pre{background:#f6f8fa;padding:8px;overflow:auto;font-size:12px}
 .none{color:#59636e;font-style:italic}
+.health{border:1px solid #1a7f37;background:#f0fff4;padding:4px 12px;margin:12px 0}
+.health.warn{border:2px solid #cf222e;background:#fff1f0}
+.health.warn h2{color:#cf222e}.health h2{margin:8px 0 4px;border:0}
 """
 
 
@@ -562,6 +566,72 @@ def _header(manifest: Mapping[str, Any], title: str) -> str:
     return "".join(lines)
 
 
+_HEALTH_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("gaps", "sequence gaps"),
+    ("crossed", "crossed"),
+    ("resyncs", "snapshot resyncs"),
+    ("rebuilds", "rebuilds"),
+    ("guard_rejected", "guard rejected"),
+    ("guard_cancelled", "guard cancelled"),
+    ("guard_stops_expired", "stops expired"),
+)
+
+
+def _health_section(manifest: Mapping[str, Any]) -> str:
+    """The book-health block: one row per book; warning-styled if any book broke."""
+    quality = (manifest.get("run") or {}).get("quality") or {}
+    sides = (
+        ("exchange", quality.get("exchange_books") or {}),
+        ("strategy", quality.get("books") or {}),
+    )
+    rows = []
+    damaged = []
+    for side, books in sides:
+        for symbol in sorted(books):
+            counts = books[symbol]
+            line = book_health_line(symbol, counts, f"{side} side")
+            if line is not None:
+                damaged.append(line)
+            rows.append(
+                (
+                    symbol,
+                    side,
+                    "DAMAGED" if line is not None else "whole",
+                    *(counts.get(key, 0) for key, _ in _HEALTH_COLUMNS),
+                    f"{int(counts.get('invalid_ns', 0)) / 1e9:,.3f} s",
+                    "off" if counts.get("guard") == 0 else "on" if "guard" in counts else _DASH,
+                )
+            )
+    if not rows:
+        return (
+            '<section id="book-health" class="health"><h2>Book health</h2>'
+            '<p class="none">no order book in this run</p></section>\n'
+        )
+    header = (
+        "symbol",
+        "side",
+        "book",
+        *(label for _, label in _HEALTH_COLUMNS),
+        "time invalid",
+        "guard",
+    )
+    if damaged:
+        lead = (
+            "<p><strong>Warning: a book broke during this run.</strong> While a book is "
+            "invalid the guard blocks matching on its symbol; the results near these times "
+            "rest on resynced (possibly partial) books.</p><ul>"
+            + "".join(f"<li>{_e(line)}</li>" for line in damaged)
+            + "</ul>"
+        )
+    else:
+        lead = "<p>Every book stayed whole: no sequence gap, no crossed book.</p>"
+    warn = " warn" if damaged else ""
+    return (
+        f'<section id="book-health" class="health{warn}"><h2>Book health</h2>{lead}'
+        f"{_table(header, rows, text_cols=3)}</section>\n"
+    )
+
+
 # --------------------------------------------------------------------------- API
 
 
@@ -590,7 +660,8 @@ def render_report(artifacts_dir: Path | str, *, title: str = "streamsim run repo
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n"
-        f"<body>{_header(data.manifest, title)}\n{body}</body></html>\n"
+        f"<body>{_header(data.manifest, title)}\n{_health_section(data.manifest)}"
+        f"{body}</body></html>\n"
     )
 
 

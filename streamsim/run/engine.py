@@ -13,10 +13,10 @@ from typing import Any
 
 import anyio
 
-from ..book import Sequencing
+from ..book import BookPolicy, Sequencing
 from ..errors import ConfigError
 from ..feed.merge import FeedConfig, Merge, OutOfOrderPolicy
-from ..feed.quality import DataQuality
+from ..feed.quality import DataQuality, note_book_health
 from ..feed.quarantine import QuarantineCounts
 from ..feed.sources import Source
 from ..results.metrics import from_record
@@ -139,6 +139,7 @@ async def backtest(
     out_of_order: OutOfOrderPolicy = "fail",
     prefetch: int = 4,
     sequencing: Sequencing = "futures",
+    book_policy: BookPolicy | None = None,
 ) -> RunResult:
     """Replay ``sources`` through the feed, the kernel and ``strategies``.
 
@@ -149,7 +150,10 @@ async def backtest(
     :class:`PacedClock` for paper replay. ``end`` stops the run at that simulated time
     (inclusive); without it the run ends at the last event, after giving callbacks still
     running up to ``linger`` ns of simulated time to finish. ``sequencing`` is the update-id
-    rule of the strategy-side books (``"futures"``, ``"spot"`` or ``None``).
+    rule of the strategy-side books (``"futures"``, ``"spot"`` or ``None``), ``book_policy``
+    what they do when they break (:class:`~streamsim.book.BookPolicy`; give the exchange
+    the same one). Book health (gaps, crossings, resyncs, time invalid, orders the guard
+    rejected or cancelled) is added to ``quality.exchange_books`` and to the notes.
     An error in a source, the kernel or a strategy cancels the run and is raised here.
     """
     if isinstance(strategies, Strategy):
@@ -179,7 +183,17 @@ async def backtest(
     )
     broker = SimBroker(clock, exchange, latency or ConstantLatency(0), record)
     kernel = Kernel(
-        clock, merge, list(strategies), exchange, broker, quality, {}, end, linger, sequencing
+        clock,
+        merge,
+        list(strategies),
+        exchange,
+        broker,
+        quality,
+        {},
+        end,
+        linger,
+        sequencing,
+        book_policy,
     )
     wall = time.perf_counter()
     with _young_gc_relaxed():
@@ -198,6 +212,8 @@ async def backtest(
         if name in quality.streams:
             quality.streams[name].delivered = count
     _collect_source_reports(sources, quality)
+    venue = exchange.report()
+    note_book_health(quality, venue.get("book_health", {}))
     firsts = [q.first_ts_exchange for q in quality.streams.values() if q.first_ts_exchange]
     result = RunResult(
         quality=quality,
@@ -208,7 +224,7 @@ async def backtest(
         orders_submitted=broker.submitted,
         responses=broker.responses,
         strategies=[ctx.name for ctx in kernel.contexts],
-        exchange=exchange.report(),
+        exchange=venue,
         record=record,
         metrics=from_record(record),
     )

@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 import numpy as np
 
-from ..book import L2Book, Sequencing
+from ..book import BookPolicy, L2Book, Sequencing
 from ..errors import StrategyError, StreamsimError
 from ..events import DepthUpdate
 from ..feed.merge import Epoch, Merge
@@ -131,8 +131,10 @@ class Kernel:
         end: int | None = None,
         linger: int = 60 * SECOND,
         sequencing: Sequencing = "futures",
+        book_policy: BookPolicy | None = None,
     ) -> None:
         self.clock = clock
+        self.book_policy = book_policy
         self.merge = merge
         self.exchange = exchange
         self.broker = broker
@@ -204,7 +206,7 @@ class Kernel:
                 for strategy in self.strategies
             )
             if wanted and stream.symbol not in self.books:
-                self.books[stream.symbol] = L2Book(stream.symbol, sequencing)
+                self.books[stream.symbol] = L2Book(stream.symbol, sequencing, self.book_policy)
             books.append(self.books[stream.symbol] if wanted else None)
         return books
 
@@ -397,7 +399,7 @@ class Kernel:
         quality.actions_after_end += len(clock._heap)
         clock._heap.clear()
         for symbol, book in sorted(self.books.items()):
-            quality.books[symbol] = asdict(book.stats)
+            quality.books[symbol] = asdict(book.stats) | {"invalid_at_end": int(not book.valid)}
         for task in [*self.runners, *self._spawned]:
             quality.undelivered_at_end += len(task.inbox)
             if not task.idle:

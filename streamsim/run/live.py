@@ -30,12 +30,12 @@ from typing import Any, Protocol
 import anyio
 from anyio.abc import TaskGroup
 
-from ..book import L2Book, Sequencing
+from ..book import BookPolicy, L2Book, Sequencing
 from ..broker import Broker
 from ..errors import ConfigError, SourceError, StrategyError, StreamsimError
 from ..events import DepthUpdate
 from ..feed.merge import FeedConfig, OutOfOrderPolicy, Prepared, StreamFeed, pick_model
-from ..feed.quality import DataQuality
+from ..feed.quality import DataQuality, note_book_health
 from ..feed.sources import Source
 from ..results.metrics import from_record
 from ..results.record import RunRecord
@@ -151,12 +151,14 @@ class LiveRuntime:
         linger: int = 60 * SECOND,
         out_of_order: OutOfOrderPolicy = "fail",
         sequencing: Sequencing = "futures",
+        book_policy: BookPolicy | None = None,
     ) -> None:
         if not sources:
             raise ConfigError("a live run needs at least one source")
         if out_of_order not in ("fail", "clamp"):
             raise ConfigError(f"out_of_order must be 'fail' or 'clamp', got {out_of_order!r}")
         self.clock = clock
+        self.book_policy = book_policy
         self.sources = list(sources)
         self.exchange = exchange if exchange is not None and exchange.wants_market else None
         self.quality = quality or DataQuality()
@@ -221,7 +223,7 @@ class LiveRuntime:
             for r in self.runners
         )
         if wanted and stream.symbol not in self.books:
-            self.books[stream.symbol] = L2Book(stream.symbol, sequencing)
+            self.books[stream.symbol] = L2Book(stream.symbol, sequencing, self.book_policy)
         return self.books[stream.symbol] if wanted else None
 
     # -- tasks ---------------------------------------------------------------------------
@@ -398,7 +400,7 @@ class LiveRuntime:
         quality = self.quality
         quality.actions_after_end += self.clock.pending() + self._in_flight
         for symbol, book in sorted(self.books.items()):
-            quality.books[symbol] = asdict(book.stats)
+            quality.books[symbol] = asdict(book.stats) | {"invalid_at_end": int(not book.valid)}
         for runner in self.runners:
             quality.undelivered_at_end += len(runner.inbox)
             quality.tasks_cancelled_at_end += runner.busy
@@ -434,6 +436,7 @@ async def paper_live(
     linger: int = 60 * SECOND,
     out_of_order: OutOfOrderPolicy = "fail",
     sequencing: Sequencing = "futures",
+    book_policy: BookPolicy | None = None,
     handle_signals: bool = False,
 ) -> RunResult:
     """Paper trading on the wall clock: ``strategies`` against a simulated ``exchange``
@@ -465,11 +468,14 @@ async def paper_live(
         linger=linger,
         out_of_order=out_of_order,
         sequencing=sequencing,
+        book_policy=book_policy,
     )
     wall = time.perf_counter()
     await runtime.run(handle_signals=handle_signals)
     wall = time.perf_counter() - wall
     _collect_source_reports(sources, quality)
+    venue = exchange.report()
+    note_book_health(quality, venue.get("book_health", {}))
     if runtime.interrupted:
         quality.notes.append("the run was interrupted (SIGINT/SIGTERM): results so far")
     start_time = runtime.start_time if runtime.start_time is not None else clock.now()
@@ -483,7 +489,7 @@ async def paper_live(
         orders_submitted=broker.submitted,
         responses=broker.responses,
         strategies=[ctx.name for ctx in runtime.contexts],
-        exchange=exchange.report(),
+        exchange=venue,
         record=record,
         metrics=from_record(record),
         interrupted=runtime.interrupted,

@@ -1,4 +1,9 @@
-"""Book guard: block order submission on a symbol while its exchange-side book looks wrong."""
+"""Book guard: block matching on a symbol while its exchange-side book looks wrong.
+
+On by default in :class:`~streamsim.sim.matching.SimExchange`: while a guard has a
+reason, submits are rejected with :data:`GUARD_REJECT`, resting orders and stops were
+cancelled at the trip, triggered stops expire, and trades fill nothing on that symbol.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ class GuardConfig:
 
     ``max_spread_ticks`` / ``max_spread_bps``: widest spread allowed. ``max_staleness``:
     longest time (ns, exchange clock) since the book's last message. ``block_crossed`` /
-    ``block_gap``: trip on a crossed book or a sequence gap. ``warmup_messages``: book
+    ``block_gap``: trip on a crossed book or a sequence gap (an invalid book, whose
+    ``invalid_reason`` says which). ``warmup_messages``: book
     messages needed before trading. ``cooldown``: ns the guard stays tripped after the
     condition clears.
     """
@@ -38,18 +44,25 @@ class GuardConfig:
 
 @dataclass
 class GuardStats:
-    """Trips and blocked submits, by reason."""
+    """Trips and blocked submits, by reason; and per symbol, what the guard did
+    (``trips``, ``rejected`` submits, ``cancelled`` orders and stops, ``stops_expired``)."""
 
     trips: Counter[str] = field(default_factory=Counter)
     blocked: Counter[str] = field(default_factory=Counter)
+    symbols: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def count(self, symbol: str, what: str, n: int = 1) -> None:
+        """Add ``n`` to ``what`` of ``symbol``."""
+        self.symbols.setdefault(symbol, Counter())[what] += n
 
 
 class BookGuard:
     """Evaluates one symbol's book against a :class:`GuardConfig`."""
 
-    def __init__(self, config: GuardConfig, stats: GuardStats) -> None:
+    def __init__(self, config: GuardConfig, stats: GuardStats, symbol: str = "") -> None:
         self.config = config
         self.stats = stats
+        self.symbol = symbol
         self.reason: str | None = None
         self._clear_at: int | None = None
         self._last_message = 0
@@ -58,8 +71,10 @@ class BookGuard:
         config = self.config
         if book.stats.messages < config.warmup_messages:
             return "warmup"
-        if config.block_gap and not book.valid:
-            return "sequence_gap"
+        if not book.valid:
+            reason = book.invalid_reason or "sequence_gap"
+            if config.block_gap if reason == "sequence_gap" else config.block_crossed:
+                return reason
         if config.block_crossed and book.crossed:
             return "crossed"
         if config.max_staleness is not None and now - self._last_message > config.max_staleness:
@@ -82,6 +97,7 @@ class BookGuard:
             tripped = self.reason is None and problem != "warmup"
             if tripped:
                 self.stats.trips[problem] += 1
+                self.stats.count(self.symbol, "trips")
             self.reason = problem
             self._clear_at = None
             return tripped
@@ -98,4 +114,12 @@ class BookGuard:
         self.update(book, now, message=False)
         if self.reason is not None:
             self.stats.blocked[self.reason] += 1
+            self.stats.count(self.symbol, "rejected")
+        return self.reason
+
+    def halts(self, book: L2Book, now: int) -> str | None:
+        """The reason no fill may happen at ``now``, or None (not counted)."""
+        if self.reason is None:
+            return None
+        self.update(book, now, message=False)
         return self.reason

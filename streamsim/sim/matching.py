@@ -12,16 +12,17 @@ answered through the venue with Binance's statuses and reject codes.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from itertools import count
 from typing import Any, Literal
 
 from ..account import AccountReason, AccountState, AccountUpdate, PositionState
-from ..book import ASK, BID, L2Book, Sequencing
+from ..book import ASK, BID, BookPolicy, CrossedBookError, L2Book, Sequencing
 from ..errors import ConfigError
 from ..events import BUY, DepthUpdate, MarkPrice, Trade
-from ..feed.plausibility import check_mark_against_mid
+from ..feed.plausibility import DEFAULT_LIMITS, Limits, check_mark_against_mid
 from ..instruments import Instrument
 from ..order_checks import field_reject
 from ..orders import (
@@ -118,10 +119,12 @@ class SimExchange:
         initial_balance: float = 10_000.0,
         leverage: int | Mapping[str, int] = 20,
         brackets: Mapping[str, BracketTable] | None = None,
-        guard: GuardConfig | None = None,
+        guard: GuardConfig | None = GuardConfig(),  # noqa: B008 (frozen)
         liquidation_fee_rate: float = 0.0125,
         stop_trigger: Trigger = "last",
         sequencing: Sequencing = "futures",
+        book_policy: BookPolicy | None = None,
+        plausibility: Limits | None = None,
     ) -> None:
         if not isinstance(instruments, Mapping):
             instruments = {i.symbol: i for i in instruments}
@@ -132,15 +135,16 @@ class SimExchange:
         self.queue: QueueModel = queue or Conservative()
         self.participation = participation
         self.stop_trigger = stop_trigger
+        self.limits = plausibility or DEFAULT_LIMITS
         tables = {s: DEFAULT_BRACKETS for s in self.instruments if s != "BTCUSDT"}
         tables.update(brackets or {})
         self.portfolio = Portfolio(
             self.instruments, initial_balance, leverage, tables, liquidation_fee_rate
         )
-        self.books = {s: L2Book(s, sequencing) for s in self.instruments}
+        self.books = {s: L2Book(s, sequencing, book_policy) for s in self.instruments}
         self.guard_stats = GuardStats()
         self._guards = (
-            {s: BookGuard(guard, self.guard_stats) for s in self.instruments} if guard else {}
+            {s: BookGuard(guard, self.guard_stats, s) for s in self.instruments} if guard else {}
         )
         self._venue: Venue | None = None
         self._resting: dict[str, list[_Resting]] = {s: [] for s in self.instruments}
@@ -205,7 +209,28 @@ class SimExchange:
             "guard_trips": dict(self.guard_stats.trips),
             "guard_blocked": dict(self.guard_stats.blocked),
             "books": {s: asdict(b.stats) for s, b in sorted(self.books.items())},
+            "book_health": self.book_health(),
         }
+
+    def book_health(self) -> dict[str, dict[str, int]]:
+        """Per symbol: the exchange-side book's counts and what the guard did
+        (``guard_trips``, ``guard_rejected``, ``guard_cancelled``, ``guard_stops_expired``);
+        ``guard`` is 1 if the guard is on."""
+        health: dict[str, dict[str, int]] = {}
+        for symbol, book in sorted(self.books.items()):
+            row = asdict(book.stats)
+            counts = self.guard_stats.symbols.get(symbol) or Counter()
+            for what in ("trips", "rejected", "cancelled", "stops_expired"):
+                row[f"guard_{what}"] = int(counts.get(what, 0))
+            row["guard"] = int(symbol in self._guards)
+            row["invalid_at_end"] = int(not book.valid)
+            health[symbol] = row
+        return health
+
+    def _halted(self, symbol: str, now: int) -> str | None:
+        """Why no fill may happen on ``symbol`` now (the guard's reason), or None."""
+        guard = self._guards.get(symbol)
+        return None if guard is None else guard.halts(self.books[symbol], now)
 
     # -- responses -------------------------------------------------------------------------
 
@@ -361,18 +386,24 @@ class SimExchange:
     def _on_depth(self, update: DepthUpdate) -> None:
         symbol = update.symbol
         book = self.books[symbol]
-        applied = book.apply(update)
+        try:
+            applied = book.apply(update)
+        except CrossedBookError as error:
+            tick = self.instruments[symbol].ticks_to_price(1)
+            raise CrossedBookError(
+                symbol, error.ts_exchange, error.bid, error.ask, error.final, tick
+            ) from None
         now = update.ts_exchange
         guard = self._guards.get(symbol)
         if guard is not None and guard.update(book, now, message=True):
-            self._cancel_all(symbol, now, f"book guard tripped: {guard.reason}")
+            self._cancel_all(symbol, now, f"book guard tripped: {guard.reason}", guarded=True)
         if not applied:
             return
         consumed = self._consumed[symbol]
         if consumed:
             self._restore_taken(update, consumed)
         resting = self._resting[symbol]
-        if not resting:
+        if not resting or (guard is not None and guard.reason is not None):
             return
         for order in list(resting):
             side = BID if order.side == BUY else ASK
@@ -412,7 +443,10 @@ class SimExchange:
         if self._stops:
             price = self.instruments[symbol].ticks_to_price(trade.price)
             self._trigger_stops(symbol, price, "last", now)
-        for order in list(self._resting[symbol]):
+        resting = self._resting[symbol]
+        if not resting or self._halted(symbol, now) is not None:
+            return  # a guarded book: trades fill nothing on it
+        for order in list(resting):
             if order.side == trade.side:
                 continue  # the aggressor's side: trades there never fill a resting order
             through = trade.price < order.price if order.side == BUY else trade.price > order.price
@@ -438,7 +472,7 @@ class SimExchange:
         self._funding[symbol] = (mark.next_funding_time, mark.funding_rate)
         self._mark[symbol] = mark.mark
         check_mark_against_mid(
-            self.record.quality, mark, self.books[symbol], self.instruments[symbol]
+            self.record.quality, mark, self.books[symbol], self.instruments[symbol], self.limits
         )
         self.portfolio.mark(now, symbol, mark.mark)
         self._sample(now)
@@ -668,6 +702,17 @@ class SimExchange:
                 continue
             if self._stop_reached(order, price):
                 del self._stops[cid]
+                halted = self._halted(symbol, now)
+                if halted is not None:  # triggered on a guarded book: it cannot fill
+                    self.guard_stats.count(symbol, "stops_expired")
+                    self._respond(
+                        symbol,
+                        cid,
+                        OrderStatus.EXPIRED,
+                        now,
+                        error=(GUARD_REJECT, f"Blocked by the book guard: {halted}."),
+                    )
+                    continue
                 if order.reduce_only:
                     position = self.portfolio.position(symbol).lots
                     if position * order.side >= 0:  # nothing left to reduce: it expires
@@ -704,7 +749,10 @@ class SimExchange:
             serial=serial,
         )
 
-    def _cancel_all(self, symbol: str, now: int, reason: str) -> None:
+    def _cancel_all(self, symbol: str, now: int, reason: str, guarded: bool = False) -> None:
+        if guarded:
+            stops = sum(1 for stop_symbol, _ in self._stops.values() if stop_symbol == symbol)
+            self.guard_stats.count(symbol, "cancelled", len(self._resting[symbol]) + stops)
         for order in self._resting[symbol]:
             self._respond(
                 symbol, order.client_id, OrderStatus.CANCELED, now, order.filled, error=(0, reason)
