@@ -160,3 +160,21 @@ def test_stroke_only_shapes_are_not_filled(tmp_path: Path) -> None:
     for selector in (".grid{", ".axis{", ".eq{", ".pos{"):
         rule = _CSS.split(selector, 1)[1].split("}", 1)[0]
         assert "fill:none" in rule, selector
+
+
+def test_the_report_says_what_input_was_quarantined_or_flagged_and_every_note() -> None:
+    from streamsim.results.report import _notes_section
+
+    quality = {
+        "quarantined": {"BTCUSDT.trades": {"price: not positive": 2}},
+        "implausible": {"BTCUSDT.mark_price": {"more than 10% from the book mid": 3}},
+        "notes": ["BTCUSDT.open_interest is synthetic"],
+    }
+    html = _notes_section({"run": {"quality": quality}})
+    assert 'class="health warn"' in html
+    assert "BTCUSDT.trades: 2 rows quarantined (price: not positive)" in html
+    assert "BTCUSDT.mark_price: 3 values more than 10% from the book mid" in html
+    assert "BTCUSDT.open_interest is synthetic" in html
+    calm = _notes_section({"run": {"quality": {"notes": ["a note"]}}})
+    assert "warn" not in calm and "a note" in calm
+    assert _notes_section({"run": {"quality": {}}}) == ""

@@ -208,7 +208,8 @@ class TardisSource:
                     where = item.file + (f", row {item.row}" if item.row >= 0 else "")
                     where += f", column {item.column!r}" if item.column else ""
                     raise DataError(
-                        f"{where}: {item.reason}; pass policy='quarantine' to skip and record it"
+                        f"{where}: {item.reason}; pass policy='quarantine' (data.policy in a "
+                        "run config) to skip and record it"
                     )
                 self.quarantine.write(
                     str(self._stream), item.file, item.row, item.column, item.reason, item.record

@@ -104,7 +104,8 @@ class Ingest:
             where = f"{file}, {unit} {rows[0]}" + (f", column {column!r}" if column else "")
             more = f" (and {len(rows) - 1} more {unit}s)" if len(rows) > 1 else ""
             raise DataError(
-                f"{where}: {reason}{more}; pass policy='quarantine' to skip and record such rows"
+                f"{where}: {reason}{more}; pass policy='quarantine' (data.policy in a run "
+                "config) to skip and record such rows"
             )
         for row, record in zip(rows, records, strict=True):
             self.quarantine.write(self.stream, file, row, column, reason, record)

@@ -632,6 +632,38 @@ def _health_section(manifest: Mapping[str, Any]) -> str:
     )
 
 
+def _notes_section(manifest: Mapping[str, Any]) -> str:
+    """The data's own caveats: rows quarantined, values flagged as implausible, and every
+    note of the run (synthetic streams, skipped files, duplicates); warning-styled when
+    input was skipped or flagged, absent when there is nothing to say."""
+    quality = (manifest.get("run") or {}).get("quality") or {}
+    skipped = [
+        f"{stream}: {count:,} rows quarantined ({reason})"
+        for stream, reasons in sorted((quality.get("quarantined") or {}).items())
+        for reason, count in sorted(reasons.items())
+    ]
+    flagged = [
+        f"{stream}: {count:,} values {reason} (used as given)"
+        for stream, reasons in sorted((quality.get("implausible") or {}).items())
+        for reason, count in sorted(reasons.items())
+    ]
+    notes = [str(note) for note in quality.get("notes") or ()]
+    if not skipped and not flagged and not notes:
+        return ""
+    warn = " warn" if skipped or flagged else ""
+    lead = (
+        "<p><strong>Warning: some input was skipped or flagged.</strong> The results rest "
+        "on the data that was left.</p>"
+        if warn
+        else ""
+    )
+    items = "".join(f"<li>{_e(line)}</li>" for line in skipped + flagged + notes)
+    return (
+        f'<section id="data-notes" class="health{warn}"><h2>Data notes</h2>{lead}'
+        f"<ul>{items}</ul></section>\n"
+    )
+
+
 # --------------------------------------------------------------------------- API
 
 
@@ -661,7 +693,7 @@ def render_report(artifacts_dir: Path | str, *, title: str = "streamsim run repo
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n"
         f"<body>{_header(data.manifest, title)}\n{_health_section(data.manifest)}"
-        f"{body}</body></html>\n"
+        f"{_notes_section(data.manifest)}{body}</body></html>\n"
     )
 
 
