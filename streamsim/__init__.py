@@ -9,6 +9,7 @@ from .book import ASK, BID, BookPolicy, BookStats, CrossedBookError, L2Book
 from .broker import Broker
 from .config import RunConfig, load_config, run_config
 from .errors import (
+    ArtifactError,
     ConfigError,
     DataError,
     OutOfOrderError,
@@ -45,6 +46,7 @@ from .feed.feed_models import (
     fixed,
     open_interest_preset,
 )
+from .feed.plausibility import Limits
 from .feed.quality import DataQuality, StreamQuality
 from .feed.quarantine import Ingest, Policy, Quarantine, QuarantineCounts
 from .feed.sources import MemorySource, Source, Stream
@@ -59,6 +61,7 @@ from .orders import (
     TimeInForce,
 )
 from .results.record import FillRecord, OrderRecord, RunRecord
+from .results.verify import Verified, verify_artifacts
 from .run.clock import Clock, PacedClock, Scheduler, Timer, VirtualClock, WallClock
 from .run.engine import RunResult, backtest, run_backtest
 from .run.live import Connection, LiveRuntime, LiveTask, paper_live, run_paper_live
@@ -100,6 +103,7 @@ __all__ = [
     "AccountState",
     "AccountUpdate",
     "AccountView",
+    "ArtifactError",
     "Bar",
     "BarBatch",
     "Batch",
@@ -131,6 +135,7 @@ __all__ = [
     "Instrument",
     "L2Book",
     "LedgerEntry",
+    "Limits",
     "Liquidation",
     "LiquidationBatch",
     "LiveRuntime",
@@ -184,6 +189,7 @@ __all__ = [
     "Trade",
     "TradeBatch",
     "Venue",
+    "Verified",
     "VirtualClock",
     "WallClock",
     "__version__",
@@ -195,4 +201,5 @@ __all__ = [
     "run_backtest",
     "run_config",
     "run_paper_live",
+    "verify_artifacts",
 ]
