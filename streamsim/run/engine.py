@@ -28,6 +28,7 @@ from ..strategy import Strategy
 from ..units import SECOND
 from .clock import VirtualClock, WallClock
 from .kernel import Kernel
+from .watchdog import DEFAULT_CALLBACK_TIMEOUT, check_timeout
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ async def backtest(
     out_of_order: OutOfOrderPolicy = "fail",
     prefetch: int = 4,
     sequencing: Sequencing = "futures",
+    callback_timeout: float | None = DEFAULT_CALLBACK_TIMEOUT,
 ) -> RunResult:
     """Replay ``sources`` through the feed, the kernel and ``strategies``.
 
@@ -150,6 +152,9 @@ async def backtest(
     (inclusive); without it the run ends at the last event, after giving callbacks still
     running up to ``linger`` ns of simulated time to finish. ``sequencing`` is the update-id
     rule of the strategy-side books (``"futures"``, ``"spot"`` or ``None``).
+    ``callback_timeout`` is the watchdog's budget: wall-clock seconds a callback may run
+    without awaiting before the run ends with a :class:`StrategyError` naming it (``None``
+    or 0 disables it).
     An error in a source, the kernel or a strategy cancels the run and is raised here.
     """
     if isinstance(strategies, Strategy):
@@ -165,6 +170,7 @@ async def backtest(
             "streamsim.run_paper_live(sources, strategies, exchange=..., speed=...) "
             "(or await streamsim.paper_live(...))"
         )
+    budget = check_timeout(callback_timeout)
     clock = clock or VirtualClock()
     exchange = exchange or NullExchange()
     quality = DataQuality()
@@ -179,7 +185,17 @@ async def backtest(
     )
     broker = SimBroker(clock, exchange, latency or ConstantLatency(0), record)
     kernel = Kernel(
-        clock, merge, list(strategies), exchange, broker, quality, {}, end, linger, sequencing
+        clock,
+        merge,
+        list(strategies),
+        exchange,
+        broker,
+        quality,
+        {},
+        end,
+        linger,
+        sequencing,
+        callback_timeout=budget,
     )
     wall = time.perf_counter()
     with _young_gc_relaxed():
