@@ -12,6 +12,7 @@ adapters' job (the core never imports them).
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 import types
@@ -35,6 +36,7 @@ from .instruments import Instrument
 from .run.clock import PacedClock
 from .run.engine import RunResult, run_backtest
 from .run.live import run_paper_live
+from .run.watchdog import DEFAULT_CALLBACK_TIMEOUT
 from .sim.exchange import Exchange, NullExchange
 from .sim.guard import GuardConfig
 from .sim.latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
@@ -287,6 +289,8 @@ class RunSection(_Section, frozen=True):
     out_of_order: Literal["fail", "clamp"] = "fail"
     prefetch: int = 4
     sequencing: Literal["futures", "spot", "none"] = "futures"
+    #: The watchdog's budget: wall seconds a callback may run without awaiting (0: off).
+    callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT
 
 
 class OutputConfig(_Section, frozen=True):
@@ -310,6 +314,11 @@ class RunConfig(_Section, frozen=True):
             (self.run.speed > 0, "run.speed", "a number > 0"),
             (self.run.prefetch >= 1, "run.prefetch", "an integer >= 1"),
             (self.run.linger >= 0, "run.linger", "a duration >= 0"),
+            (
+                math.isfinite(self.run.callback_timeout) and self.run.callback_timeout >= 0,
+                "run.callback_timeout",
+                "wall-clock seconds >= 0 (0 disables the watchdog)",
+            ),
             (0 < self.exchange.participation <= 1, "exchange.participation", "in (0, 1]"),
             (self.exchange.initial_balance >= 0, "exchange.initial_balance", ">= 0"),
             (self.exchange.fees.taker >= 0, "exchange.fees.taker", ">= 0"),
@@ -413,6 +422,7 @@ class RunConfig(_Section, frozen=True):
             "linger": int(run.linger),
             "out_of_order": run.out_of_order,
             "sequencing": _sequencing(run.sequencing),
+            "callback_timeout": run.callback_timeout,
         }
         if run.mode == "paper-live":
             options["speed"] = run.speed

@@ -118,6 +118,7 @@ linger = "10s"
 out_of_order = "clamp"
 prefetch = 8
 sequencing = "none"
+callback_timeout = 2.5
 
 [output]
 dir = "runs/everything"

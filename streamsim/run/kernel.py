@@ -429,6 +429,10 @@ class Kernel:
             quality.undelivered_at_end += len(task.inbox)
             if not task.idle:
                 quality.tasks_cancelled_at_end += 1
+                quality.notes.append(
+                    f"{task.strategy}: {self._during(task)} was still waiting when the run "
+                    "ended; it was cancelled"
+                )
                 progress.calls += 1
                 try:
                     task.close()
