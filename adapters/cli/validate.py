@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import anyio
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from anyio.abc import TaskGroup
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -95,23 +97,40 @@ def _update_ids(table: pa.Table, check: FileCheck, last_final: int | None) -> in
     return int(finals[-1])
 
 
-def _validate_store(root: str, endpoint_url: str | None) -> Store:
-    """A local tree, or ``s3://bucket/prefix`` (credentials from the standard chain)."""
+#: Files checked at once by default (their reads overlap; depth continuity stays in order).
+DEFAULT_JOBS = 8
+
+
+def _validate_store(
+    root: str, endpoint_url: str | None, timeout: float | None = None, jobs: int = DEFAULT_JOBS
+) -> Store:
+    """A local tree, or ``s3://bucket/prefix`` (credentials from the standard chain);
+    ``timeout`` is each S3 request's deadline in seconds (default: the store's)."""
     if root.startswith("s3://"):
         bucket, _, prefix = root[len("s3://") :].partition("/")
         if not bucket:
             raise CliError(f"no bucket in {root!r}")
-        return S3Store(bucket, prefix, endpoint_url=endpoint_url)
+        if timeout is None:
+            return S3Store(bucket, prefix, endpoint_url=endpoint_url, max_in_flight=jobs)
+        return S3Store(
+            bucket,
+            prefix,
+            endpoint_url=endpoint_url,
+            max_in_flight=jobs,
+            deadline=timeout,
+            min_rate=None,
+        )
     if not Path(root).is_dir():
         raise CliError(f"not a directory: {root}")
     return LocalStore(root)
 
 
-async def _check_file(
-    store: Store, key: str, fallback: str | None, kind: str, last_final: int | None
-) -> tuple[FileCheck, int | None]:
-    """Existence, rows, time range and (depth) update-id continuity of one object."""
+async def _load_file(
+    store: Store, key: str, fallback: str | None, kind: str
+) -> tuple[FileCheck, pa.Table | None]:
+    """Existence, rows and time range of one object, and (depth) its update-id columns."""
     check = FileCheck(key, False)
+    ids = None
     try:
         obj = await ParquetObject.open(store, key)
         if obj is None and fallback:
@@ -125,16 +144,66 @@ async def _check_file(
         check.rows = obj.num_rows
         check.first, check.last = _time_range(obj.metadata, SPECS[kind].time)
         if kind == "depth":
-            last_final = _update_ids(await _id_columns(obj), check, last_final)
+            ids = await _id_columns(obj)
     except Exception as error:  # unreadable object: report it, keep going
         check.exists = check.exists or isinstance(error, ss.DataError)  # there, but corrupt
         check.gaps.append(f"unreadable: {error}")
-    return check, last_final
+    return check, ids
+
+
+async def _check_files(
+    store: Store, refs: list[tuple[str, str, str | None]], jobs: int
+) -> list[tuple[str, FileCheck]]:
+    """Check ``refs`` (kind, key, fallback), up to ``jobs`` files at once.
+
+    Files load concurrently, but their results are taken in order (update-id continuity
+    runs across consecutive depth files), and a file only starts loading once fewer than
+    ``jobs`` loaded files wait to be taken, so memory stays bounded too.
+    """
+    results: list[tuple[FileCheck, pa.Table | None] | None] = [None] * len(refs)
+    loaded = [anyio.Event() for _ in refs]
+    window = anyio.Semaphore(jobs)
+    checks: list[tuple[str, FileCheck]] = []
+
+    async def load(i: int) -> None:
+        kind, key, fallback = refs[i]
+        results[i] = await _load_file(store, key, fallback, kind)
+        loaded[i].set()
+
+    async def start_all(group: TaskGroup) -> None:
+        for i in range(len(refs)):
+            await window.acquire()
+            group.start_soon(load, i)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(start_all, group)
+        last_kind, last_final = None, None
+        for i, (kind, _, _) in enumerate(refs):
+            await loaded[i].wait()
+            result = results[i]
+            assert result is not None
+            results[i] = None
+            window.release()
+            check, ids = result
+            if kind != last_kind:
+                last_kind, last_final = kind, None
+            if ids is not None:
+                last_final = _update_ids(ids, check, last_final)
+            elif kind == "depth":
+                last_final = None  # continuity restarts after a missing or unreadable file
+            checks.append((kind, check))
+    return checks
 
 
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     """Check a CryptoHFTData tree (local or ``s3://``) for a symbol and window."""
-    store = _validate_store(args.root, args.endpoint_url)
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise CliError(f"--timeout: expected seconds > 0, got {timeout}")
+    jobs = getattr(args, "jobs", DEFAULT_JOBS)
+    if jobs < 1:
+        raise CliError(f"--jobs: expected an integer >= 1, got {jobs}")
+    store = _validate_store(args.root, args.endpoint_url, timeout, jobs)
     start = parse_time(args.start, "--start")
     end = parse_time(args.end, "--end")
     if start > end:
@@ -145,16 +214,14 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
         raise CliError(f"unknown kinds {', '.join(unknown)}; allowed: {', '.join(SPECS)}")
     dataset = CryptoHFTData(store, exchange=args.exchange)
 
+    refs = [
+        (kind, ref.key, ref.fallback)
+        for kind in kinds
+        for ref in dataset.files(args.symbol, kind, start, end)
+    ]
+
     async def check_all() -> list[tuple[str, FileCheck]]:
-        checks: list[tuple[str, FileCheck]] = []
-        for kind in kinds:
-            last_final: int | None = None
-            for ref in dataset.files(args.symbol, kind, start, end):
-                check, last_final = await _check_file(
-                    store, ref.key, ref.fallback, kind, last_final
-                )
-                checks.append((kind, check))
-        return checks
+        return await _check_files(store, refs, jobs)
 
     problems: list[str] = []
     table = Table(title=f"{args.root} {args.symbol} {format_time(start)} .. {format_time(end)}")

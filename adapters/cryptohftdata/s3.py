@@ -141,7 +141,8 @@ class S3Store:
     ``deadline`` bounds each request as a whole, retries and back-off included: ``deadline``
     seconds plus one second per ``min_rate`` bytes asked (so a large range read gets the
     time a slow but honest link needs, and a server trickling a byte at a time does not
-    keep a run alive); past it the request fails with :class:`S3TimeoutError`.
+    keep a run alive; ``min_rate=None``: ``deadline`` alone); past it the request fails
+    with :class:`S3TimeoutError`.
     ``coalesce_gap`` is how many unneeded bytes between two wanted column chunks one
     request reads through rather than paying another request (default 1 MiB: about what
     S3 transfers in the time of its first byte).
@@ -159,7 +160,7 @@ class S3Store:
         backoff: float = 0.2,
         timeout: float = 20.0,
         deadline: float = 60.0,
-        min_rate: float = 256 * 1024,
+        min_rate: float | None = 256 * 1024,
         coalesce_gap: int = 1 << 20,
     ) -> None:
         if not bucket or "/" in bucket:
@@ -171,6 +172,8 @@ class S3Store:
         if coalesce_gap < 0:
             raise ConfigError(f"coalesce_gap must be 0 or more, got {coalesce_gap}")
         for name, value in (("timeout", timeout), ("deadline", deadline), ("min_rate", min_rate)):
+            if value is None and name == "min_rate":
+                continue
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ConfigError(f"{name} must be a number of seconds > 0, got {value!r}")
         self.bucket = bucket
@@ -416,7 +419,7 @@ class S3Store:
 
     def request_deadline(self, size: int) -> float:
         """The deadline (seconds) of a request asking for ``size`` bytes."""
-        return self.deadline + size / self.min_rate
+        return self.deadline + (size / self.min_rate if self.min_rate else 0.0)
 
     async def _request(
         self, key: str, what: str, operation: Callable[[Any], Awaitable[T]], size: int
