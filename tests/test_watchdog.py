@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -256,3 +260,39 @@ def test_awaiting_a_sim_event_never_set_ends_the_backtest_and_says_so() -> None:
     result = _run("backtest", strategy, [0, MS])
     assert result.quality.tasks_cancelled_at_end == 1
     assert any("waiter" in n and "on_trade" in n for n in result.quality.notes)
+
+
+STUCK_STRATEGY = """
+import streamsim as ss
+
+class Stuck(ss.Strategy):
+    async def on_trade(self, trade):
+        while True:
+            pass
+"""
+
+
+def test_the_command_ends_a_stuck_strategy_with_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "stuck.py").write_text(STUCK_STRATEGY)
+    config = tmp_path / "stuck.toml"
+    config.write_text(
+        '[strategy]\nclass = "stuck:Stuck"\n[data]\nadapter = "sample"\n'
+        'start = "2023-04-04T23:59:00Z"\nend = "2023-04-05T00:00:00Z"\n'
+        "[run]\ncallback_timeout = 0.5\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{tmp_path}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "adapters.cli", "run", str(config), "--out", str(tmp_path / "o")],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    said = " ".join((done.stdout + done.stderr).split())  # the console wraps long lines
+    assert done.returncode == 1
+    assert "StrategyError: strategy 'Stuck-0'" in said
+    assert "on_trade" in said and "without awaiting" in said
+    assert "Traceback" not in said

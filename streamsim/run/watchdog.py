@@ -149,15 +149,23 @@ class Watchdog:
         limit = self.budget + tick
         last = self.progress.calls
         since = time.monotonic()
+        fired = 0
         while not self._stop.wait(tick):
             calls = self.progress.calls
             now = time.monotonic()
             if calls != last:
-                last, since = calls, now
+                last, since, fired = calls, now, 0
                 continue
             if now - since < limit or not self._stuck():
                 continue
             since = now  # fire again after another budget if the strategy swallows it
+            fired += 1
+            if fired > 1:
+                log.warning(
+                    "watchdog: strategy code still runs %g s after being interrupted "
+                    "(does it catch BaseException?)",
+                    (fired - 1) * limit,
+                )
             self._interrupt(calls)
 
     def _stuck(self) -> bool:
@@ -165,7 +173,7 @@ class Watchdog:
         return in_strategy(frame, self.drivers)
 
     def _interrupt(self, calls: int) -> None:
-        log.warning("watchdog: strategy code ran past %g s without awaiting", self.budget)
+        log.debug("watchdog: strategy code ran past %g s without awaiting", self.budget)
         if self._signal is not None:
             self._pending = calls
             signal.pthread_kill(self._target, self._signal)
