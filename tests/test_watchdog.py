@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -58,8 +59,8 @@ def _run(world: str, strategy: ss.Strategy, times: list[int], **options: Any) ->
         options.pop("speed", None)
         return ss.run_backtest(sources, strategy, **options)
     if world == "paper replay":
-        options.pop("speed", None)
-        return ss.run_backtest(sources, strategy, clock=ss.PacedClock(1000.0), **options)
+        clock = ss.PacedClock(options.pop("speed", None) or 1000.0)
+        return ss.run_backtest(sources, strategy, clock=clock, **options)
     speed = options.pop("speed", 1000.0)
     return ss.run_paper_live(sources, strategy, speed=speed, handle_signals=False, **options)
 
@@ -168,6 +169,28 @@ def test_the_watchdog_never_fires_while_the_run_waits_for_data(world: str) -> No
     else:
         result = ss.run_paper_live([source], strategy, speed=1000.0, callback_timeout=BUDGET)
     assert result.total_events == 3 == len(strategy.seen)
+
+
+def test_the_watchdog_never_fires_while_paper_replay_waits_for_the_clock() -> None:
+    strategy = Recorder()
+    result = _run("paper replay", strategy, [0, 2 * S], speed=1.0)
+    assert len(strategy.seen) == 2 and result.total_events == 2
+
+
+def test_off_the_main_thread_the_watchdog_still_ends_a_loop() -> None:
+    caught: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _run("backtest", StuckOnTrade(spin), [0, MS, 2 * MS])
+        except ss.StrategyError as error:
+            caught.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert caught and isinstance(caught[0].__cause__, CallbackOverrun)
+    assert "on_trade" in str(caught[0])
 
 
 def test_a_long_normal_run_with_the_default_budget_delivers_everything() -> None:
