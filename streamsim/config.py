@@ -40,6 +40,7 @@ from .path_parts import check_path_part
 from .run.clock import PacedClock
 from .run.engine import RunResult, run_backtest
 from .run.live import run_paper_live
+from .run.watchdog import DEFAULT_CALLBACK_TIMEOUT
 from .sim.exchange import Exchange, NullExchange
 from .sim.guard import GuardConfig
 from .sim.latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
@@ -502,10 +503,19 @@ class RunSection(_Section, frozen=True):
         crossed = self.crossed_book or ("fail" if data_policy == "fail" else "resync")
         return BookPolicy(self.resync, int(self.rebuild_window), crossed)
 
+    #: The watchdog's budget: wall seconds a callback may run without awaiting (0: off).
+    callback_timeout: float = DEFAULT_CALLBACK_TIMEOUT
+
     def rules(self) -> list[Rule]:
         return [
             (self.speed > 0, "speed", "a number > 0", self.speed),
             (self.prefetch >= 1, "prefetch", "an integer >= 1", self.prefetch),
+            (
+                self.callback_timeout >= 0,
+                "callback_timeout",
+                "wall-clock seconds >= 0 (0 disables the watchdog)",
+                self.callback_timeout,
+            ),
         ]
 
 
@@ -624,6 +634,7 @@ class RunConfig(_Section, frozen=True):
             "out_of_order": run.out_of_order,
             "sequencing": _sequencing(run.sequencing),
             "book_policy": run.book_policy(self.data.policy),
+            "callback_timeout": run.callback_timeout,
         }
         if run.mode == "paper-live":
             options["speed"] = run.speed

@@ -6,8 +6,9 @@
   AWS profile, proxy and endpoint setting, and refuses any connection that is not to the
   loopback interface (so nothing can leave 127.0.0.1).
 * :func:`fault_proxy` puts a small threaded HTTP proxy in front of an endpoint: it
-  forwards every request, but can answer ``503 SlowDown`` to the next N GETs or cut the
-  body of the next N GETs short (a real HTTP exchange over loopback, not a patch).
+  forwards every request, but can answer ``503 SlowDown`` to the next N GETs, cut the
+  body of the next N GETs short, trickle their bodies a byte at a time or never answer
+  them at all (a real HTTP exchange over loopback, not a patch).
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ class Exchange:
     method: str
     path: str
     status: int
-    action: str  # "forwarded", "failed" or "truncated"
+    action: str  # "forwarded", "failed", "truncated", "trickled" or "hung"
 
 
 class FaultProxy:
@@ -159,6 +160,10 @@ class FaultProxy:
         self._truncate = 0
         self._keep = 0
         self._delay = 0.0
+        self._trickle = 0
+        self._trickle_every = 0.0
+        self._hang = 0
+        self._stopping = threading.Event()
         self._in_flight = 0
         self.max_in_flight = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
@@ -185,6 +190,16 @@ class FaultProxy:
         with self._lock:
             self._truncate, self._keep = count, keep
 
+    def trickle_gets(self, count: int, every: float) -> None:
+        """Send the next ``count`` GET bodies one byte every ``every`` seconds."""
+        with self._lock:
+            self._trickle, self._trickle_every = count, every
+
+    def hang_gets(self, count: int) -> None:
+        """Read the next ``count`` GETs and never answer them (a black hole)."""
+        with self._lock:
+            self._hang = count
+
     def slow_gets(self, seconds: float) -> None:
         """Hold every GET ``seconds`` before answering (to observe concurrency)."""
         with self._lock:
@@ -210,6 +225,12 @@ class FaultProxy:
             if method == "GET" and self._truncate > 0:
                 self._truncate -= 1
                 return "truncated", 0, "", self._keep
+            if method == "GET" and self._hang > 0:
+                self._hang -= 1
+                return "hung", 0, "", 0
+            if method == "GET" and self._trickle > 0:
+                self._trickle -= 1
+                return "trickled", 0, "", 0
             return "forwarded", 0, "", 0
 
     def _record(self, exchange: Exchange) -> None:
@@ -222,6 +243,7 @@ class FaultProxy:
         self._thread.start()
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -241,6 +263,11 @@ def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             action, fail_status, fail_code, keep = proxy._plan(method)
             if method == "GET" and proxy._delay:
                 time.sleep(proxy._delay)
+            if action == "hung":
+                proxy._record(Exchange(method, self.path, 0, action))
+                proxy._stopping.wait()
+                self.close_connection = True
+                return
             if action == "failed":
                 payload = (
                     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -280,11 +307,24 @@ def _make_handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if action == "truncated":
                 self.send_header("Connection", "close")
             self.end_headers()
-            if method != "HEAD":
+            if action == "trickled":
+                self._trickle(data)
+            elif method != "HEAD":
                 self.wfile.write(data[:keep] if action == "truncated" else data)
             self.wfile.flush()
             if action == "truncated":
                 self.close_connection = True
+
+        def _trickle(self, data: bytes) -> None:
+            for i in range(len(data)):
+                if proxy._stopping.wait(proxy._trickle_every):
+                    break
+                try:
+                    self.wfile.write(data[i : i + 1])
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    break
+            self.close_connection = True
 
         do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _forward
 

@@ -133,6 +133,7 @@ sequencing = "none"
 resync = "snapshot"
 rebuild_window = "2s"
 crossed_book = "resync"
+callback_timeout = 2.5
 
 [output]
 dir = "runs/everything"

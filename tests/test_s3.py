@@ -26,7 +26,7 @@ from s3_server import (
 )
 
 import streamsim as ss
-from adapters.cryptohftdata.s3 import S3Error, S3NotFoundError, S3Store
+from adapters.cryptohftdata.s3 import S3Error, S3NotFoundError, S3Store, S3TimeoutError
 from adapters.cryptohftdata.store import LocalStore
 from streamsim.errors import ConfigError, DataError
 
@@ -224,6 +224,65 @@ async def test_body_always_cut_short_is_a_data_error(bucket: str, proxy: FaultPr
     assert "50000 bytes asked" in message
     assert "3 attempt(s); the last one ended after 1000 bytes" in message
     assert proxy.count("GET", "truncated") == 3
+
+
+@pytest.mark.asyncio
+async def test_a_trickling_server_fails_the_request_at_its_deadline(
+    bucket: str, proxy: FaultProxy
+) -> None:
+    proxy.trickle_gets(100, every=0.02)  # a byte at a time, each well within the read timeout
+    async with store(bucket, proxy.url, deadline=0.5, timeout=5.0) as s3:
+        with pytest.raises(S3TimeoutError) as caught:
+            await s3.read_range(KEY, 0, 50_000)
+    message = str(caught.value)
+    assert f"s3://{bucket}/data/{KEY}: GET bytes=0-49999 did not complete within" in message
+    assert "deadline" in message
+    assert proxy.count("GET", "trickled") == 1  # a deadline is not retried
+
+
+@pytest.mark.asyncio
+async def test_a_black_hole_server_fails_the_request_at_its_deadline(
+    bucket: str, proxy: FaultProxy
+) -> None:
+    proxy.hang_gets(100)
+    async with store(bucket, proxy.url, deadline=0.5, timeout=5.0, min_rate=1e9) as s3:
+        with pytest.raises(S3TimeoutError, match=f"s3://{bucket}/data/{KEY}: GET bytes=-"):
+            await s3.read_tail(KEY, 1000)
+    assert proxy.count("GET", "hung") == 1
+
+
+@pytest.mark.asyncio
+async def test_read_timeouts_are_retried_a_bounded_number_of_times(
+    bucket: str, proxy: FaultProxy
+) -> None:
+    proxy.hang_gets(100)
+    async with store(bucket, proxy.url, deadline=30.0, timeout=0.2, retries=2) as s3:
+        with pytest.raises(S3Error, match=f"s3://{bucket}/data/{KEY}: .*3 attempt"):
+            await s3.read_range(KEY, 0, 10)
+    assert proxy.count("GET", "hung") == 3
+
+
+@pytest.mark.asyncio
+async def test_a_request_that_recovers_within_its_deadline_succeeds(
+    bucket: str, proxy: FaultProxy
+) -> None:
+    proxy.hang_gets(1)
+    async with store(bucket, proxy.url, deadline=30.0, timeout=0.3) as s3:
+        assert await s3.read_range(KEY, 0, 10) == PAYLOAD[:10]
+    assert proxy.count("GET", "hung") == 1
+
+
+@pytest.mark.parametrize("option", ["deadline", "timeout", "min_rate"])
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), float("inf")])
+def test_bad_deadlines_are_config_errors(option: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=option):
+        S3Store("bucket", **{option: value})
+
+
+def test_a_large_read_gets_a_longer_deadline() -> None:
+    s3 = S3Store("bucket", deadline=10.0, min_rate=1 << 20)
+    assert s3.request_deadline(0) == 10.0
+    assert s3.request_deadline(100 << 20) == 110.0
 
 
 @pytest.mark.asyncio

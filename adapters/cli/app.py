@@ -76,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("--exchange", default="binance_futures")
     val.add_argument("--tick-size", help="price grid (default: built in for BTCUSDT, ETHUSDT)")
     val.add_argument("--lot-size", help="size grid (with --tick-size)")
+    val.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="deadline of each S3 request, retries included (default 60 s + 1 s per 256 KiB)",
+    )
+    val.add_argument(
+        "--jobs", type=int, default=8, metavar="N", help="files checked at once (default 8)"
+    )
     val.set_defaults(handler=cmd_validate)
 
     rep = sub.add_parser("report", help="rebuild report.html from a run's artifacts")

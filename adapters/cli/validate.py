@@ -9,6 +9,7 @@ and crossed books, and values are checked (:mod:`adapters.cli.stream_checks`).
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,13 +83,30 @@ def _time_range(meta: pq.FileMetaData, column: str) -> tuple[int | None, int | N
     return int(min(lows)) * 1_000_000, int(max(highs)) * 1_000_000
 
 
-def _validate_store(root: str, endpoint_url: str | None) -> Store:
-    """A local tree, or ``s3://bucket/prefix`` (credentials from the standard chain)."""
+#: Streams checked at once by default (each stream's files in order: depth continuity).
+DEFAULT_JOBS = 8
+
+
+def _validate_store(
+    root: str, endpoint_url: str | None, timeout: float | None = None, jobs: int = DEFAULT_JOBS
+) -> Store:
+    """A local tree, or ``s3://bucket/prefix`` (credentials from the standard chain);
+    ``timeout`` is each S3 request's deadline in seconds (default: the store's), ``jobs``
+    the requests in flight at once."""
     if root.startswith("s3://"):
         bucket, _, prefix = root[len("s3://") :].partition("/")
         if not bucket:
             raise CliError(f"no bucket in {root!r}")
-        return S3Store(bucket, prefix, endpoint_url=endpoint_url)
+        if timeout is None:
+            return S3Store(bucket, prefix, endpoint_url=endpoint_url, max_in_flight=jobs)
+        return S3Store(
+            bucket,
+            prefix,
+            endpoint_url=endpoint_url,
+            max_in_flight=jobs,
+            deadline=timeout,
+            min_rate=None,
+        )
     if not Path(root).is_dir():
         raise CliError(f"not a directory: {root}")
     return LocalStore(root)
@@ -205,7 +223,13 @@ def _instrument(
 def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     """Check a CryptoHFTData tree (local or ``s3://``) for a symbol and window: every file
     is read and decoded, depth is replayed into a book."""
-    store = _validate_store(args.root, args.endpoint_url)
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise CliError(f"--timeout: expected seconds > 0, got {timeout}")
+    jobs = getattr(args, "jobs", DEFAULT_JOBS)
+    if jobs < 1:
+        raise CliError(f"--jobs: expected an integer >= 1, got {jobs}")
+    store = _validate_store(args.root, args.endpoint_url, timeout, jobs)
     start = parse_time(args.start, "--start")
     end = parse_time(args.end, "--end")
     if start > end:
@@ -225,17 +249,25 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     plans = [(kind, dataset.files(args.symbol, kind, start, end)) for kind in kinds]
 
     async def check_all() -> list[StreamCheck]:
-        return [
-            await _check_stream(
-                dataset,
-                args.symbol,
-                kind,
-                refs,
-                instrument if SPECS[kind].needs_instrument else None,
-                collected,
-            )
-            for kind, refs in plans
-        ]
+        """The streams checked concurrently (up to ``jobs`` at once), each in file order."""
+        results: list[StreamCheck | None] = [None] * len(plans)
+        limit = anyio.Semaphore(jobs)
+
+        async def one(i: int, kind: str, refs: list[FileRef]) -> None:
+            async with limit:
+                results[i] = await _check_stream(
+                    dataset,
+                    args.symbol,
+                    kind,
+                    refs,
+                    instrument if SPECS[kind].needs_instrument else None,
+                    collected,
+                )
+
+        async with anyio.create_task_group() as group:
+            for i, (kind, refs) in enumerate(plans):
+                group.start_soon(one, i, kind, refs)
+        return [result for result in results if result is not None]
 
     problems: list[str] = []
     notes: list[str] = []

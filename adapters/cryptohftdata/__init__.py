@@ -8,7 +8,7 @@ batches. See ``docs/data.md``.
 from .dataset import KNOWN_GRIDS, CryptoHFTData, CryptoHFTSource, FileRef, known_instrument
 from .orderbook import decode_orderbook
 from .reader import ParquetObject
-from .s3 import S3Error, S3NotFoundError, S3Store
+from .s3 import S3Error, S3NotFoundError, S3Store, S3TimeoutError
 from .store import LocalStore, Store
 from .trades import decode_trades
 
@@ -22,6 +22,7 @@ __all__ = [
     "S3Error",
     "S3NotFoundError",
     "S3Store",
+    "S3TimeoutError",
     "Store",
     "decode_orderbook",
     "decode_trades",

@@ -5,13 +5,16 @@
 request), ``read_range`` a ranged GET, ``size`` a HEAD request. At most
 ``max_in_flight`` requests run at once; transient failures (HTTP 5xx such as
 ``503 SlowDown``, 429, connection errors, timeouts, a body cut short) are retried with
-exponential back-off and jitter.
+exponential back-off and jitter. Every request has an overall deadline (its attempts
+and back-off together, waiting for a free slot excluded): a server that trickles bytes or
+never answers fails the request in bounded time.
 Errors name the ``s3://`` URL they concern:
 
 * a missing object: :class:`S3NotFoundError` (also a :class:`FileNotFoundError`, as a
   missing file of a :class:`~adapters.cryptohftdata.store.LocalStore` is);
 * fewer bytes than asked (a truncated object, a range past its end, a body that keeps
   ending early): :class:`streamsim.errors.DataError` with the range and the byte counts;
+* a request past its deadline: :class:`S3TimeoutError` (an :class:`S3Error`);
 * anything else (access denied, no credentials, retries exhausted): :class:`S3Error`.
 
 Credentials come from the standard AWS chain (``AWS_ACCESS_KEY_ID`` /
@@ -23,8 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import os
 import random
+import time
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -50,7 +55,7 @@ from botocore.exceptions import (
 from streamsim.errors import ConfigError, DataError, StreamsimError
 from streamsim.path_parts import check_relative_key
 
-__all__ = ["S3Error", "S3NotFoundError", "S3Store"]
+__all__ = ["S3Error", "S3NotFoundError", "S3Store", "S3TimeoutError"]
 
 T = TypeVar("T")
 
@@ -79,6 +84,10 @@ class S3Error(StreamsimError):
 
 class S3NotFoundError(S3Error, FileNotFoundError):
     """The object does not exist."""
+
+
+class S3TimeoutError(S3Error, TimeoutError):
+    """A request did not complete within its deadline (a slow, trickling or silent server)."""
 
 
 class _ShortBody(Exception):
@@ -130,6 +139,11 @@ class S3Store:
     path-style addressing. ``retries`` is the number of retries after the first attempt
     of a transiently failing request; the n-th retry waits about ``backoff * 2**n``
     seconds (at most 20 s, with jitter). ``timeout`` bounds connecting and each read.
+    ``deadline`` bounds each request as a whole, retries and back-off included: ``deadline``
+    seconds plus one second per ``min_rate`` bytes asked (so a large range read gets the
+    time a slow but honest link needs, and a server trickling a byte at a time does not
+    keep a run alive; ``min_rate=None``: ``deadline`` alone); past it the request fails
+    with :class:`S3TimeoutError`.
     ``coalesce_gap`` is how many unneeded bytes between two wanted column chunks one
     request reads through rather than paying another request (default 1 MiB: about what
     S3 transfers in the time of its first byte).
@@ -145,7 +159,9 @@ class S3Store:
         retries: int = 4,
         *,
         backoff: float = 0.2,
-        timeout: float = 60.0,
+        timeout: float = 20.0,
+        deadline: float = 60.0,
+        min_rate: float | None = 256 * 1024,
         coalesce_gap: int = 1 << 20,
     ) -> None:
         if not bucket or "/" in bucket:
@@ -156,6 +172,11 @@ class S3Store:
             raise ConfigError(f"retries must be 0 or more, got {retries}")
         if coalesce_gap < 0:
             raise ConfigError(f"coalesce_gap must be 0 or more, got {coalesce_gap}")
+        for name, value in (("timeout", timeout), ("deadline", deadline), ("min_rate", min_rate)):
+            if value is None and name == "min_rate":
+                continue
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be a number of seconds > 0, got {value!r}")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.region = region
@@ -164,6 +185,8 @@ class S3Store:
         self.retries = retries
         self.backoff = backoff
         self.timeout = timeout
+        self.deadline = deadline
+        self.min_rate = min_rate
         self.coalesce_gap = coalesce_gap
         self._session = _new_session()
         self._connections: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Connection] = (
@@ -228,7 +251,7 @@ class S3Store:
             return int(response["ContentLength"])
 
         try:
-            return await self._request(key, "HEAD", head)
+            return await self._request(key, "HEAD", head, 0)
         except S3NotFoundError:
             return None
 
@@ -254,7 +277,7 @@ class S3Store:
             return await _body(response), response.get("ContentRange")
 
         try:
-            got = await self._request(key, what, get)
+            got = await self._request(key, what, get, length)
         except S3NotFoundError:
             return None
         except _ShortBody as exc:
@@ -302,7 +325,7 @@ class S3Store:
             return data, content_range
 
         try:
-            data, content_range = await self._request(key, what, get)
+            data, content_range = await self._request(key, what, get, wanted)
         except _ShortBody as exc:
             raise self._short_body_error(key, f"{what}, {wanted} bytes asked", exc) from exc.cause
         if len(data) != wanted:
@@ -400,29 +423,65 @@ class S3Store:
 
     # -- requests and retries -----------------------------------------------------------
 
-    async def _request(self, key: str, what: str, operation: Callable[[Any], Awaitable[T]]) -> T:
-        """Run ``operation(client)`` under the in-flight limit, retrying transient errors."""
+    def request_deadline(self, size: int) -> float:
+        """The deadline (seconds) of a request asking for ``size`` bytes."""
+        return self.deadline + (size / self.min_rate if self.min_rate else 0.0)
+
+    async def _request(
+        self, key: str, what: str, operation: Callable[[Any], Awaitable[T]], size: int
+    ) -> T:
+        """Run ``operation(client)`` under the in-flight limit, retrying transient errors,
+        all within the request's deadline (time spent waiting for a free slot excluded)."""
         url = self.describe(key)
+        deadline = self.request_deadline(size)
+        left = deadline
         attempt = 0
+        last: BaseException | None = None
         while True:
             conn = await self._connection()
             async with conn.limiter:
+                began = time.monotonic()
+                scope = anyio.move_on_after(left)
                 try:
-                    return await operation(conn.client)
-                except _ShortBody:
+                    with scope:
+                        return await operation(conn.client)
+                except _ShortBody as exc:
+                    last = exc.cause
                     if attempt >= self.retries:
                         raise
                 except (BotoCoreError, ClientError, aiohttp.ClientError, OSError) as exc:
-                    if not self._transient(exc):
-                        raise self._permanent_error(url, what, exc) from exc
-                    if attempt >= self.retries:
-                        raise S3Error(
-                            f"{url}: {what} still failing after {attempt + 1} attempt(s): "
-                            f"{self._describe_error(exc)}"
-                        ) from exc
+                    last = exc
+                    self._retry_or_raise(url, what, exc, attempt)
+                if scope.cancelled_caught:
+                    raise self._deadline_error(url, what, deadline, attempt, last)
+                left -= time.monotonic() - began
             delay = min(_MAX_BACKOFF, self.backoff * 2**attempt)
-            await anyio.sleep(delay * (0.5 + random.random() / 2))
+            delay *= 0.5 + random.random() / 2
+            if delay >= left:
+                raise self._deadline_error(url, what, deadline, attempt, last)
+            await anyio.sleep(delay)
+            left -= delay
             attempt += 1
+
+    def _retry_or_raise(self, url: str, what: str, exc: BaseException, attempt: int) -> None:
+        """Raise the error for ``exc`` unless it is transient and retries are left."""
+        if not self._transient(exc):
+            raise self._permanent_error(url, what, exc) from exc
+        if attempt >= self.retries:
+            raise S3Error(
+                f"{url}: {what} still failing after {attempt + 1} attempt(s): "
+                f"{self._describe_error(exc)}"
+            ) from exc
+
+    def _deadline_error(
+        self, url: str, what: str, deadline: float, attempt: int, last: BaseException | None
+    ) -> S3TimeoutError:
+        before = "" if last is None else f"; the attempt before failed with {last!r}"
+        return S3TimeoutError(
+            f"{url}: {what} did not complete within its {deadline:g} s deadline "
+            f"({attempt + 1} attempt(s); the server answers too slowly or not at all{before}); "
+            "give S3Store a larger deadline= (streamsim validate --timeout) if the link is slow"
+        )
 
     def _short_body_error(self, key: str, what: str, exc: _ShortBody) -> DataError:
         return DataError(

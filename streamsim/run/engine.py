@@ -28,6 +28,7 @@ from ..strategy import Strategy
 from ..units import SECOND
 from .clock import VirtualClock, WallClock
 from .kernel import Kernel
+from .watchdog import DEFAULT_CALLBACK_TIMEOUT, check_timeout
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ async def backtest(
     prefetch: int = 4,
     sequencing: Sequencing = "futures",
     book_policy: BookPolicy | None = None,
+    callback_timeout: float | None = DEFAULT_CALLBACK_TIMEOUT,
 ) -> RunResult:
     """Replay ``sources`` through the feed, the kernel and ``strategies``.
 
@@ -154,6 +156,9 @@ async def backtest(
     what they do when they break (:class:`~streamsim.book.BookPolicy`; give the exchange
     the same one). Book health (gaps, crossings, resyncs, time invalid, orders the guard
     rejected or cancelled) is added to ``quality.exchange_books`` and to the notes.
+    ``callback_timeout`` is the watchdog's budget: wall-clock seconds a callback may run
+    without awaiting before the run ends with a :class:`StrategyError` naming it (``None``
+    or 0 disables it).
     An error in a source, the kernel or a strategy cancels the run and is raised here.
     """
     if isinstance(strategies, Strategy):
@@ -169,6 +174,7 @@ async def backtest(
             "streamsim.run_paper_live(sources, strategies, exchange=..., speed=...) "
             "(or await streamsim.paper_live(...))"
         )
+    budget = check_timeout(callback_timeout)
     clock = clock or VirtualClock()
     exchange = exchange or NullExchange()
     quality = DataQuality()
@@ -194,6 +200,7 @@ async def backtest(
         linger,
         sequencing,
         book_policy,
+        callback_timeout=budget,
     )
     wall = time.perf_counter()
     with _young_gc_relaxed():

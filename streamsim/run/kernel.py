@@ -38,6 +38,7 @@ from ..units import SECOND
 from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides, strategy_names
 from .clock import PHASE_LOCAL_MARKET, PHASE_WAKE, VirtualClock
 from .parking import NEXT_EVENT, SimEvent, Sleep, simulating
+from .watchdog import DEFAULT_CALLBACK_TIMEOUT, CallbackOverrun, Progress, Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,16 @@ def _drive(
         else:
             yield from table[kind](event)
         event = yield NEXT_EVENT
+
+
+@types.coroutine
+def _body(coro: Coroutine[Any, Any, Any]) -> Generator[Any, Any, Any]:
+    """A spawned task or ``on_stop``: on the stack, it tells the watchdog strategy code runs."""
+    return (yield from coro)
+
+
+#: The frames through which the kernel enters strategy code (see :mod:`.watchdog`).
+DRIVERS = (_drive.__code__, _body.__code__)
 
 
 class _Task:
@@ -132,6 +143,7 @@ class Kernel:
         linger: int = 60 * SECOND,
         sequencing: Sequencing = "futures",
         book_policy: BookPolicy | None = None,
+        callback_timeout: float | None = DEFAULT_CALLBACK_TIMEOUT,
     ) -> None:
         self.clock = clock
         self.book_policy = book_policy
@@ -142,6 +154,9 @@ class Kernel:
         self.books = books
         self.end = end
         self.linger = linger
+        self.callback_timeout = callback_timeout
+        #: Bumped each time the kernel enters strategy code; the watchdog samples it.
+        self.progress = Progress()
         self.delivered = np.zeros(len(merge.streams), dtype=np.int64)
         self._spawned: set[_Task] = set()
         self.runners: list[_Task] = []
@@ -214,7 +229,7 @@ class Kernel:
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str, strategy: str) -> _Task:
         """Start ``coro`` as a simulated task at the current time."""
-        task = _Task(self, name, strategy, coro)
+        task = _Task(self, name, strategy, _body(coro))
         self._spawned.add(task)
         task.wake()
         return task
@@ -226,15 +241,18 @@ class Kernel:
         """Run ``task`` with ``value`` until it parks, idles or finishes."""
         send = task.send
         inbox = task.inbox
+        progress = self.progress
         if value is not None:
             task.current = value
         try:
+            progress.calls += 1
             marker = send(value)
             while marker is NEXT_EVENT:
                 if not inbox:
                     task.idle = True
                     return
                 value = task.current = inbox.popleft()
+                progress.calls += 1
                 marker = send(value)
         except StopIteration:
             self._spawned.discard(task)
@@ -242,9 +260,15 @@ class Kernel:
             return
         except StreamsimError:
             raise
-        except Exception as exc:
-            raise StrategyError(task.strategy, during(task.current), self.clock._now, exc) from exc
+        except (Exception, CallbackOverrun) as exc:
+            raise StrategyError(task.strategy, self._during(task), self.clock._now, exc) from exc
         self.park(task, marker)
+
+    def _during(self, task: _Task) -> str:
+        """What ``task`` was running, for its error."""
+        if task.current is None and task not in self.runners:
+            return f"spawned task {task.name!r}"
+        return during(task.current)
 
     def park(self, task: _Task, marker: Any) -> None:
         """Register what ``task`` waits on."""
@@ -262,7 +286,7 @@ class Kernel:
 
     async def run(self) -> None:
         """Drive the world from the first event to the end."""
-        with simulating():
+        with simulating(), Watchdog(self.callback_timeout, self.progress, DRIVERS):
             await self._run()
 
     async def _run(self) -> None:
@@ -309,6 +333,7 @@ class Kernel:
         paced = clock.paced
         routes = self._routes
         books = self._stream_books
+        progress = self.progress
         exchange = self.exchange
         ex_t, ex_e = epoch.ex_times, epoch.ex_events
         loc_t, loc_e, loc_s = epoch.local_times, epoch.local_events, epoch.local_streams
@@ -365,6 +390,7 @@ class Kernel:
                         targets = routes[sid]
                         for runner in targets:
                             if runner.idle:
+                                progress.calls += 1
                                 marker = runner.send(event)
                                 if marker is not NEXT_EVENT:
                                     runner.idle = False
@@ -381,7 +407,7 @@ class Kernel:
                     when, _, _, action, arg = heappop(heap)
                     clock._now = when
                     action(arg)
-        except Exception as exc:
+        except (Exception, CallbackOverrun) as exc:
             if runner is None or isinstance(exc, StreamsimError):
                 raise
             raise StrategyError(runner.strategy, during(event), clock._now, exc) from exc
@@ -400,18 +426,28 @@ class Kernel:
         clock._heap.clear()
         for symbol, book in sorted(self.books.items()):
             quality.books[symbol] = asdict(book.stats) | {"invalid_at_end": int(not book.valid)}
+        progress = self.progress
         for task in [*self.runners, *self._spawned]:
             quality.undelivered_at_end += len(task.inbox)
             if not task.idle:
                 quality.tasks_cancelled_at_end += 1
-                task.close()
+                quality.notes.append(
+                    f"{task.strategy}: {self._during(task)} was still waiting when the run "
+                    "ended; it was cancelled"
+                )
+                progress.calls += 1
+                try:
+                    task.close()
+                except (Exception, CallbackOverrun) as exc:
+                    raise StrategyError(task.strategy, self._during(task), clock._now, exc) from exc
         for strategy, ctx in zip(self.strategies, self.contexts, strict=True):
-            coro = strategy.on_stop(ctx)
+            coro = _body(strategy.on_stop(ctx))
+            progress.calls += 1
             try:
                 marker = coro.send(None)
             except StopIteration:
                 continue
-            except Exception as exc:
+            except (Exception, CallbackOverrun) as exc:
                 raise StrategyError(ctx.name, "on_stop", clock._now, exc) from exc
             coro.close()
             quality.tasks_cancelled_at_end += 1

@@ -48,6 +48,14 @@ from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides, strate
 from .clock import PHASE_LOCAL_MARKET, WallClock
 from .engine import RunResult, _collect_source_reports, _first_leaf
 from .parking import SimEvent
+from .watchdog import (
+    DEFAULT_CALLBACK_TIMEOUT,
+    SAMPLES,
+    CallbackOverrun,
+    Progress,
+    Watchdog,
+    check_timeout,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +91,15 @@ class LiveTask:
 class _Runner:
     """One strategy's inbox and the task that runs its callbacks, one at a time."""
 
-    def __init__(self, name: str, strategy: Strategy, clock: WallClock) -> None:
+    def __init__(self, name: str, strategy: Strategy, clock: WallClock, progress: Progress) -> None:
         self.name = name
+        self.progress = progress
         self.strategy = strategy
         self.clock = clock
         self.inbox: deque[Any] = deque()
         self.busy = False
+        #: The event whose callback runs now (for the note if the run ends meanwhile).
+        self.current: Any = None
         self._ready = asyncio.Event()
         self.table: dict[type, Callable[[Any], Coroutine[Any, Any, Any]]] = {
             kind: getattr(strategy, callback) for kind, callback in CALLBACKS.items()
@@ -109,6 +120,7 @@ class _Runner:
         table = self.table
         books = self.books
         on_depth = self.strategy.on_depth
+        progress = self.progress
         while True:
             if not inbox:
                 self._ready.clear()
@@ -116,6 +128,8 @@ class _Runner:
                 continue
             event = inbox.popleft()
             self.busy = True
+            self.current = event
+            progress.calls += 1
             try:
                 if type(event) is DepthUpdate:
                     await on_depth(event, books.get(event.symbol))
@@ -123,9 +137,53 @@ class _Runner:
                     await table[type(event)](event)
             except StreamsimError:
                 raise
-            except Exception as exc:
+            except (Exception, CallbackOverrun) as exc:
                 raise StrategyError(self.name, during(event), self.clock.now(), exc) from exc
             self.busy = False
+
+
+async def _run_spawned(
+    coro: Coroutine[Any, Any, Any], strategy: str, task: LiveTask, runtime: LiveRuntime
+) -> None:
+    """A task a strategy spawned: its failure is a :class:`StrategyError` naming it."""
+    runtime.progress.calls += 1
+    try:
+        await coro
+    except StreamsimError:
+        raise
+    except (Exception, CallbackOverrun) as exc:
+        raise StrategyError(strategy, during(None), runtime.clock.now(), exc) from exc
+    finally:
+        task.done.set()
+        runtime._spawned.discard(task)
+
+
+async def _call_on_stop(strategy: Strategy, ctx: Context, progress: Progress) -> None:
+    """A strategy's ``on_stop`` (a frame of its own, for the watchdog)."""
+    progress.calls += 1
+    await strategy.on_stop(ctx)
+
+
+#: The frames through which the live runtime enters strategy code (see :mod:`.watchdog`).
+DRIVERS = (_Runner.run.__code__, _run_spawned.__code__, _call_on_stop.__code__)
+
+
+class _Heartbeat:
+    """Bumps the progress counter each time the event loop turns (at most every
+    ``every`` s), so strategy code that awaits now and then is never taken as stuck."""
+
+    def __init__(self, progress: Progress, every: float) -> None:
+        self.progress = progress
+        self.every = every
+        self.loop = asyncio.get_running_loop()
+        self.handle = self.loop.call_later(every, self.beat)
+
+    def beat(self) -> None:
+        self.progress.calls += 1
+        self.handle = self.loop.call_later(self.every, self.beat)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
 
 
 class LiveRuntime:
@@ -152,6 +210,7 @@ class LiveRuntime:
         out_of_order: OutOfOrderPolicy = "fail",
         sequencing: Sequencing = "futures",
         book_policy: BookPolicy | None = None,
+        callback_timeout: float | None = DEFAULT_CALLBACK_TIMEOUT,
     ) -> None:
         if not sources:
             raise ConfigError("a live run needs at least one source")
@@ -159,6 +218,9 @@ class LiveRuntime:
             raise ConfigError(f"out_of_order must be 'fail' or 'clamp', got {out_of_order!r}")
         self.clock = clock
         self.book_policy = book_policy
+        self.callback_timeout = check_timeout(callback_timeout)
+        #: Bumped as strategy code is entered and by a heartbeat; the watchdog samples it.
+        self.progress = Progress()
         self.sources = list(sources)
         self.exchange = exchange if exchange is not None and exchange.wants_market else None
         self.quality = quality or DataQuality()
@@ -189,7 +251,7 @@ class LiveRuntime:
         self._stream_books = [self._book(i, sequencing) for i in range(len(self.sources))]
 
     def _add_runner(self, strategy: Strategy, name: str, connection: Connection) -> None:
-        runner = _Runner(name, strategy, self.clock)
+        runner = _Runner(name, strategy, self.clock, self.progress)
         broker = connection.connect(name, runner.deliver, overrides(strategy, "on_account_update"))
         ctx = Context(
             name,
@@ -235,19 +297,7 @@ class LiveRuntime:
             raise StreamsimError("ctx.spawn is only available while the run is going")
         task = LiveTask(name)
         self._spawned.add(task)
-
-        async def run() -> None:
-            try:
-                await coro
-            except StreamsimError:
-                raise
-            except Exception as exc:
-                raise StrategyError(strategy, during(None), self.clock.now(), exc) from exc
-            finally:
-                task.done.set()
-                self._spawned.discard(task)
-
-        self._group.start_soon(run, name=name)
+        self._group.start_soon(_run_spawned, coro, strategy, task, self, name=name)
         return task
 
     def stop(self) -> None:
@@ -372,6 +422,16 @@ class LiveRuntime:
 
     async def run(self, *, handle_signals: bool = False) -> None:
         """Run until the sources end (and callbacks settle), ``end``, or :meth:`stop`."""
+        budget = self.callback_timeout
+        beat = None if budget is None else _Heartbeat(self.progress, min(budget / SAMPLES, 1.0))
+        try:
+            with Watchdog(budget, self.progress, DRIVERS):
+                await self._run(handle_signals)
+        finally:
+            if beat is not None:
+                beat.cancel()
+
+    async def _run(self, handle_signals: bool) -> None:
         try:
             async with anyio.create_task_group() as group:
                 self._group = group
@@ -404,7 +464,16 @@ class LiveRuntime:
         for runner in self.runners:
             quality.undelivered_at_end += len(runner.inbox)
             quality.tasks_cancelled_at_end += runner.busy
+            if runner.busy:
+                quality.notes.append(
+                    f"{runner.name}: {during(runner.current)} was still running when the run "
+                    "ended; it was cancelled"
+                )
         quality.tasks_cancelled_at_end += len(self._spawned)
+        for task in sorted(self._spawned, key=lambda t: t.name):
+            quality.notes.append(
+                f"spawned task {task.name!r} was still running when the run ended; it was cancelled"
+            )
         for name, count in zip(self.streams, self.delivered, strict=True):
             if name in quality.streams:
                 quality.streams[name].delivered = count
@@ -413,8 +482,8 @@ class LiveRuntime:
                 ctx.cancel_timer(timer_name)
             with anyio.move_on_after(STOP_TIMEOUT) as scope:
                 try:
-                    await runner.strategy.on_stop(ctx)
-                except Exception as exc:
+                    await _call_on_stop(runner.strategy, ctx, self.progress)
+                except (Exception, CallbackOverrun) as exc:
                     raise StrategyError(ctx.name, "on_stop", self.clock.now(), exc) from exc
             if scope.cancelled_caught:
                 quality.tasks_cancelled_at_end += 1
@@ -438,6 +507,7 @@ async def paper_live(
     sequencing: Sequencing = "futures",
     book_policy: BookPolicy | None = None,
     handle_signals: bool = False,
+    callback_timeout: float | None = DEFAULT_CALLBACK_TIMEOUT,
 ) -> RunResult:
     """Paper trading on the wall clock: ``strategies`` against a simulated ``exchange``
     with the order ``latency`` model, over ``sources`` released in real time x ``speed``.
@@ -445,7 +515,8 @@ async def paper_live(
     The strategies run on the real event loop exactly as they will against a live venue
     (see :class:`LiveRuntime`); the clock starts at the first event's ``ts_exchange``.
     ``end`` stops the run at that clock time; ``handle_signals`` makes SIGINT / SIGTERM
-    stop it cleanly (``RunResult.interrupted``). The options mean what they mean for
+    stop it cleanly (``RunResult.interrupted``); ``callback_timeout`` is the watchdog's
+    budget (wall seconds a callback may run without awaiting). The options mean what they mean for
     :func:`~streamsim.run.engine.backtest`.
     """
     if isinstance(strategies, Strategy):
@@ -469,6 +540,7 @@ async def paper_live(
         out_of_order=out_of_order,
         sequencing=sequencing,
         book_policy=book_policy,
+        callback_timeout=callback_timeout,
     )
     wall = time.perf_counter()
     await runtime.run(handle_signals=handle_signals)
