@@ -34,7 +34,7 @@ from ..book import L2Book, Sequencing
 from ..broker import Broker
 from ..errors import ConfigError, SourceError, StrategyError, StreamsimError
 from ..events import DepthUpdate
-from ..feed.merge import FeedConfig, OutOfOrderPolicy, Prepared, StreamFeed, pick_model
+from ..feed.merge import FeedConfig, OutOfOrderPolicy, Prepared, StreamFeed, pick_models
 from ..feed.quality import DataQuality
 from ..feed.sources import Source
 from ..results.metrics import from_record
@@ -165,9 +165,10 @@ class LiveRuntime:
         self.linger = linger
         self.interrupted = False
         self.start_time: int | None = None
+        models = pick_models([s.stream for s in self.sources], feed)
         self.feeds = [
-            StreamFeed(s.stream, rank, pick_model(s.stream, feed), out_of_order, self.quality)
-            for rank, s in enumerate(self.sources)
+            StreamFeed(s.stream, rank, model, out_of_order, self.quality)
+            for rank, (s, model) in enumerate(zip(self.sources, models, strict=True))
         ]
         self.streams = [str(s.stream) for s in self.sources]
         self.delivered = [0] * len(self.sources)
