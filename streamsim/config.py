@@ -518,6 +518,7 @@ class RunConfig(_Section, frozen=True):
         check_path_part(self.data.exchange, "data.exchange")
         for i, symbol in enumerate(self.data.symbols or ()):
             check_path_part(symbol, f"data.symbols[{i}]")
+        _refuse_null(self.strategy.params, "strategy.params")
         for key in self.feed:
             problem = feed_key_error(key)
             if problem is not None:
@@ -667,6 +668,19 @@ def check_values(value: Any, where: str = "") -> None:
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+def _refuse_null(value: Any, where: str) -> None:
+    """``None`` anywhere in ``value`` is a ConfigError: TOML cannot write it, so a config
+    holding one would not survive its own manifest."""
+    if value is None:
+        raise ConfigError(f"{where}: TOML has no null; omit the key to use the default")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_null(item, _join(where, key if _BARE.match(str(key)) else f'"{key}"'))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _refuse_null(item, f"{where}[{index}]")
+
+
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
@@ -682,11 +696,15 @@ def run_config(
     instruments: Sequence[Instrument],
 ) -> RunResult:
     """Run ``strategies`` over ``sources`` as ``config`` says (its ``run.mode`` picks
-    :func:`~streamsim.run_backtest` or :func:`~streamsim.run_paper_live`)."""
+    :func:`~streamsim.run_backtest` or :func:`~streamsim.run_paper_live`). The result
+    carries ``config`` (``result.config``), so its artifacts' manifest records it."""
     options = config.run_options(instruments)
     if config.run.mode == "paper-live":
-        return run_paper_live(sources, strategies, **options)
-    return run_backtest(sources, strategies, **options)
+        result = run_paper_live(sources, strategies, **options)
+    else:
+        result = run_backtest(sources, strategies, **options)
+    result.config = config
+    return result
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
