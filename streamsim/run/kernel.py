@@ -215,11 +215,15 @@ class Kernel:
             )
         return routes
 
-    def _build_books(self, sequencing: Sequencing) -> list[L2Book | None]:
-        """A strategy-side book per symbol whose depth stream a book-using strategy takes."""
-        books: list[L2Book | None] = []
+    def _build_books(self, sequencing: Sequencing) -> list[Any]:
+        """A strategy-side book per symbol whose depth stream a book-using strategy takes;
+        a mark price stream goes to the account view's marks (``position()``'s PnL)."""
+        books: list[Any] = []
         for name, reader in zip(self.merge.streams, self.merge.readers, strict=True):
             stream = reader.feed.stream
+            if stream.kind == "mark_price":
+                books.append(self.broker.view.marks)
+                continue
             wanted = stream.kind == "depth" and any(
                 strategy.uses_books and (strategy.streams is None or name in strategy.streams)
                 for strategy in self.strategies

@@ -182,6 +182,8 @@ class LiveRuntime:
         self._firsts: list[int | None] = []
         self._pumping = len(self.sources)
         self._in_flight = 0
+        view = getattr(connection, "view", None)
+        self._marks: Any = getattr(view, "marks", None)
         for strategy, name in zip(strategies, strategy_names(strategies), strict=True):
             self._add_runner(strategy, name, connection)
         self._routes = [self._route(i) for i in range(len(self.sources))]
@@ -214,8 +216,12 @@ class LiveRuntime:
             and (runner.strategy.streams is None or name in runner.strategy.streams)
         )
 
-    def _book(self, index: int, sequencing: Sequencing) -> L2Book | None:
+    def _book(self, index: int, sequencing: Sequencing) -> Any:
+        """The strategy-side book a stream's events update (or the account view's marks,
+        for a mark price stream, when the connection keeps one), else ``None``."""
         stream = self.sources[index].stream
+        if stream.kind == "mark_price":
+            return self._marks
         wanted = stream.kind == "depth" and any(
             r.strategy.uses_books
             and (r.strategy.streams is None or self.streams[index] in r.strategy.streams)
