@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 class AccountReason(enum.Enum):
@@ -29,10 +30,11 @@ class AccountReason(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class PositionState:
-    """One symbol's position: signed lots, average entry price, and, at the mark price
-    the venue used for the update (``mark_price``), the unrealized PnL and the liquidation
-    price (``None`` when flat or when no price liquidates it). Like the venue's
-    ``ACCOUNT_UPDATE``, it is refreshed by account changes, not by every mark price."""
+    """One symbol's position: signed lots, average entry price, the unrealized PnL at
+    ``mark_price`` and the liquidation price (``None`` when flat or when no price
+    liquidates it). An account update carries the venue's mark of that moment;
+    ``broker.position()`` revalues the PnL at the last mark price the strategy side
+    received (see :class:`AccountView`)."""
 
     symbol: str
     lots: int = 0
@@ -75,23 +77,42 @@ class AccountUpdate:
     ref: str = ""
 
 
+class Marks:
+    """The last mark price of each symbol the strategy side received (its ``apply`` takes
+    a :class:`~streamsim.events.MarkPrice` as the runtime delivers it)."""
+
+    __slots__ = ("prices",)
+
+    def __init__(self) -> None:
+        self.prices: dict[str, float] = {}
+
+    def apply(self, mark: Any) -> None:
+        self.prices[mark.symbol] = mark.mark
+
+
 class AccountView:
     """The account as the strategies' side last learnt it, kept from account updates.
 
     One per run and shared by every strategy of it: they trade one account, as on the
     venue. It changes only when :meth:`apply` is given an update that has reached the
-    strategy side.
+    strategy side; ``marks`` holds the mark prices that reached it, at which
+    :meth:`position` values the unrealized PnL (``units`` gives each symbol's base units
+    per lot; a symbol without it keeps the update's PnL). Balances (:attr:`state`) stay
+    as the last update reported them, as on the venue.
     """
 
-    __slots__ = ("_positions", "state")
+    __slots__ = ("_positions", "marks", "state", "units")
 
     def __init__(
         self,
         state: AccountState | None = None,
         positions: Mapping[str, PositionState] | None = None,
+        units: Mapping[str, float] | None = None,
     ) -> None:
         self.state = state or AccountState()
         self._positions: dict[str, PositionState] = dict(positions or {})
+        self.marks = Marks()
+        self.units: dict[str, float] = dict(units or {})
 
     def apply(self, update: AccountUpdate) -> None:
         """Take the balances and the positions ``update`` carries."""
@@ -100,9 +121,17 @@ class AccountView:
             self._positions[position.symbol] = position
 
     def position(self, symbol: str) -> PositionState:
-        """The symbol's last known position (flat if none was ever reported)."""
-        return self._positions.get(symbol) or PositionState(symbol)
+        """The symbol's last known position (flat if none was ever reported), its
+        unrealized PnL at the last mark price received."""
+        position = self._positions.get(symbol) or PositionState(symbol)
+        mark = self.marks.prices.get(symbol)
+        units = self.units.get(symbol)
+        if mark is None or units is None or mark == position.mark_price:
+            return position
+        pnl = (mark - position.entry_price) * position.lots * units if position.lots else 0.0
+        return replace(position, unrealized_pnl=pnl, mark_price=mark)
 
     def positions(self) -> dict[str, PositionState]:
-        """Every symbol with a reported position, open or flat."""
-        return dict(self._positions)
+        """Every symbol with a reported position, open or flat (valued as in
+        :meth:`position`)."""
+        return {symbol: self.position(symbol) for symbol in self._positions}

@@ -34,6 +34,7 @@ from .feed.feed_models import CausalQuantile, FeedModel, open_interest_preset
 from .feed.feed_models import Constant as ConstantFeed
 from .feed.feed_models import Recorded as RecordedFeed
 from .feed.feed_models import fixed as fixed_feed
+from .feed.merge import feed_key_error
 from .feed.sources import Source
 from .instruments import Instrument
 from .path_parts import check_path_part
@@ -540,6 +541,11 @@ class RunConfig(_Section, frozen=True):
         check_path_part(self.data.exchange, "data.exchange")
         for i, symbol in enumerate(self.data.symbols or ()):
             check_path_part(symbol, f"data.symbols[{i}]")
+        _refuse_null(self.strategy.params, "strategy.params")
+        for key in self.feed:
+            problem = feed_key_error(key)
+            if problem is not None:
+                raise ConfigError(f"feed.{key if _BARE.match(key) else repr(key)}: {problem}")
 
     def rules(self) -> list[Rule]:
         start, end = self.data.start, self.data.end
@@ -686,6 +692,19 @@ def check_values(value: Any, where: str = "") -> None:
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+def _refuse_null(value: Any, where: str) -> None:
+    """``None`` anywhere in ``value`` is a ConfigError: TOML cannot write it, so a config
+    holding one would not survive its own manifest."""
+    if value is None:
+        raise ConfigError(f"{where}: TOML has no null; omit the key to use the default")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_null(item, _join(where, key if _BARE.match(str(key)) else f'"{key}"'))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _refuse_null(item, f"{where}[{index}]")
+
+
 def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
@@ -701,11 +720,15 @@ def run_config(
     instruments: Sequence[Instrument],
 ) -> RunResult:
     """Run ``strategies`` over ``sources`` as ``config`` says (its ``run.mode`` picks
-    :func:`~streamsim.run_backtest` or :func:`~streamsim.run_paper_live`)."""
+    :func:`~streamsim.run_backtest` or :func:`~streamsim.run_paper_live`). The result
+    carries ``config`` (``result.config``), so its artifacts' manifest records it."""
     options = config.run_options(instruments)
     if config.run.mode == "paper-live":
-        return run_paper_live(sources, strategies, **options)
-    return run_backtest(sources, strategies, **options)
+        result = run_paper_live(sources, strategies, **options)
+    else:
+        result = run_backtest(sources, strategies, **options)
+    result.config = config
+    return result
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
@@ -742,29 +765,64 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> RunConfig:
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``section.key=value`` -> (path, value); the value is TOML, else a bare string."""
+    """``section.key=value`` (or ``section={inline table}``) -> (path, value); the value
+    is TOML, else a bare string."""
     key, sep, raw = text.partition("=")
     path = [part.strip() for part in key.split(".")]
-    if not sep or len(path) < 2 or not all(path):
-        raise ConfigError(f"--set expects section.key=value, got {text!r}")
+    if not sep or not all(path):
+        raise ConfigError(
+            f"--set expects section.key=value or section={{inline table}}, got {text!r}"
+        )
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()  # a bare word such as paper-replay
+    if len(path) == 1 and not isinstance(value, dict):
+        raise ConfigError(
+            f"--set {text}: a whole section takes an inline table, such as "
+            f'{path[0]}={{model="lognormal"}}; one key is set with {path[0]}.KEY=VALUE'
+        )
     return path, value
 
 
 def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> None:
-    """Apply ``section.key=value`` overrides to plain config data, in place."""
-    for text in overrides:
-        path, value = parse_override(text)
+    """Apply ``section.key=value`` overrides to plain config data, in place.
+
+    A table value is merged into the table it replaces, key by key. Choosing another
+    ``model`` for a model table (``latency.model=lognormal``) resets that table to the new
+    model's defaults, so the old model's keys do not linger; the table's other overrides
+    still apply, in whatever order they are given (model choices are applied first).
+    """
+    parsed = [(text, *parse_override(text)) for text in overrides]
+    first = [item for item in parsed if _chooses_model(item[1], item[2])]
+    rest = [item for item in parsed if not _chooses_model(item[1], item[2])]
+    for text, path, value in first + rest:
         node = data
         for part in path[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
                 raise ConfigError(f"--set {text}: {part} is not a table")
             node = child
-        node[path[-1]] = value
+        if path[-1] == "model" and node.get("model", value) != value:
+            node.clear()
+        _merge(node, path[-1], value)
+
+
+def _chooses_model(path: list[str], value: Any) -> bool:
+    return path[-1] == "model" or (isinstance(value, dict) and "model" in value)
+
+
+def _merge(node: dict[str, Any], key: str, value: Any) -> None:
+    """``node[key] = value``, a table merged into an existing table (reset when its
+    ``model`` changes)."""
+    old = node.get(key)
+    if not isinstance(value, dict) or not isinstance(old, dict):
+        node[key] = value
+        return
+    if old.get("model", value.get("model")) != value.get("model", old.get("model")):
+        old.clear()
+    for child_key, child in value.items():
+        _merge(old, child_key, child)
 
 
 # -- errors --------------------------------------------------------------------------------

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Coroutine
+from collections.abc import Awaitable, Collection, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .account import AccountUpdate
 from .broker import Broker
 from .events import Bar, DepthUpdate, Liquidation, MarkPrice, OpenInterest, Ticker, Trade
 from .orders import OrderUpdate
 from .run.clock import Clock, Timer
+
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -113,6 +115,18 @@ class Context:
     def sleep_until(self, deadline: int) -> Any:
         """Await this to wait until ``deadline``."""
         return self.clock.sleep_until(deadline)
+
+    def timeout(self, duration: int) -> Any:
+        """``async with ctx.timeout(ns):`` cancel the block after ``duration`` ns of the
+        world's time (simulated in a backtest, the wall clock live), raising
+        ``TimeoutError``; use it instead of ``asyncio.timeout`` / ``anyio.fail_after``."""
+        return self.clock.timeout(duration)
+
+    async def wait_for(self, awaitable: Awaitable[T], timeout: int) -> T:
+        """Await ``awaitable`` for at most ``timeout`` ns of the world's time; on expiry it
+        is cancelled and ``TimeoutError`` is raised (instead of ``asyncio.wait_for``)."""
+        async with self.clock.timeout(timeout):
+            return await awaitable
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str | None = None) -> Any:
         """Run ``coro`` concurrently, simulated like the callbacks; returns its task."""

@@ -26,8 +26,8 @@ import numpy.typing as npt
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ..errors import DataError, OutOfOrderError, SourceError, StreamsimError
-from .batches import Batch
+from ..errors import ConfigError, DataError, OutOfOrderError, SourceError, StreamsimError
+from .batches import KINDS, Batch
 from .feed_models import Constant, FeedModel, Recorded
 from .quality import DataQuality, StreamQuality
 from .sources import Source, Stream
@@ -60,6 +60,42 @@ class Epoch:
     local_events: list[Any]
     local_streams: list[int]
     local_stream_array: IntArray
+
+
+#: What a key of ``feed`` may be, for its errors.
+FEED_KEYS = (
+    f'"*" (every stream), a stream kind ({", ".join(KINDS)}) or SYMBOL.kind '
+    '(such as "BTCUSDT.trades")'
+)
+
+
+def feed_key_error(key: Any) -> str | None:
+    """Why ``key`` cannot be a key of a feed table (``None``: it can)."""
+    if isinstance(key, str) and (key == "*" or key in KINDS):
+        return None
+    if isinstance(key, str):
+        symbol, dot, kind = key.rpartition(".")
+        if dot and symbol and kind in KINDS:
+            return None
+    return f"unknown feed key {key!r}; a key is {FEED_KEYS}"
+
+
+def pick_models(streams: list[Stream], feed: FeedConfig) -> list[FeedModel | None]:
+    """Each stream's model (see :func:`pick_model`); a key of ``feed`` that is malformed
+    or matches none of ``streams`` is a :class:`ConfigError` (a typo would otherwise
+    leave its stream on the default model without a word)."""
+    if isinstance(feed, dict):
+        names = {str(stream) for stream in streams} | {stream.kind for stream in streams}
+        for key in feed:
+            problem = feed_key_error(key)
+            if problem is not None:
+                raise ConfigError(f"feed: {problem}")
+            if key != "*" and key not in names:
+                raise ConfigError(
+                    f"feed key {key!r} matches no stream of this run; its streams are "
+                    + ", ".join(str(stream) for stream in streams)
+                )
+    return [pick_model(stream, feed) for stream in streams]
 
 
 def pick_model(stream: Stream, feed: FeedConfig) -> FeedModel | None:
@@ -273,12 +309,13 @@ class Merge:
     ) -> None:
         seen: set[Stream] = set()
         self.readers: list[_Reader] = []
-        for rank, source in enumerate(sources):
+        models = pick_models([source.stream for source in sources], feed)
+        for rank, (source, model) in enumerate(zip(sources, models, strict=True)):
             stream = source.stream
             if stream in seen:
                 raise DataError(f"stream {stream} is given by two sources")
             seen.add(stream)
-            feed_stream = StreamFeed(stream, rank, pick_model(stream, feed), out_of_order, quality)
+            feed_stream = StreamFeed(stream, rank, model, out_of_order, quality)
             self.readers.append(_Reader(source, feed_stream, max(prefetch, 1)))
         self.streams = [str(r.feed.stream) for r in self.readers]
         self._exchange_timeline = exchange_timeline

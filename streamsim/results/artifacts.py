@@ -403,17 +403,24 @@ def write_artifacts(
     """Write a run's artifacts to ``out_dir`` all at once; returns file name -> path.
 
     Everything comes from the run's record (``result.record``): every order any strategy
-    sent, in the order sent, its fills, ledger and equity samples. ``config`` must be
-    JSON-serialisable (paths, enums and sets are converted); ``inputs`` are files or
-    directories hashed into the manifest, recorded by the path given. ``report`` adds
-    ``report.html``. The files are written into a staging directory beside ``out_dir`` and
-    renamed into place at the end, so ``out_dir`` holds the previous complete output or
-    this one, never a mix. An existing non-empty ``out_dir`` is refused unless ``force``,
-    which replaces it wholly (only a previous output, one holding ``manifest.json``).
+    sent, in the order sent, its fills, ledger and equity samples. ``config`` (default: the
+    run's own ``result.config`` as plain data, and ``seed`` its ``run.seed``, for a run made
+    by ``streamsim.run_config``) must be JSON-serialisable (paths, enums and sets are
+    converted); ``inputs`` are files or directories hashed into the manifest, recorded by
+    the path given. ``report`` adds ``report.html``. The files are written into a staging
+    directory beside ``out_dir`` and renamed into place at the end, so ``out_dir`` holds the
+    previous complete output or this one, never a mix. An existing non-empty ``out_dir`` is
+    refused unless ``force``, which replaces it wholly (only a previous output, one holding
+    ``manifest.json``).
     Raises :class:`~streamsim.errors.ArtifactError` naming ``out_dir`` when it cannot be
     written (a file, read-only, disk full); nothing is left half-written.
     """
     out = Path(out_dir)
+    carried = getattr(result, "config", None)  # a RunConfig (streamsim.run_config), or None
+    if config is None and carried is not None:
+        config = carried.to_dict()
+        if seed is None and carried.run.seed is not None:
+            seed = int(carried.run.seed)
     input_entries = _input_entries(inputs)
     with staged_directory(out, force=force, marker=MANIFEST_NAME, protect=inputs) as stage:
         written: dict[str, dict[str, Any]] = {}

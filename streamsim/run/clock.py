@@ -12,6 +12,7 @@ import asyncio
 import heapq
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from itertools import count
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ import anyio
 from ..errors import ConfigError
 from ..units import MS, SECOND
 from .parking import Sleep
+from .timeouts import SimTimeout, WallTimeout
 
 # Order of actions that share a timestamp (lower first). The exchange sees market data,
 # then order messages; the strategy sees market data, then responses, timers, wake-ups.
@@ -73,6 +75,10 @@ class Clock(Protocol):
         """Call ``callback(now)`` at ``start`` (default now + interval), then each ``interval``."""
         ...
 
+    def timeout(self, duration: int) -> AbstractAsyncContextManager[Any]:
+        """``async with``: raise ``TimeoutError`` out of the block after ``duration`` ns."""
+        ...
+
 
 class Scheduler(Protocol):
     """A queue of timed actions: what the broker and the venue run on, in every world."""
@@ -116,6 +122,8 @@ class VirtualClock:
         self._now = start
         self._heap: list[Action] = []
         self._seq = count()
+        #: Timeouts entered by the running task, not yet adopted by it (see timeouts.py).
+        self._entered: list[SimTimeout] = []
 
     def now(self) -> int:
         return self._now
@@ -129,6 +137,10 @@ class VirtualClock:
 
     def sleep_until(self, deadline: int) -> Sleep:
         return Sleep(max(deadline, self._now))
+
+    def timeout(self, duration: int) -> SimTimeout:
+        """Expires ``duration`` ns of simulated time from now."""
+        return SimTimeout(self._entered, self._now + max(duration, 0))
 
     def every(
         self, interval: int, callback: Callable[[int], None], start: int | None = None
@@ -216,6 +228,10 @@ class WallClock:
 
     async def sleep_until(self, deadline: int) -> None:
         await anyio.sleep(self._wall_seconds(deadline - self.now()))
+
+    def timeout(self, duration: int) -> WallTimeout:
+        """Expires ``duration`` ns of this clock's time from now (wall time / ``speed``)."""
+        return WallTimeout(self._wall_seconds(duration), self.now() + max(duration, 0))
 
     def schedule(self, when: int, phase: int, action: Callable[[Any], None], arg: Any) -> None:
         """Run ``action(arg)`` at clock time ``when`` (at once if it has passed)."""

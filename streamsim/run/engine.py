@@ -52,6 +52,9 @@ class RunResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     #: A live run stopped by SIGINT / SIGTERM: the results are those so far.
     interrupted: bool = False
+    #: The :class:`~streamsim.config.RunConfig` the run was built from
+    #: (``streamsim.run_config``); ``write_artifacts`` records it in the manifest.
+    config: Any = None
 
     @property
     def total_events(self) -> int:

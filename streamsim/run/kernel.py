@@ -38,6 +38,7 @@ from ..units import SECOND
 from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides, strategy_names
 from .clock import PHASE_LOCAL_MARKET, PHASE_WAKE, VirtualClock
 from .parking import NEXT_EVENT, SimEvent, Sleep, simulating
+from .timeouts import SimTimeout, Ticket, adopt, wall_timeout_error, wall_timeouts
 from .watchdog import DEFAULT_CALLBACK_TIMEOUT, CallbackOverrun, Progress, Watchdog
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,20 @@ DRIVERS = (_drive.__code__, _body.__code__)
 class _Task:
     """A simulated task: a strategy's callback runner or a spawned coroutine."""
 
-    __slots__ = ("close", "current", "done", "idle", "inbox", "kernel", "name", "send", "strategy")
+    __slots__ = (
+        "close",
+        "current",
+        "done",
+        "idle",
+        "inbox",
+        "kernel",
+        "name",
+        "send",
+        "strategy",
+        "throw",
+        "ticket",
+        "timeouts",
+    )
 
     def __init__(
         self, kernel: Kernel, name: str, strategy: str, coro: Generator[Any, Any, Any] | Any
@@ -87,7 +101,11 @@ class _Task:
         self.strategy = strategy
         self.send = coro.send
         self.close = coro.close
+        self.throw = coro.throw
         self.idle = False
+        #: The ctx.timeout blocks it is inside, and its current park's ticket (timeouts.py).
+        self.timeouts: list[SimTimeout] = []
+        self.ticket: Ticket | None = None
         self.inbox: deque[Any] = deque()
         self.current: Any = None
         self.done = SimEvent()
@@ -122,8 +140,8 @@ def _unsimulated(marker: Any) -> TypeError:
     return TypeError(
         f"awaited {what}, which the simulation cannot wait on: simulated time would not "
         "move for it; use await ctx.sleep(ns) or ctx.sleep_until(ns) for time, await an "
-        "order handle (acked(), done(), filled()) for orders, and ctx.spawn(coro) for "
-        "concurrent work"
+        "order handle (acked(), done(), filled()) for orders, ctx.spawn(coro) for "
+        "concurrent work, and ctx.timeout(ns) / ctx.wait_for(awaitable, ns) for timeouts"
     )
 
 
@@ -159,6 +177,9 @@ class Kernel:
         self.progress = Progress()
         self.delivered = np.zeros(len(merge.streams), dtype=np.int64)
         self._spawned: set[_Task] = set()
+        self._loop: Any = None
+        self._host: Any = None
+        self._outer: list[Any] = []
         self.runners: list[_Task] = []
         self.contexts: list[Context] = []
         self.strategies = strategies
@@ -211,11 +232,15 @@ class Kernel:
             )
         return routes
 
-    def _build_books(self, sequencing: Sequencing) -> list[L2Book | None]:
-        """A strategy-side book per symbol whose depth stream a book-using strategy takes."""
-        books: list[L2Book | None] = []
+    def _build_books(self, sequencing: Sequencing) -> list[Any]:
+        """A strategy-side book per symbol whose depth stream a book-using strategy takes;
+        a mark price stream goes to the account view's marks (``position()``'s PnL)."""
+        books: list[Any] = []
         for name, reader in zip(self.merge.streams, self.merge.readers, strict=True):
             stream = reader.feed.stream
+            if stream.kind == "mark_price":
+                books.append(self.broker.view.marks)
+                continue
             wanted = stream.kind == "depth" and any(
                 strategy.uses_books and (strategy.streams is None or name in strategy.streams)
                 for strategy in self.strategies
@@ -237,8 +262,8 @@ class Kernel:
     def resume(self, task: _Task) -> None:
         self.step(task, None)
 
-    def step(self, task: _Task, value: Any) -> None:
-        """Run ``task`` with ``value`` until it parks, idles or finishes."""
+    def step(self, task: _Task, value: Any, throw: BaseException | None = None) -> None:
+        """Run ``task`` with ``value`` (or ``throw`` into it) until it parks, idles or ends."""
         send = task.send
         inbox = task.inbox
         progress = self.progress
@@ -246,7 +271,7 @@ class Kernel:
             task.current = value
         try:
             progress.calls += 1
-            marker = send(value)
+            marker = send(value) if throw is None else task.throw(throw)
             while marker is NEXT_EVENT:
                 if not inbox:
                     task.idle = True
@@ -273,20 +298,77 @@ class Kernel:
     def park(self, task: _Task, marker: Any) -> None:
         """Register what ``task`` waits on."""
         kind = type(marker)
-        if kind is Sleep:
+        if getattr(self._loop, "_scheduled", None):
+            self._refuse_wall_timeouts(task)
+        if self.clock._entered or task.timeouts:
+            self._park_timed(task, marker, kind)
+        elif kind is Sleep:
             self.clock.schedule(marker.until, PHASE_WAKE, self.resume, task)
         elif kind is SimEvent:
             marker.add_waiter(task)
         else:
-            raise StrategyError(
-                task.strategy, during(task.current), self.clock._now, _unsimulated(marker)
-            )
+            self._refuse(task, _unsimulated(marker))
+
+    def _refuse(self, task: _Task, cause: BaseException) -> None:
+        """End the run for ``task``'s await: unwind the task here (its context managers
+        exit in this host task), then raise the StrategyError."""
+        try:
+            task.close()
+        except Exception:  # a finally that awaits again: the error below says enough
+            log.debug("closing refused task %s", task.name, exc_info=True)
+        raise StrategyError(task.strategy, during(task.current), self.clock._now, cause)
+
+    def _refuse_wall_timeouts(self, task: _Task) -> None:
+        outer = self._outer
+        for handle, what in wall_timeouts(self._loop, self._host):
+            if not any(handle is known for known in outer):
+                self._refuse(task, wall_timeout_error(what))
+
+    def _park_timed(self, task: _Task, marker: Any, kind: type) -> None:
+        """Park a task inside ``ctx.timeout`` blocks through a ticket the expiry can void."""
+        clock = self.clock
+        if clock._entered:
+            adopt(task, clock._entered, self._schedule_expiry)
+        if kind is not Sleep and kind is not SimEvent:
+            self._refuse(task, _unsimulated(marker))
+        ticket = task.ticket = Ticket(task, self._wake_ticket)
+        if kind is Sleep:
+            clock.schedule(marker.until, PHASE_WAKE, self._resume_ticket, ticket)
+        else:
+            marker.add_waiter(ticket)
+
+    def _schedule_expiry(self, timeout: SimTimeout) -> None:
+        self.clock.schedule(timeout.deadline, PHASE_WAKE, self._expire, timeout)
+
+    def _wake_ticket(self, ticket: Ticket) -> None:
+        self.clock.schedule(self.clock._now, PHASE_WAKE, self._resume_ticket, ticket)
+
+    def _resume_ticket(self, ticket: Ticket) -> None:
+        if ticket.live:
+            ticket.live = False
+            self.step(ticket.task, None)
+
+    def _expire(self, timeout: SimTimeout) -> None:
+        """A ``ctx.timeout`` deadline: cancel the parked task's await (CancelledError)."""
+        ticket = timeout.task.ticket
+        if timeout.done or ticket is None or not ticket.live:
+            return
+        ticket.live = False
+        timeout.expired = True
+        task = timeout.task
+        try:
+            self.step(task, None, asyncio.CancelledError("ctx.timeout expired"))
+        except asyncio.CancelledError as exc:  # swallowed by the task's own code
+            raise StrategyError(task.strategy, during(task.current), self.clock._now, exc) from exc
 
     # -- the loop ------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Drive the world from the first event to the end."""
         with simulating(), Watchdog(self.callback_timeout, self.progress, DRIVERS):
+            self._loop = asyncio.get_running_loop()
+            self._host = asyncio.current_task()
+            self._outer = [handle for handle, _ in wall_timeouts(self._loop, self._host)]
             await self._run()
 
     async def _run(self) -> None:
@@ -422,7 +504,9 @@ class Kernel:
         if self.end is not None:
             clock._now = max(clock._now, self.end)
         quality = self.quality
-        quality.actions_after_end += len(clock._heap)
+        quality.actions_after_end += sum(
+            1 for entry in clock._heap if not getattr(entry[4], "stale", False)
+        )
         clock._heap.clear()
         for symbol, book in sorted(self.books.items()):
             quality.books[symbol] = asdict(book.stats) | {"invalid_at_end": int(not book.valid)}

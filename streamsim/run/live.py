@@ -34,7 +34,7 @@ from ..book import BookPolicy, L2Book, Sequencing
 from ..broker import Broker
 from ..errors import ConfigError, SourceError, StrategyError, StreamsimError
 from ..events import DepthUpdate
-from ..feed.merge import FeedConfig, OutOfOrderPolicy, Prepared, StreamFeed, pick_model
+from ..feed.merge import FeedConfig, OutOfOrderPolicy, Prepared, StreamFeed, pick_models
 from ..feed.quality import DataQuality, note_book_health
 from ..feed.sources import Source
 from ..results.metrics import from_record
@@ -229,9 +229,10 @@ class LiveRuntime:
         self.linger = linger
         self.interrupted = False
         self.start_time: int | None = None
+        models = pick_models([s.stream for s in self.sources], feed)
         self.feeds = [
-            StreamFeed(s.stream, rank, pick_model(s.stream, feed), out_of_order, self.quality)
-            for rank, s in enumerate(self.sources)
+            StreamFeed(s.stream, rank, model, out_of_order, self.quality)
+            for rank, (s, model) in enumerate(zip(self.sources, models, strict=True))
         ]
         self.streams = [str(s.stream) for s in self.sources]
         self.delivered = [0] * len(self.sources)
@@ -245,6 +246,8 @@ class LiveRuntime:
         self._firsts: list[int | None] = []
         self._pumping = len(self.sources)
         self._in_flight = 0
+        view = getattr(connection, "view", None)
+        self._marks: Any = getattr(view, "marks", None)
         for strategy, name in zip(strategies, strategy_names(strategies), strict=True):
             self._add_runner(strategy, name, connection)
         self._routes = [self._route(i) for i in range(len(self.sources))]
@@ -277,8 +280,12 @@ class LiveRuntime:
             and (runner.strategy.streams is None or name in runner.strategy.streams)
         )
 
-    def _book(self, index: int, sequencing: Sequencing) -> L2Book | None:
+    def _book(self, index: int, sequencing: Sequencing) -> Any:
+        """The strategy-side book a stream's events update (or the account view's marks,
+        for a mark price stream, when the connection keeps one), else ``None``."""
         stream = self.sources[index].stream
+        if stream.kind == "mark_price":
+            return self._marks
         wanted = stream.kind == "depth" and any(
             r.strategy.uses_books
             and (r.strategy.streams is None or self.streams[index] in r.strategy.streams)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..account import AccountState, AccountUpdate, AccountView, PositionState
 from ..errors import StrategyError
+from ..instruments import ContractKind
 from ..order_checks import field_reject, order_fault
 from ..orders import Order, OrderHandle, OrderRequest, OrderStatus, OrderUpdate
 from ..results.record import OrderRecord, RunRecord
@@ -79,7 +80,7 @@ class SimBroker:
         self.submitted = 0
         self.responses = 0
         exchange.bind(self)
-        self.view = AccountView()
+        self.view = AccountView(units=_units_per_lot(exchange))
         self.view.apply(exchange.snapshot(scheduler.now()))
 
     def now(self) -> int:
@@ -221,6 +222,17 @@ def _remaining(handle: OrderHandle) -> int:
     return left if left > 0 else handle.order.qty
 
 
+def _units_per_lot(exchange: Exchange) -> dict[str, float]:
+    """Base units per lot of each linear instrument the venue trades (none for a venue
+    without instruments, such as :class:`NullExchange`)."""
+    instruments = getattr(exchange, "instruments", None) or {}
+    return {
+        symbol: float(instrument.lot_size * instrument.contract_size)
+        for symbol, instrument in instruments.items()
+        if instrument.kind is ContractKind.LINEAR
+    }
+
+
 class StrategyBroker:
     """``ctx.broker`` in simulation: one strategy's :class:`streamsim.Broker`.
 
@@ -279,7 +291,8 @@ class StrategyBroker:
         return [h for h in self._client.open.values() if symbol is None or h.order.symbol == symbol]
 
     def position(self, symbol: str) -> PositionState:
-        """The position on ``symbol`` as the last arrived account update reported it."""
+        """The position on ``symbol`` as the last arrived account update reported it,
+        its unrealized PnL at the last mark price this side received."""
         return self._broker.view.position(symbol)
 
     def balance(self) -> float:
