@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 import streamsim as ss
 from adapters.binance import capture_sources, read_capture
+from adapters.binance.capture import CHAIN_REASONS
 from adapters.cryptohftdata import CryptoHFTData, LocalStore
 from adapters.tardis import TardisSource
 from streamsim.errors import StreamsimError
@@ -174,7 +175,9 @@ def test_a_fat_finger_depth_level_is_quarantined_not_a_crash(tmp_path: Path) -> 
     )
     result = ss.run_backtest(sources, Recorder())
     quarantine.close()
-    assert sum(result.quality.quarantined["BTCUSDT.depth"].values()) == 1
+    counts = result.quality.quarantined["BTCUSDT.depth"]
+    # The fat-finger message, and the diff after it (kept), whose pu no longer chains.
+    assert counts[CHAIN_REASONS["pu"]] == 1 and sum(counts.values()) == 2
     assert result.events["BTCUSDT.depth"] == 5
 
 

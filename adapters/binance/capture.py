@@ -235,6 +235,12 @@ def read_capture(
     of its fields: receive time far from the venue's, fat-finger prices, funding beyond
     the cap).
 
+    The depth diffs of each symbol are checked as one update-id chain after reading
+    (:func:`check_chain`: ``pu`` equals the previous diff's ``u``, on spot ``U`` equals it
+    plus 1; snapshots outside): under ``"fail"`` a break raises naming the file and line
+    of the diff that breaks it and the field; under ``"quarantine"`` that diff is recorded
+    and counted but kept, so the run's book sees the gap and resyncs.
+
     A depth level off the instrument's grid is bad input too (its whole message), unless
     ``off_grid="drop"``: then such levels are left out and counted in
     :attr:`SymbolCapture.dropped_levels`. Real books hold them: orders resting since before
@@ -399,9 +405,10 @@ def _build(
         dropped = int(flags.sum())
         if dropped:
             depth = depth.without_levels(flags)
-    depth = _grid_stage(depth, d, kept[0], instrument, grid=off_grid != "drop")
-    trades = _grid_stage(trades, t, kept[1], instrument)
-    tickers = _grid_stage(tickers, b, kept[2], instrument)
+    depth, positions = _grid_stage(depth, d, kept[0], instrument, grid=off_grid != "drop")
+    check_chain(depth, positions, d)
+    trades, _ = _grid_stage(trades, t, kept[1], instrument)
+    tickers, _ = _grid_stage(tickers, b, kept[2], instrument)
     batch = depth.to_batch(instrument)
     batch.validate()
     return SymbolCapture(
@@ -423,24 +430,97 @@ def _grid_stage(
     kept: msg.BoolArray | None,
     instrument: Instrument,
     grid: bool = True,
-) -> _Columns:
+) -> tuple[_Columns, msg.IntArray]:
     """Report the messages with values off ``instrument``'s grid (depth: or beyond what a
-    book can hold) and keep the rest."""
+    book can hold) and keep the rest; also returns the positions of those kept among
+    ``kind``'s messages (to name their file and line later)."""
     rejects = msg.Rejects(len(columns))
     checked = replace(columns, rejects=rejects)
     if isinstance(checked, msg.DepthColumns):
         checked.check_grid(instrument, grid)
     else:
         checked.check_grid(instrument)
-    if not rejects.any():
-        return columns
     positions = np.flatnonzero(kept) if kept is not None else np.arange(len(columns))
+    if not rejects.any():
+        return columns, positions
     bad = [(int(positions[i]), f, r) for i, f, r in rejects.items()]
     original = msg.Rejects(len(kind.messages))
     for i, field_name, reason in bad:
         original.one(i, field_name, reason)
     kind.report(original)
-    return columns.take(rejects.keep())
+    keep = rejects.keep()
+    return columns.take(keep), positions[keep]
+
+
+#: Why a diff breaks the update-id chain, by the field checked (one reason per field, so
+#: the quarantine counts group all breaks of a stream under one key).
+CHAIN_REASONS = {
+    "pu": "sequence gap: pu is not the previous diff's u (depth messages are missing; "
+    "under quarantine the message is kept and recorded, and the book resyncs)",
+    "U": "sequence gap: U is not the previous diff's u + 1 (depth messages are missing; "
+    "under quarantine the message is kept and recorded, and the book resyncs)",
+}
+
+
+def chain_breaks(
+    columns: msg.DepthColumns | DepthBatch,
+) -> tuple[msg.IntArray, msg.IntArray, msg.BoolArray]:
+    """The diffs that break the update-id chain, vectorised over the symbol's depth.
+
+    Diffs are checked in receive order; REST snapshots are outside the chain (the chain
+    runs from the diff before a snapshot to the diff after it). A futures diff (``pu``
+    present) must have ``pu`` equal to the previous diff's ``u``; a spot diff (no ``pu``)
+    must have ``U`` equal to the previous diff's ``u + 1``. Returns the breaking
+    messages' indices in ``columns``, the value each one should have held, and whether
+    it was checked by ``pu`` (else by ``U``).
+    """
+    diffs = np.flatnonzero(~columns.is_snapshot)
+    if len(diffs) < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.bool_)
+    final = columns.final[diffs]
+    later = diffs[1:]
+    prev = columns.prev_final[later]
+    by_pu = prev >= 0
+    expected = np.where(by_pu, final[:-1], final[:-1] + 1)
+    actual = np.where(by_pu, prev, columns.first[later])
+    broken = np.flatnonzero(actual != expected)
+    return later[broken], expected[broken], by_pu[broken]
+
+
+def check_chain(columns: msg.DepthColumns, positions: msg.IntArray, kind: _Kind) -> None:
+    """Report each diff of ``columns`` that breaks the update-id chain (see
+    :func:`chain_breaks`), naming its file and line and the field ``pu`` (spot: ``U``).
+
+    Such a diff is not bad in itself (one before it is missing), so under quarantine it
+    is recorded and counted but kept: the run's book sees the gap and resyncs. Under the
+    fail policy the first break raises :class:`DataError`.
+    """
+    index, expected, by_pu = chain_breaks(columns)
+    if not len(index):
+        return
+    fail = kind.ingest.policy == "fail"
+    groups: dict[tuple[str, str], tuple[list[int], list[dict[str, Any]]]] = {}
+    for i, want, pu in zip(index.tolist(), expected.tolist(), by_pu.tolist(), strict=True):
+        name, line, _ = kind.origin(int(positions[i]))
+        field_name = "pu" if pu else "U"
+        got = int(columns.prev_final[i] if pu else columns.first[i])
+        record = {
+            "E": int(columns.ts_exchange[i]) // 1_000_000,
+            "U": int(columns.first[i]),
+            "u": int(columns.final[i]),
+            "pu": int(columns.prev_final[i]),
+            "levels": int(columns.level_offsets[i + 1] - columns.level_offsets[i]),
+            f"expected_{field_name}": want,
+        }
+        if fail:
+            reason = f"{CHAIN_REASONS[field_name]}: {field_name} {got}, expected {want}"
+            kind.ingest.bad(name, [line], field_name, reason, [record], "line")
+        rows, records = groups.setdefault((name, field_name), ([], []))
+        rows.append(line)
+        records.append(record)
+    for (name, field_name), (rows, records) in groups.items():
+        kind.ingest.bad(name, rows, field_name, CHAIN_REASONS[field_name], records, "line")
 
 
 def _report_in_file_order(
