@@ -36,3 +36,22 @@ def write_options(**overrides: Any) -> dict[str, Any]:
     if overrides.get("write_page_checksum", True) is not True:
         raise ValueError("streamsim always writes Parquet page checksums")
     return {**WRITE_OPTIONS, **overrides}
+
+
+def footer_problem(metadata: Any) -> str | None:
+    """What makes a Parquet footer (``pyarrow.parquet.FileMetaData``) unsafe to read, or
+    None: a column chunk whose physical type differs from its schema column's. pyarrow
+    aborts the whole process (a C++ ``terminate``) when it reads such a chunk, so readers
+    check this before they read any data."""
+    schema = metadata.schema
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for column in range(row_group.num_columns):
+            stored = row_group.column(column).physical_type
+            expected = schema.column(column).physical_type
+            if stored != expected:
+                return (
+                    f"corrupt footer: row group {group}, column {schema.column(column).path!r} "
+                    f"is stored as {stored} but its schema says {expected}"
+                )
+    return None

@@ -131,3 +131,54 @@ def test_write_partitioned_files_carry_checksums(tmp_path: Path) -> None:
     flip_in_page(path, "received_time", back=50)
     with pytest.raises(OSError, match="CRC checksum verification failed"):
         pq.ParquetFile(path, page_checksum_verification=True).read()
+
+
+def retype_first_int64_chunk(path: Path) -> None:
+    """Rewrite the footer so the first INT64 column chunk says it is stored as INT96.
+
+    In the footer's Thrift compact encoding a ColumnMetaData starts with its type (field 1,
+    i32) followed by its encodings (field 2, list): ``15 04 19`` for INT64; a schema element
+    follows its type with the repetition type instead, and the footer itself opens with
+    the same bytes (its version, 2, then the schema list), so the search starts past them.
+    pyarrow aborts the process reading such a chunk.
+    """
+    raw = bytearray(path.read_bytes())
+    length = int.from_bytes(raw[-8:-4], "little")
+    footer_start = len(raw) - 8 - length
+    position = raw.index(b"\x15\x04\x19", footer_start + 1)
+    raw[position + 1] = 0x06
+    path.write_bytes(bytes(raw))
+
+
+def test_a_footer_whose_chunk_type_contradicts_its_schema_is_a_data_error_not_an_abort(
+    converted: Path, tmp_path: Path
+) -> None:
+    relative = f"trades/binance_futures/{SYMBOL}/2023/04/04/trades.parquet"
+    root = tmp_path / "tree"
+    (root / relative).parent.mkdir(parents=True)
+    (root / relative).write_bytes((converted / relative).read_bytes())
+    retype_first_int64_chunk(root / relative)
+    data = CryptoHFTData(LocalStore(root))
+    start = 1_680_652_800 * ss.SECOND - ss.HOUR
+    with pytest.raises(ss.DataError) as caught:
+        anyio.run(drain, data.sources([SYMBOL], ["trades"], start, start + ss.HOUR - 1))
+    text = str(caught.value)
+    assert str(root / relative) in text
+    assert "corrupt footer" in text and "INT96" in text and "INT64" in text
+
+
+def test_a_store_file_whose_chunk_type_contradicts_its_schema_is_a_data_error(
+    tmp_path: Path,
+) -> None:
+    ex = np.arange(0, 1_000, dtype=np.int64) * ss.MS
+    ones = np.ones(len(ex), dtype=np.int64)
+    batch = ss.TradeBatch(SYMBOL, ex, None, ex + 100, ones, ones.astype(np.int8), ex)
+    store = tmp_path / "store"
+    compile_store(
+        [ss.MemorySource([batch], ss.Stream(SYMBOL, "trades"))],
+        store,
+        instruments={SYMBOL: ss.Instrument(SYMBOL, "0.1", "0.001")},
+    )
+    retype_first_int64_chunk(store / SYMBOL / "trades.parquet")
+    with pytest.raises(ss.DataError, match=r"trades\.parquet: corrupt footer"):
+        anyio.run(drain, store_sources(store, verify=False))

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from streamsim.errors import DataError
-from streamsim.parquet_options import READ_OPTIONS
+from streamsim.parquet_options import READ_OPTIONS, footer_problem
 
 from .store import Store
 
@@ -145,6 +145,9 @@ class ParquetObject:
             self.schema: pa.Schema = metadata.schema.to_arrow_schema()
         except _ARROW_ERRORS as exc:
             raise DataError(f"{self.name}: unreadable Parquet schema ({exc})") from exc
+        problem = footer_problem(metadata)
+        if problem is not None:
+            raise DataError(f"{self.name}: {problem}")
         parquet_schema = metadata.schema
         self._leaf = {parquet_schema.column(i).path: i for i in range(len(parquet_schema))}
         offsets = [0]

@@ -25,7 +25,7 @@ from streamsim.errors import ConfigError, DataError
 from streamsim.feed.batches import Batch, DepthBatch
 from streamsim.feed.quarantine import QuarantineCounts
 from streamsim.feed.sources import Source, Stream
-from streamsim.parquet_options import READ_OPTIONS
+from streamsim.parquet_options import READ_OPTIONS, footer_problem
 
 from .layout import (
     BATCH_CLASSES,
@@ -112,6 +112,9 @@ class StoreSource:
             handle = pq.ParquetFile(path, memory_map=True, **READ_OPTIONS)
         except (OSError, pa.ArrowException) as exc:
             raise DataError(f"{path}: cannot open the store file ({exc})") from exc
+        problem = footer_problem(handle.metadata)
+        if problem is not None:
+            raise DataError(f"{path}: {problem}")
         if not handle.schema_arrow.equals(schema):
             raise DataError(f"{path}: schema {handle.schema_arrow} is not the store's {schema}")
         return handle
