@@ -319,3 +319,89 @@ def test_the_command_ends_a_stuck_strategy_with_a_one_line_error(tmp_path: Path)
     assert "StrategyError: strategy 'Stuck-0'" in said
     assert "on_trade" in said and "without awaiting" in said
     assert "Traceback" not in said
+
+
+# -- waits that never let simulated time pass; threads under simulation ----------------------
+
+
+class SleepsZeroForever(Recorder):
+    async def on_trade(self, trade: ss.Trade) -> None:
+        self._record(trade)
+        while True:
+            await self.ctx.sleep(0)
+
+
+class SubmitsAndCancelsForever(Recorder):
+    """With zero order latency every answer comes at the same simulated instant."""
+
+    async def on_trade(self, trade: ss.Trade) -> None:
+        while True:
+            handle = self.ctx.broker.submit(ss.Order("X", ss.BUY, 1, price=1))
+            self.ctx.broker.cancel(handle)
+            await handle.done()
+
+
+@pytest.mark.parametrize("strategy", [SleepsZeroForever, SubmitsAndCancelsForever])
+def test_a_loop_that_never_lets_simulated_time_pass_is_a_strategy_error(
+    strategy: type[Recorder],
+) -> None:
+    with pytest.raises(ss.StrategyError, match="simulated time no longer moves") as info:
+        _run("backtest", strategy("frozen"), [0, MS], callback_timeout=None)
+    assert info.value.strategy == "frozen"
+    assert info.value.now == 0
+
+
+class SleepsZeroAFewTimes(Recorder):
+    async def on_trade(self, trade: ss.Trade) -> None:
+        for _ in range(10_000):
+            await self.ctx.sleep(0)
+        self._record(trade)
+
+
+def test_many_zero_sleeps_that_end_are_not_a_stall() -> None:
+    strategy = SleepsZeroAFewTimes("patient")
+    _run("backtest", strategy, [0, MS, 2 * MS])
+    assert [event.trade_id for event, _ in strategy.seen] == [0, 1, 2]
+
+
+THREADED: dict[str, Callable[[], Any]] = {
+    "run_in_executor": lambda: asyncio.get_running_loop().run_in_executor(None, time.sleep, 5),
+    "asyncio.to_thread": lambda: asyncio.to_thread(time.sleep, 5),
+}
+
+
+class HandsWorkToAThread(Recorder):
+    def __init__(self, how: Callable[[], Any]) -> None:
+        super().__init__("threaded")
+        self.how = how
+
+    async def on_trade(self, trade: ss.Trade) -> None:
+        await self.how()
+
+
+@pytest.mark.parametrize("how", sorted(THREADED))
+def test_work_handed_to_a_thread_under_simulation_is_refused_at_once(how: str) -> None:
+    started = threading.active_count()
+    with pytest.raises(ss.StrategyError, match="handed work to a thread") as info:
+        _run("backtest", HandsWorkToAThread(THREADED[how]), [0, MS])
+    assert info.value.strategy == "threaded"
+    assert threading.active_count() <= started  # no thread left sleeping behind the run
+
+
+class ResolvesInAThread:
+    """A source that uses the loop's default pool (as DNS lookups of the S3 stack do)."""
+
+    def __init__(self) -> None:
+        self.inner = trade_source("X", [0, MS])
+        self.stream = self.inner.stream
+
+    async def __aiter__(self) -> AsyncIterator[Any]:
+        await asyncio.get_running_loop().run_in_executor(None, time.sleep, 0.01)
+        async for batch in self.inner:
+            yield batch
+
+
+def test_code_outside_strategies_still_gets_threads_during_a_backtest() -> None:
+    strategy = Recorder("plain")
+    ss.run_backtest([ResolvesInAThread()], strategy)
+    assert [event.trade_id for event, _ in strategy.seen] == [0, 1]

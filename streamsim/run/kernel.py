@@ -37,6 +37,7 @@ from ..strategy import Context, Strategy, TimerFired
 from ..units import SECOND
 from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides, strategy_names
 from .clock import PHASE_LOCAL_MARKET, PHASE_WAKE, VirtualClock
+from .executor import no_threads_for_strategies
 from .parking import NEXT_EVENT, SimEvent, Sleep, simulating
 from .timeouts import SimTimeout, Ticket, adopt, wall_timeout_error, wall_timeouts
 from .watchdog import DEFAULT_CALLBACK_TIMEOUT, CallbackOverrun, Progress, Watchdog
@@ -46,6 +47,11 @@ log = logging.getLogger(__name__)
 _INF = float("inf")
 #: Events delivered between two yields to the event loop (so source I/O overlaps compute).
 YIELD_EVERY = 4096
+#: Scheduled actions (wake-ups, timers, order messages) the kernel runs one after another
+#: at one simulated instant before it calls the run stalled: a loop that waits without
+#: letting simulated time pass (``await ctx.sleep(0)`` forever, a zero-latency
+#: submit/cancel loop) would otherwise spin forever while the watchdog sees progress.
+SAME_INSTANT_LIMIT = 1_000_000
 
 
 @types.coroutine
@@ -142,6 +148,24 @@ def _unsimulated(marker: Any) -> TypeError:
         "move for it; use await ctx.sleep(ns) or ctx.sleep_until(ns) for time, await an "
         "order handle (acked(), done(), filled()) for orders, ctx.spawn(coro) for "
         "concurrent work, and ctx.timeout(ns) / ctx.wait_for(awaitable, ns) for timeouts"
+    )
+
+
+def _stalled(arg: Any, when: int, names: list[str]) -> StrategyError:
+    """The error for a run whose simulated time stopped at ``when`` (``arg``: the action's;
+    ``names``: the run's strategies, for an action that does not name its own)."""
+    task = getattr(arg, "task", arg)
+    strategy = getattr(task, "strategy", None) or " or ".join(names)
+    return StrategyError(
+        strategy,
+        "a wait that never lets simulated time pass",
+        when,
+        RuntimeError(
+            f"{SAME_INSTANT_LIMIT:,} wake-ups, timers or order messages in a row at one "
+            "simulated instant: simulated time no longer moves (a loop around "
+            "await ctx.sleep(0), a timer re-armed at 0, orders with zero latency "
+            "submitted and cancelled in a loop?); wait for a positive duration"
+        ),
     )
 
 
@@ -365,8 +389,13 @@ class Kernel:
 
     async def run(self) -> None:
         """Drive the world from the first event to the end."""
-        with simulating(), Watchdog(self.callback_timeout, self.progress, DRIVERS):
-            self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        with (
+            simulating(),
+            Watchdog(self.callback_timeout, self.progress, DRIVERS),
+            no_threads_for_strategies(loop, DRIVERS),
+        ):
+            self._loop = loop
             self._host = asyncio.current_task()
             self._outer = [handle for handle, _ in wall_timeouts(self._loop, self._host)]
             await self._run()
@@ -425,6 +454,7 @@ class Kernel:
         runner: Any = None
         release: float = _INF
         next_yield = YIELD_EVERY
+        same = 0
         try:
             while True:
                 te = ex_t[ei] if ei < n_ex else _INF
@@ -487,6 +517,12 @@ class Kernel:
                         break
                     runner = None
                     when, _, _, action, arg = heappop(heap)
+                    if when == clock._now:
+                        same += 1
+                        if same > SAME_INSTANT_LIMIT:
+                            raise _stalled(arg, when, [c.name for c in self.contexts])
+                    else:
+                        same = 0
                     clock._now = when
                     action(arg)
         except (Exception, CallbackOverrun) as exc:
