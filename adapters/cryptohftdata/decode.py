@@ -545,6 +545,20 @@ def _value_flags(
     for issue in issues:
         ok &= ~issue.mask
     flags = limits.times(cols["received_time"], "received_time", "ns")
+    for column in spec.columns:  # the other venue times (next_funding_time), in ms
+        if (
+            column.type == "int"
+            and column.name.endswith("_time")
+            and column.name
+            not in (
+                spec.time,
+                "received_time",
+            )
+        ):
+            flags += [
+                Flag(f.mask & ok, f.column, f.reason)
+                for f in limits.times(cols[column.name], column.name, "ms")
+            ]
     if spec.kind != "open_interest":  # published long after its bucket: no clock rule
         flags += limits.clock(cols[spec.time] * MS, cols["received_time"], "received_time")
     if spec.kind == "mark_price":

@@ -449,6 +449,8 @@ class MarkPriceDecoder(Decoder):
         funding = fields["funding_timestamp"]
         checks.number(funding, "funding_timestamp", required=False, minimum=0)
         checks.add(funding.present & (funding.values > MAX_US), "funding_timestamp", "too large")
+        for flag in self.limits.times(funding.values, "funding_timestamp", "us"):
+            checks.add(flag.mask & funding.present, flag.column, flag.reason)
         usable = ~checks.bad  # rows whose values count, to be carried forward
         given = {name: field.present & usable for name, field in fields.items()}
         has_any = np.logical_or.reduce(list(given.values()))
