@@ -51,6 +51,7 @@ from .feed.quality import DataQuality, StreamQuality
 from .feed.quarantine import Ingest, Policy, Quarantine, QuarantineCounts
 from .feed.sources import MemorySource, Source, Stream
 from .instruments import ContractKind, Instrument
+from .order_checks import GUARD_REJECT
 from .orders import (
     Order,
     OrderHandle,
@@ -67,7 +68,7 @@ from .run.engine import RunResult, backtest, run_backtest
 from .run.live import Connection, LiveRuntime, LiveTask, paper_live, run_paper_live
 from .run.parking import SimEvent
 from .sim.exchange import Exchange, NullExchange, Venue
-from .sim.guard import GUARD_REJECT, GuardConfig
+from .sim.guard import GuardConfig
 from .sim.latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
 from .sim.matching import Fees, SimExchange
 from .sim.portfolio import (

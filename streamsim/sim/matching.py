@@ -24,7 +24,15 @@ from ..errors import ConfigError
 from ..events import BUY, DepthUpdate, MarkPrice, Trade
 from ..feed.plausibility import DEFAULT_LIMITS, Limits, check_mark_against_mid
 from ..instruments import Instrument
-from ..order_checks import field_reject
+from ..order_checks import (
+    DUPLICATE_ID,
+    GUARD_MESSAGE,
+    GUARD_REJECT,
+    NO_SUCH_ORDER,
+    UNKNOWN_ORDER,
+    UNKNOWN_ORDER_MESSAGE,
+    venue_reject,
+)
 from ..orders import (
     LIQUIDATION_PREFIX,
     Order,
@@ -35,25 +43,10 @@ from ..orders import (
     TimeInForce,
 )
 from ..results.record import FillRecord, RunRecord
-from .exchange import UNKNOWN_ORDER, Venue
-from .guard import GUARD_REJECT, BookGuard, GuardConfig, GuardStats
+from .exchange import Venue
+from .guard import BookGuard, GuardConfig, GuardStats
 from .portfolio import LIQUIDATION_REF, BracketTable, Fill, MarginBracket, Portfolio
 from .queue_models import Conservative, QueueModel
-
-# Binance USD-M error codes and messages (the field rules' are in streamsim.order_checks).
-MARGIN = (-2019, "Margin is insufficient.")
-REDUCE_ONLY = (-2022, "ReduceOnly Order is rejected.")
-MIN_NOTIONAL = (
-    -4164,
-    "Order's notional must be no smaller than {} (unless you choose reduce only).",
-)
-IMMEDIATE_TRIGGER = (-2021, "Order would immediately trigger.")
-POST_ONLY = (
-    -5022,
-    "Due to the order could not be executed as maker, the Post Only order will be rejected.",
-)
-DUPLICATE_ID = (-4116, "ClientOrderId is duplicated.")
-NO_SUCH_ORDER = (-2013, "Order does not exist.")
 
 #: Bracket table for symbols given none: one bracket, 20x, 1 % maintenance.
 DEFAULT_BRACKETS = BracketTable((MarginBracket(math.inf, 20, 0.01, 0.0),))
@@ -546,49 +539,23 @@ class SimExchange:
         self._execute(cid, order, now)
 
     def _check(self, order: Order, now: int) -> tuple[int, str] | None:
+        """Why the venue rejects ``order`` now (:func:`~streamsim.order_checks.venue_reject`)."""
         symbol = order.symbol
-        instrument = self.instruments.get(symbol)
-        if instrument is None:
-            return (-1121, "Invalid symbol.")
-        error = field_reject(order)
-        if error is not None:
-            return error
-        book = self.books[symbol]
-        guard = self._guards.get(symbol)
-        if guard is not None:
-            reason = guard.blocks(book, now)
-            if reason is not None:
-                return (GUARD_REJECT, f"Blocked by the book guard: {reason}.")
-        position = self.portfolio.position(symbol).lots
-        reduces = position * order.side < 0 and order.qty <= abs(position)
-        if order.reduce_only and not reduces:
-            return REDUCE_ONLY
-        if order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
-            current = self._trigger_price(order)
-            if current is not None and self._stop_reached(order, current):
-                return IMMEDIATE_TRIGGER
-        reference = (
-            order.price
-            if order.price is not None
-            else (book.best_ask if order.side == BUY else book.best_bid)
+        return venue_reject(
+            order,
+            self.instruments.get(symbol),
+            self.books.get(symbol),
+            self.portfolio,
+            self._guards.get(symbol),
+            now,
+            self._last.get(symbol),
+            self._would_trigger,
         )
-        if reference is None:
-            reference = order.stop_price or self._last.get(symbol)
-        if reference is not None and not order.reduce_only:
-            notional = instrument.notional(reference, order.qty)
-            if notional < float(instrument.min_notional):
-                return (MIN_NOTIONAL[0], MIN_NOTIONAL[1].format(instrument.min_notional))
-            if not reduces and not self.portfolio.can_open(
-                symbol, order.side, order.qty, reference
-            ):
-                return MARGIN
-        if order.tif is TimeInForce.GTX and order.price is not None:
-            opposite = book.best_ask if order.side == BUY else book.best_bid
-            if opposite is not None and (
-                order.price >= opposite if order.side == BUY else order.price <= opposite
-            ):
-                return POST_ONLY
-        return None
+
+    def _would_trigger(self, order: Order) -> bool:
+        """A stop that would trigger at once, at the current trigger price."""
+        current = self._trigger_price(order)
+        return current is not None and self._stop_reached(order, current)
 
     def _execute(self, cid: str, order: Order, now: int) -> None:
         """Match a live order: take what crosses, then rest, expire or finish."""
@@ -710,7 +677,7 @@ class SimExchange:
                         cid,
                         OrderStatus.EXPIRED,
                         now,
-                        error=(GUARD_REJECT, f"Blocked by the book guard: {halted}."),
+                        error=(GUARD_REJECT, GUARD_MESSAGE.format(halted)),
                     )
                     continue
                 if order.reduce_only:
@@ -728,7 +695,7 @@ class SimExchange:
                 cid,
                 OrderStatus.REJECTED,
                 now,
-                error=(UNKNOWN_ORDER, "Unknown order sent."),
+                error=(UNKNOWN_ORDER, UNKNOWN_ORDER_MESSAGE),
                 serial=serial,
             )
             return
@@ -745,7 +712,7 @@ class SimExchange:
             cid,
             OrderStatus.REJECTED,
             now,
-            error=(UNKNOWN_ORDER, "Unknown order sent."),
+            error=(UNKNOWN_ORDER, UNKNOWN_ORDER_MESSAGE),
             serial=serial,
         )
 
