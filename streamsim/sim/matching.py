@@ -12,13 +12,12 @@ answered through the venue with Binance's statuses and reject codes.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from itertools import count
 from typing import Any, Literal
 
-from ..account import AccountReason, AccountState, AccountUpdate, PositionState
+from ..account import AccountReason, AccountUpdate
 from ..book import ASK, BID, BookPolicy, CrossedBookError, L2Book, Sequencing
 from ..errors import ConfigError
 from ..events import BUY, DepthUpdate, MarkPrice, Trade
@@ -45,8 +44,9 @@ from ..orders import (
 from ..results.record import FillRecord, RunRecord
 from .exchange import Venue
 from .guard import BookGuard, GuardConfig, GuardStats
-from .portfolio import LIQUIDATION_REF, BracketTable, Fill, MarginBracket, Portfolio
+from .portfolio import BracketTable, Fill, MarginBracket, Portfolio
 from .queue_models import Conservative, QueueModel
+from .venue_report import account_update, book_health, sync_ledger, venue_report
 
 #: Bracket table for symbols given none: one bracket, 20x, 1 % maintenance.
 DEFAULT_BRACKETS = BracketTable((MarginBracket(math.inf, 20, 0.01, 0.0),))
@@ -169,56 +169,30 @@ class SimExchange:
         self.record.sample_equity(now, self.portfolio.equity)
 
     def _sync_ledger(self) -> None:
-        """Copy the portfolio's new ledger entries into the record."""
-        ledger = self.record.ledger
-        booked = self.portfolio.ledger
-        if len(ledger) < len(booked):
-            ledger.extend(booked[len(ledger) :])
+        sync_ledger(self.record, self.portfolio)
 
     def snapshot(self, now: int) -> AccountUpdate:
         """The account now, with every symbol's position (reason ``SNAPSHOT``)."""
-        return self._account_update(now, AccountReason.SNAPSHOT, "", 0.0, sorted(self.instruments))
+        return account_update(
+            self.portfolio, now, AccountReason.SNAPSHOT, "", 0.0, sorted(self.instruments)
+        )
 
     def report(self) -> dict[str, Any]:
         """Fills, costs, the account, guard counts and book counts."""
-        portfolio = self.portfolio
-        fills = portfolio.fills
-        by_reason: dict[str, float] = {}
-        for entry in portfolio.ledger:
-            by_reason[entry.reason] = by_reason.get(entry.reason, 0.0) + entry.amount
-        waits = sorted(self.record.queue_waits)
-        liquidations = sum(1 for fill in fills if fill.ref == LIQUIDATION_REF)
-        return {
-            "fills": len(fills),
-            "maker_fills": self._maker_fills,
-            "taker_fills": len(fills) - self._maker_fills - liquidations,
-            "liquidation_fills": liquidations,
-            "ledger": by_reason,
-            "wallet": portfolio.wallet,
-            "equity": portfolio.equity,
-            "positions": {s: portfolio.position(s).lots for s in sorted(self.instruments)},
-            "open_orders": sum(len(r) for r in self._resting.values()) + len(self._stops),
-            "median_queue_wait_ns": waits[len(waits) // 2] if waits else None,
-            "guard_trips": dict(self.guard_stats.trips),
-            "guard_blocked": dict(self.guard_stats.blocked),
-            "books": {s: asdict(b.stats) for s, b in sorted(self.books.items())},
-            "book_health": self.book_health(),
-        }
+        open_orders = sum(len(r) for r in self._resting.values()) + len(self._stops)
+        return venue_report(
+            self.portfolio,
+            self.record,
+            self._maker_fills,
+            open_orders,
+            self.books,
+            self.guard_stats,
+            self._guards,
+        )
 
     def book_health(self) -> dict[str, dict[str, int]]:
-        """Per symbol: the exchange-side book's counts and what the guard did
-        (``guard_trips``, ``guard_rejected``, ``guard_cancelled``, ``guard_stops_expired``);
-        ``guard`` is 1 if the guard is on."""
-        health: dict[str, dict[str, int]] = {}
-        for symbol, book in sorted(self.books.items()):
-            row = asdict(book.stats)
-            counts = self.guard_stats.symbols.get(symbol) or Counter()
-            for what in ("trips", "rejected", "cancelled", "stops_expired"):
-                row[f"guard_{what}"] = int(counts.get(what, 0))
-            row["guard"] = int(symbol in self._guards)
-            row["invalid_at_end"] = int(not book.valid)
-            health[symbol] = row
-        return health
+        """Per symbol: book counts and guard actions (:func:`.venue_report.book_health`)."""
+        return book_health(self.books, self.guard_stats, self._guards)
 
     def _halted(self, symbol: str, now: int) -> str | None:
         """Why no fill may happen on ``symbol`` now (the guard's reason), or None."""
@@ -272,40 +246,13 @@ class SimExchange:
             )
         )
 
-    def _account_update(
-        self, now: int, reason: AccountReason, symbol: str, change: float, symbols: list[str]
-    ) -> AccountUpdate:
-        portfolio = self.portfolio
-        margin_used = portfolio.initial_margin()
-        state = AccountState(
-            wallet=portfolio.wallet,
-            equity=portfolio.equity,
-            margin_used=margin_used,
-            maintenance_margin=portfolio.maintenance_margin(),
-            available=portfolio.available_balance,
-        )
-        positions = []
-        for name in symbols:
-            position = portfolio.position(name)
-            positions.append(
-                PositionState(
-                    name,
-                    position.lots,
-                    position.entry_price,
-                    portfolio.unrealized(name),
-                    portfolio.liquidation_price(name),
-                    portfolio.mark_price(name),
-                )
-            )
-        return AccountUpdate(now, None, now, reason, symbol, change, state, tuple(positions))
-
     def _tell_account(
         self, now: int, reason: AccountReason, symbol: str, change: float, ref: str = ""
     ) -> None:
         """Send the account update of a change on ``symbol`` (before the order update)."""
         assert self._venue is not None, "SimExchange used before bind()"
         self._sync_ledger()
-        update = self._account_update(now, reason, symbol, change, [symbol])
+        update = account_update(self.portfolio, now, reason, symbol, change, [symbol])
         update.ref = ref
         self._produced = True
         self._venue.respond(update)
