@@ -45,7 +45,7 @@ from ..results.record import FillRecord, RunRecord
 from .exchange import Venue
 from .guard import BookGuard, GuardConfig, GuardStats
 from .portfolio import BracketTable, Fill, MarginBracket, Portfolio
-from .queue_models import Conservative, QueueModel
+from .queue_models import Conservative, QueueModel, RestingOrder
 from .venue_report import account_update, book_health, sync_ledger, venue_report
 
 #: Bracket table for symbols given none: one bracket, 20x, 1 % maintenance.
@@ -60,41 +60,6 @@ class Fees:
 
     maker: float = 0.0002
     taker: float = 0.0005
-
-
-class _Resting:
-    """One of our orders resting in the book."""
-
-    __slots__ = (
-        "ahead",
-        "client_id",
-        "filled",
-        "joined",
-        "level",
-        "order",
-        "price",
-        "qty",
-        "side",
-        "traded",
-    )
-
-    def __init__(
-        self, client_id: str, order: Order, price: int, filled: int, level: int, now: int
-    ) -> None:
-        self.client_id = client_id
-        self.order = order
-        self.side = order.side
-        self.price = price
-        self.qty = order.qty
-        self.filled = filled
-        self.level = level  # the level's visible size when we last looked
-        self.ahead = float(level)  # the queue ahead of us, lots
-        self.traded = 0  # lots traded at our price since the last depth message
-        self.joined = now
-
-    @property
-    def remaining(self) -> int:
-        return self.qty - self.filled
 
 
 class SimExchange:
@@ -140,7 +105,7 @@ class SimExchange:
             {s: BookGuard(guard, self.guard_stats, s) for s in self.instruments} if guard else {}
         )
         self._venue: Venue | None = None
-        self._resting: dict[str, list[_Resting]] = {s: [] for s in self.instruments}
+        self._resting: dict[str, list[RestingOrder]] = {s: [] for s in self.instruments}
         self._stops: dict[str, tuple[str, Order]] = {}
         # Client id -> broker serial of each open order (a client id is unique among open
         # orders; answers carry the serial so they reach the right handle).
@@ -532,7 +497,7 @@ class SimExchange:
         level = self.books[symbol].qty_at(side, limit)
         resting = self._resting[symbol]
         ours = sum(o.remaining for o in resting if o.side == order.side and o.price == limit)
-        joined = _Resting(cid, order, limit, filled, level, now)
+        joined = RestingOrder(cid, order, limit, filled, level, now)
         joined.ahead += ours  # behind the venue's queue and behind our own earlier orders
         resting.append(joined)
         self.record.rested_orders += 1
@@ -575,7 +540,7 @@ class SimExchange:
                 break
         return fills
 
-    def _maker_fill(self, symbol: str, order: _Resting, lots: int, now: int) -> None:
+    def _maker_fill(self, symbol: str, order: RestingOrder, lots: int, now: int) -> None:
         if order.order.reduce_only:
             position = self.portfolio.position(symbol).lots
             allowed = abs(position) if position * order.side < 0 else 0

@@ -15,6 +15,42 @@ import math
 from typing import Protocol
 
 from ..errors import ConfigError
+from ..orders import Order
+
+
+class RestingOrder:
+    """One of our orders resting in the venue's book, with its place in the queue."""
+
+    __slots__ = (
+        "ahead",
+        "client_id",
+        "filled",
+        "joined",
+        "level",
+        "order",
+        "price",
+        "qty",
+        "side",
+        "traded",
+    )
+
+    def __init__(
+        self, client_id: str, order: Order, price: int, filled: int, level: int, now: int
+    ) -> None:
+        self.client_id = client_id
+        self.order = order
+        self.side = order.side
+        self.price = price
+        self.qty = order.qty
+        self.filled = filled
+        self.level = level  # the level's visible size when we last looked
+        self.ahead = float(level)  # the queue ahead of us, lots
+        self.traded = 0  # lots traded at our price since the last depth message
+        self.joined = now
+
+    @property
+    def remaining(self) -> int:
+        return self.qty - self.filled
 
 
 class QueueTracked(Protocol):
