@@ -310,24 +310,19 @@ class SimExchange:
         resting = self._resting[symbol]
         if not resting or (guard is not None and guard.reason is not None):
             return
+        queue = self.queue
         for order in list(resting):
             side = BID if order.side == BUY else ASK
             level = book.qty_at(side, order.price)
             if level != order.level:
-                # The venue reported our level: trades counted since its last report are
-                # part of this change, the rest is attributed by the queue model.
-                decrease = order.level - level - order.traded
-                if decrease > 0:
-                    self.queue.on_decrease(order, order.level, level, decrease)
-                order.ahead = min(order.ahead, float(level))
-                order.level = level
-                order.traded = 0
+                queue.on_level(order, level)  # the venue reported our level
             opposite = book.best_ask if order.side == BUY else book.best_bid
             if opposite is None or (
                 opposite > order.price if order.side == BUY else opposite < order.price
             ):
                 continue
-            crossing = self._take(symbol, order.side, order.remaining, order.price)
+            want = min(queue.on_cross(order), order.remaining)
+            crossing = self._take(symbol, order.side, want, order.price) if want > 0 else []
             if crossing:
                 # Liquidity we have not taken now sits at or through our price: it would
                 # have traded with us, the resting order.
@@ -351,20 +346,19 @@ class SimExchange:
         resting = self._resting[symbol]
         if not resting or self._halted(symbol, now) is not None:
             return  # a guarded book: trades fill nothing on it
+        queue = self.queue
         for order in list(resting):
             if order.side == trade.side:
                 continue  # the aggressor's side: trades there never fill a resting order
             through = trade.price < order.price if order.side == BUY else trade.price > order.price
             if through:
-                self._maker_fill(symbol, order, order.remaining, now)
+                lots = queue.on_trade_through(order, trade.qty)
             elif trade.price == order.price:
-                order.traded += trade.qty
-                order.ahead -= trade.qty
-                if order.ahead < 0:
-                    reach = math.floor(-order.ahead * self.participation)
-                    order.ahead = 0.0
-                    if reach:
-                        self._maker_fill(symbol, order, min(reach, order.remaining), now)
+                lots = queue.on_trade(order, trade.qty, self.participation)
+            else:
+                continue
+            if lots > 0:
+                self._maker_fill(symbol, order, min(lots, order.remaining), now)
 
     def _on_mark(self, mark: MarkPrice) -> None:
         symbol = mark.symbol
@@ -497,8 +491,8 @@ class SimExchange:
         level = self.books[symbol].qty_at(side, limit)
         resting = self._resting[symbol]
         ours = sum(o.remaining for o in resting if o.side == order.side and o.price == limit)
-        joined = RestingOrder(cid, order, limit, filled, level, now)
-        joined.ahead += ours  # behind the venue's queue and behind our own earlier orders
+        joined = RestingOrder(cid, order, limit, filled, now)
+        self.queue.join(joined, level, ours)
         resting.append(joined)
         self.record.rested_orders += 1
 
