@@ -68,9 +68,10 @@ from .run.engine import RunResult, backtest, run_backtest
 from .run.live import Connection, LiveRuntime, LiveTask, paper_live, run_paper_live
 from .run.parking import SimEvent
 from .sim.exchange import Exchange, NullExchange, Venue
+from .sim.fees import Fees
 from .sim.guard import GuardConfig
 from .sim.latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
-from .sim.matching import Fees, SimExchange
+from .sim.matching import SimExchange
 from .sim.portfolio import (
     BTCUSDT_BRACKETS,
     BracketTable,

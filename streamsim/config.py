@@ -43,9 +43,10 @@ from .run.engine import RunResult, run_backtest
 from .run.live import run_paper_live
 from .run.watchdog import DEFAULT_CALLBACK_TIMEOUT
 from .sim.exchange import Exchange, NullExchange
+from .sim.fees import Fees
 from .sim.guard import GuardConfig
 from .sim.latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
-from .sim.matching import Fees, SimExchange
+from .sim.matching import SimExchange
 from .sim.portfolio import BracketTable, MarginBracket
 from .sim.queue_models import Conservative, LogQueue, PowerQueue, QueueModel
 from .strategy import Strategy

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import count
 from typing import Any, Literal
 
@@ -43,6 +43,7 @@ from ..orders import (
 )
 from ..results.record import FillRecord, RunRecord
 from .exchange import Venue
+from .fees import Fees as Fees  # noqa: PLC0414 (re-export)
 from .guard import BookGuard, GuardConfig, GuardStats
 from .portfolio import BracketTable, Fill, MarginBracket, Portfolio
 from .queue_models import Conservative, QueueModel, RestingOrder
@@ -52,14 +53,6 @@ from .venue_report import account_update, book_health, sync_ledger, venue_report
 DEFAULT_BRACKETS = BracketTable((MarginBracket(math.inf, 20, 0.01, 0.0),))
 
 Trigger = Literal["last", "mark"]
-
-
-@dataclass(frozen=True)
-class Fees:
-    """Maker and taker fee rates on notional (a negative maker rate is a rebate)."""
-
-    maker: float = 0.0002
-    taker: float = 0.0005
 
 
 class SimExchange:
