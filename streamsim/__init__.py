@@ -68,7 +68,7 @@ from .run.engine import RunResult, backtest, run_backtest
 from .run.live import Connection, LiveRuntime, LiveTask, paper_live, run_paper_live
 from .run.parking import SimEvent
 from .sim.exchange import Exchange, NullExchange, Venue
-from .sim.fees import Fees
+from .sim.fees import FeeModel, Fees, FeeTable
 from .sim.guard import GuardConfig
 from .sim.latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
 from .sim.matching import SimExchange
@@ -81,7 +81,14 @@ from .sim.portfolio import (
     Portfolio,
     Position,
 )
-from .sim.queue_models import Conservative, LogQueue, PowerQueue, QueueModel
+from .sim.queue_models import (
+    Conservative,
+    LogQueue,
+    PowerQueue,
+    QueueModel,
+    QueueRule,
+    RestingOrder,
+)
 from .strategy import Context, Strategy
 from .units import DAY, HOUR, MINUTE, MS, NS, SECOND, US
 
@@ -128,6 +135,8 @@ __all__ = [
     "DepthBatch",
     "DepthUpdate",
     "Exchange",
+    "FeeModel",
+    "FeeTable",
     "FeedModel",
     "Fees",
     "Fill",
@@ -169,8 +178,10 @@ __all__ = [
     "Quarantine",
     "QuarantineCounts",
     "QueueModel",
+    "QueueRule",
     "Recorded",
     "RecordedLatency",
+    "RestingOrder",
     "RunConfig",
     "RunRecord",
     "RunResult",

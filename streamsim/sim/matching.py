@@ -43,6 +43,7 @@ from ..orders import (
 )
 from ..results.record import FillRecord, RunRecord
 from .exchange import Venue
+from .fees import FeeModel
 from .fees import Fees as Fees  # noqa: PLC0414 (re-export)
 from .guard import BookGuard, GuardConfig, GuardStats
 from .portfolio import BracketTable, Fill, MarginBracket, Portfolio
@@ -64,7 +65,7 @@ class SimExchange:
         self,
         instruments: Sequence[Instrument] | Mapping[str, Instrument],
         *,
-        fees: Fees | None = None,
+        fees: FeeModel | None = None,
         queue: QueueModel | None = None,
         participation: float = 1.0,
         initial_balance: float = 10_000.0,
@@ -82,7 +83,7 @@ class SimExchange:
         if not 0 < participation <= 1:
             raise ConfigError(f"participation must be in (0, 1], got {participation}")
         self.instruments = dict(instruments)
-        self.fees = fees or Fees()
+        self.fees: FeeModel = fees or Fees()
         self.queue: QueueModel = queue or Conservative()
         self.participation = participation
         self.stop_trigger = stop_trigger
@@ -227,7 +228,7 @@ class SimExchange:
         now: int,
         queue_wait: int | None = None,
     ) -> None:
-        rate = self.fees.maker if maker else self.fees.taker
+        rate = self.fees.rate(symbol, maker, lots, price)
         self._maker_fills += maker
         mid = self.books[symbol].mid
         fill = self.portfolio.apply_fill(now, symbol, order.side, lots, price, rate, client_id)
