@@ -51,7 +51,7 @@ from .feed.quality import DataQuality, StreamQuality
 from .feed.quarantine import Ingest, Policy, Quarantine, QuarantineCounts
 from .feed.sources import MemorySource, Source, Stream
 from .instruments import ContractKind, Instrument
-from .order_checks import GUARD_REJECT
+from .order_checks import GUARD_REJECT, REJECT_CODES
 from .orders import (
     Order,
     OrderHandle,
@@ -105,6 +105,7 @@ __all__ = [
     "MINUTE",
     "MS",
     "NS",
+    "REJECT_CODES",
     "SECOND",
     "SELL",
     "US",
