@@ -1,12 +1,20 @@
-"""The simulated exchange: L2 taker fills, queue-position maker fills, stops, fees,
-funding and margin, all on the exchange timeline.
+"""The simulated exchange: the orchestrator of the venue's rules, on the exchange timeline.
 
 Taker orders walk the exchange-side book level by level up to their limit. Liquidity we
 take stays gone (self-impact) until the venue next changes that level. Resting orders do
 not change the book others see; they fill when trades reach them through the queue
-ahead (a :mod:`~streamsim.queue_models` model), when a trade prints through their price,
-or when the opposite side of the book moves through their price. Every state change is
-answered through the venue with Binance's statuses and reject codes.
+ahead, when a trade prints through their price, or when the opposite side of the book
+moves through their price. Every state change is answered through the venue with
+Binance's statuses and reject codes.
+
+Where each rule lives (this class only routes events and orders to them):
+
+* order checks and every reject code: :mod:`streamsim.order_checks`;
+* the queue rule of resting orders: :mod:`streamsim.sim.queue_models`;
+* fee rates: :mod:`streamsim.sim.fees`;
+* the account, margin, funding and liquidation: :mod:`streamsim.sim.portfolio`;
+* the book guard: :mod:`streamsim.sim.guard`;
+* the report, book health and account updates: :mod:`streamsim.sim.venue_report`.
 """
 
 from __future__ import annotations
