@@ -87,6 +87,15 @@ def test_the_shipped_models_are_queue_rules_and_satisfy_the_protocol() -> None:
             assert callable(getattr(model, step))
 
 
+def test_a_model_of_the_old_on_decrease_only_protocol_is_a_config_error_naming_queue() -> None:
+    class Old:
+        def on_decrease(self, order: Any, before: int, after: int, decrease: float) -> None:
+            order.ahead = min(order.ahead, float(after))
+
+    with pytest.raises(ss.ConfigError, match=r"^queue: .* lacks join, on_trade, .*QueueRule"):
+        ss.SimExchange([BTC], queue=Old())  # type: ignore[arg-type]
+
+
 @given(
     ahead=st.integers(0, 50),
     trades=st.lists(st.integers(1, 20), max_size=8),

@@ -55,7 +55,7 @@ from .fees import FeeModel
 from .fees import Fees as Fees  # noqa: PLC0414 (re-export)
 from .guard import BookGuard, GuardConfig, GuardStats
 from .portfolio import BracketTable, Fill, MarginBracket, Portfolio
-from .queue_models import Conservative, QueueModel, RestingOrder
+from .queue_models import Conservative, QueueModel, RestingOrder, check_queue_model
 from .venue_report import account_update, book_health, sync_ledger, venue_report
 
 #: Bracket table for symbols given none: one bracket, 20x, 1 % maintenance.
@@ -93,6 +93,7 @@ class SimExchange:
         self.instruments = dict(instruments)
         self.fees: FeeModel = fees or Fees()
         self.queue: QueueModel = queue or Conservative()
+        check_queue_model(self.queue)
         self.participation = participation
         self.stop_trigger = stop_trigger
         self.limits = plausibility or DEFAULT_LIMITS

@@ -107,6 +107,22 @@ class QueueModel(Protocol):
         ...
 
 
+#: The steps a queue model implements (the :class:`QueueModel` protocol).
+QUEUE_STEPS = ("join", "on_trade", "on_trade_through", "on_level", "on_cross")
+
+
+def check_queue_model(model: object) -> None:
+    """A ConfigError if ``model`` lacks a step of the protocol (e.g. a model written for
+    the older, ``on_decrease``-only protocol), before a run, not deep inside one."""
+    missing = [step for step in QUEUE_STEPS if not callable(getattr(model, step, None))]
+    if missing:
+        raise ConfigError(
+            f"queue: {model!r} is not a QueueModel, it lacks {', '.join(missing)}; "
+            "implement the protocol or subclass ss.QueueRule (override on_decrease only "
+            "to change how a level's decrease is attributed)"
+        )
+
+
 class QueueRule:
     """streamsim's queue rule (see the module docstring); subclasses choose
     :meth:`on_decrease`, how an unexplained decrease of our level is attributed."""
