@@ -51,6 +51,7 @@ from .feed.quality import DataQuality, StreamQuality
 from .feed.quarantine import Ingest, Policy, Quarantine, QuarantineCounts
 from .feed.sources import MemorySource, Source, Stream
 from .instruments import ContractKind, Instrument
+from .order_checks import GUARD_REJECT, REJECT_CODES
 from .orders import (
     Order,
     OrderHandle,
@@ -67,9 +68,10 @@ from .run.engine import RunResult, backtest, run_backtest
 from .run.live import Connection, LiveRuntime, LiveTask, paper_live, run_paper_live
 from .run.parking import SimEvent
 from .sim.exchange import Exchange, NullExchange, Venue
-from .sim.guard import GUARD_REJECT, GuardConfig
+from .sim.fees import FeeModel, Fees, FeeTable
+from .sim.guard import GuardConfig
 from .sim.latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
-from .sim.matching import Fees, SimExchange
+from .sim.matching import SimExchange
 from .sim.portfolio import (
     BTCUSDT_BRACKETS,
     BracketTable,
@@ -79,7 +81,14 @@ from .sim.portfolio import (
     Portfolio,
     Position,
 )
-from .sim.queue_models import Conservative, LogQueue, PowerQueue, QueueModel
+from .sim.queue_models import (
+    Conservative,
+    LogQueue,
+    PowerQueue,
+    QueueModel,
+    QueueRule,
+    RestingOrder,
+)
 from .strategy import Context, Strategy
 from .units import DAY, HOUR, MINUTE, MS, NS, SECOND, US
 
@@ -96,6 +105,7 @@ __all__ = [
     "MINUTE",
     "MS",
     "NS",
+    "REJECT_CODES",
     "SECOND",
     "SELL",
     "US",
@@ -126,6 +136,8 @@ __all__ = [
     "DepthBatch",
     "DepthUpdate",
     "Exchange",
+    "FeeModel",
+    "FeeTable",
     "FeedModel",
     "Fees",
     "Fill",
@@ -167,8 +179,10 @@ __all__ = [
     "Quarantine",
     "QuarantineCounts",
     "QueueModel",
+    "QueueRule",
     "Recorded",
     "RecordedLatency",
+    "RestingOrder",
     "RunConfig",
     "RunRecord",
     "RunResult",

@@ -43,9 +43,10 @@ from .run.engine import RunResult, run_backtest
 from .run.live import run_paper_live
 from .run.watchdog import DEFAULT_CALLBACK_TIMEOUT
 from .sim.exchange import Exchange, NullExchange
+from .sim.fees import FeeModel, Fees, FeeTable
 from .sim.guard import GuardConfig
 from .sim.latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
-from .sim.matching import Fees, SimExchange
+from .sim.matching import SimExchange
 from .sim.portfolio import BracketTable, MarginBracket
 from .sim.queue_models import Conservative, LogQueue, PowerQueue, QueueModel
 from .strategy import Strategy
@@ -373,19 +374,50 @@ class LogQueueModel(_Model, frozen=True, tag="log", kw_only=True):
 QueueConfig = ConservativeQueue | PowerQueueModel | LogQueueModel
 
 
+def _fee_rules(maker: float, taker: float) -> list[Rule]:
+    fraction = "a fraction of notional in {} (5 bps is 0.0005)"
+    return [
+        (-1 < maker < 1, "maker", fraction.format("(-1, 1)"), maker),
+        (0 <= taker < 1, "taker", fraction.format("[0, 1)"), taker),
+    ]
+
+
+class SymbolFeesConfig(_Section, frozen=True):
+    """One symbol's fee rates (both keys required)."""
+
+    maker: float
+    taker: float
+
+    def rules(self) -> list[Rule]:
+        return _fee_rules(self.maker, self.taker)
+
+
 class FeesConfig(_Section, frozen=True):
     """Fee rates as fractions of notional (5 bps is 0.0005); a negative maker fee is a
-    rebate."""
+    rebate. ``symbols``: per-symbol rates (``[exchange.fees.symbols.BTCUSDT]``) for the
+    symbols listed; the others pay ``maker`` / ``taker``."""
 
     maker: float = Fees.maker
     taker: float = Fees.taker
+    symbols: dict[str, SymbolFeesConfig] = msgspec.field(default_factory=dict)
 
     def rules(self) -> list[Rule]:
-        fraction = "a fraction of notional in {} (5 bps is 0.0005)"
-        return [
-            (-1 < self.maker < 1, "maker", fraction.format("(-1, 1)"), self.maker),
-            (0 <= self.taker < 1, "taker", fraction.format("[0, 1)"), self.taker),
-        ]
+        return _fee_rules(self.maker, self.taker)
+
+    def build(self, instruments: Sequence[Instrument]) -> FeeModel:
+        """The fee model: :class:`Fees`, or a :class:`FeeTable` if symbols are listed."""
+        default = Fees(self.maker, self.taker)
+        if not self.symbols:
+            return default
+        known = {i.symbol for i in instruments}
+        for symbol in self.symbols:
+            if symbol not in known:
+                raise ConfigError(
+                    f"exchange.fees.symbols.{symbol}: no such instrument in the run; "
+                    f"allowed: {', '.join(sorted(known))}"
+                )
+        table = {s: Fees(f.maker, f.taker) for s, f in self.symbols.items()}
+        return FeeTable(default, table)
 
 
 class GuardSection(_Section, frozen=True):
@@ -603,7 +635,7 @@ class RunConfig(_Section, frozen=True):
         guard = GuardConfig(**settings) if settings.pop("enabled") else None
         return SimExchange(
             instruments,
-            fees=Fees(venue.fees.maker, venue.fees.taker),
+            fees=venue.fees.build(instruments),
             queue=venue.queue.build(),
             participation=venue.participation,
             initial_balance=venue.initial_balance,

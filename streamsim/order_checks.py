@@ -11,18 +11,29 @@ Two kinds of fault, told apart on purpose:
   :func:`field_reject` gives the venue's error code and message, and the order is answered
   ``REJECTED`` with them, as the venue would answer it.
 
-Rules that need the venue's state (symbol, margin, notional, post-only, reduce-only,
-duplicate client id) are the venue's own; see :mod:`streamsim.sim.matching`.
+Rules that need the venue's state (symbol, book guard, reduce-only, stop trigger,
+notional, margin, post-only) are :func:`venue_reject`, which a simulated venue calls with
+its state. Every reject code a strategy can get is defined in this module, the field
+rules' and the venue's alike (``REJECT_CODES`` lists them).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .events import BUY
 from .orders import LIQUIDATION_PREFIX, Order, OrderType, TimeInForce
+
+if TYPE_CHECKING:
+    from .book import L2Book
+    from .instruments import Instrument
+    from .sim.guard import BookGuard
+    from .sim.portfolio import Portfolio
 
 #: Binance USD-M codes and messages of the field rules.
 PRECISION = (-1111, "Precision is over the maximum defined for this asset.")
@@ -40,6 +51,57 @@ NO_STOP_PRICE = (
 PRICE_NOT_REQUIRED = (-1106, "Parameter 'price' sent when not required.")
 STOP_NOT_REQUIRED = (-1106, "Parameter 'stopPrice' sent when not required.")
 BAD_CLIENT_ID = (-4015, "Client order id is not valid.")
+
+#: Binance USD-M codes and messages of the rules that need the venue's state.
+INVALID_SYMBOL = (-1121, "Invalid symbol.")
+MARGIN = (-2019, "Margin is insufficient.")
+REDUCE_ONLY = (-2022, "ReduceOnly Order is rejected.")
+MIN_NOTIONAL = (
+    -4164,
+    "Order's notional must be no smaller than {} (unless you choose reduce only).",
+)
+IMMEDIATE_TRIGGER = (-2021, "Order would immediately trigger.")
+POST_ONLY = (
+    -5022,
+    "Due to the order could not be executed as maker, the Post Only order will be rejected.",
+)
+DUPLICATE_ID = (-4116, "ClientOrderId is duplicated.")
+NO_SUCH_ORDER = (-2013, "Order does not exist.")
+#: Binance's code for a cancel of an order it does not know.
+UNKNOWN_ORDER = -2011
+UNKNOWN_ORDER_MESSAGE = "Unknown order sent."
+#: streamsim's own reject code for a submit blocked by the book guard (not a venue code).
+GUARD_REJECT = -9001
+GUARD_MESSAGE = "Blocked by the book guard: {}."
+
+#: Every reject code a strategy can get from a streamsim venue, with its message.
+REJECT_CODES: dict[int, tuple[str, ...]] = {}
+for _code, _message in (
+    PRECISION,
+    BAD_QTY,
+    QTY_TOO_LARGE,
+    PRICE_TOO_SMALL,
+    PRICE_TOO_LARGE,
+    STOP_TOO_SMALL,
+    STOP_TOO_LARGE,
+    NO_PRICE,
+    NO_STOP_PRICE,
+    PRICE_NOT_REQUIRED,
+    STOP_NOT_REQUIRED,
+    BAD_CLIENT_ID,
+    INVALID_SYMBOL,
+    MARGIN,
+    REDUCE_ONLY,
+    MIN_NOTIONAL,
+    IMMEDIATE_TRIGGER,
+    POST_ONLY,
+    DUPLICATE_ID,
+    NO_SUCH_ORDER,
+    (UNKNOWN_ORDER, UNKNOWN_ORDER_MESSAGE),
+    (GUARD_REJECT, GUARD_MESSAGE),
+):
+    REJECT_CODES[_code] = (*REJECT_CODES.get(_code, ()), _message)
+del _code, _message
 
 #: The venue's client-id pattern (``newClientOrderId``).
 CLIENT_ID = re.compile(r"[.A-Z:/a-z0-9_-]{1,36}")
@@ -144,4 +206,58 @@ def field_reject(order: Order) -> tuple[int, str] | None:
     cid = order.client_id
     if cid is not None and (CLIENT_ID.fullmatch(cid) is None or cid.startswith(LIQUIDATION_PREFIX)):
         return BAD_CLIENT_ID
+    return None
+
+
+def venue_reject(
+    order: Order,
+    instrument: Instrument | None,
+    book: L2Book | None,
+    portfolio: Portfolio,
+    guard: BookGuard | None,
+    now: int,
+    last: int | None,
+    would_trigger: Callable[[Order], bool],
+) -> tuple[int, str] | None:
+    """The venue's (code, message) for a new ``order`` it would reject in its state now,
+    or None: symbol, field rules, book guard, reduce-only, stop trigger, notional, margin,
+    post-only, in that order (the table in ``docs/execution.md``).
+
+    ``last`` is the symbol's last trade price (ticks) if any; ``would_trigger`` says
+    whether a stop order would trigger at once (the stop module's rule).
+    """
+    if instrument is None or book is None:
+        return INVALID_SYMBOL
+    error = field_reject(order)
+    if error is not None:
+        return error
+    if guard is not None:
+        reason = guard.blocks(book, now)
+        if reason is not None:
+            return (GUARD_REJECT, GUARD_MESSAGE.format(reason))
+    position = portfolio.position(order.symbol).lots
+    reduces = position * order.side < 0 and order.qty <= abs(position)
+    if order.reduce_only and not reduces:
+        return REDUCE_ONLY
+    if order.type in _STOPS and would_trigger(order):
+        return IMMEDIATE_TRIGGER
+    reference = (
+        order.price
+        if order.price is not None
+        else (book.best_ask if order.side == BUY else book.best_bid)
+    )
+    if reference is None:
+        reference = order.stop_price or last
+    if reference is not None and not order.reduce_only:
+        notional = instrument.notional(reference, order.qty)
+        if notional < float(instrument.min_notional):
+            return (MIN_NOTIONAL[0], MIN_NOTIONAL[1].format(instrument.min_notional))
+        if not reduces and not portfolio.can_open(order.symbol, order.side, order.qty, reference):
+            return MARGIN
+    if order.tif is TimeInForce.GTX and order.price is not None:
+        opposite = book.best_ask if order.side == BUY else book.best_bid
+        if opposite is not None and (
+            order.price >= opposite if order.side == BUY else order.price <= opposite
+        ):
+            return POST_ONLY
     return None

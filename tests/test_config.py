@@ -95,6 +95,10 @@ sequencing = "spot"
 maker = -0.0001
 taker = 0.0004
 
+[exchange.fees.symbols.ETHUSDT]
+maker = 0.0
+taker = 0.0003
+
 [exchange.queue]
 model = "power"
 n = 3.0
@@ -201,7 +205,8 @@ def test_the_builders_make_what_the_config_says() -> None:
     options = config.run_options([btc, eth])
     exchange = options["exchange"]
     assert isinstance(exchange, ss.SimExchange)
-    assert exchange.fees == ss.Fees(-0.0001, 0.0004) and exchange.participation == 0.5
+    assert exchange.fees == ss.FeeTable(ss.Fees(-0.0001, 0.0004), {"ETHUSDT": ss.Fees(0.0, 0.0003)})
+    assert exchange.participation == 0.5
     assert isinstance(exchange.queue, ss.PowerQueue) and exchange.queue.n == 3.0
     assert exchange.stop_trigger == "mark"
     assert isinstance(options["clock"], ss.PacedClock) and options["clock"].speed == 4.0

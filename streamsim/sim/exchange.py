@@ -13,13 +13,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..account import AccountReason, AccountState, AccountUpdate
+from ..order_checks import DUPLICATE_ID, NO_SUCH_ORDER, UNKNOWN_ORDER, UNKNOWN_ORDER_MESSAGE
 from ..orders import OrderRequest, OrderStatus, OrderUpdate
 
 if TYPE_CHECKING:
     from ..results.record import RunRecord
-
-#: Binance's code for a cancel of an order it does not know.
-UNKNOWN_ORDER = -2011
 
 
 class Venue(Protocol):
@@ -119,13 +117,13 @@ class NullExchange:
                 del self._open[cid]
                 answer(OrderStatus.CANCELED)
             else:
-                answer(OrderStatus.REJECTED, UNKNOWN_ORDER, "Unknown order sent.")
+                answer(OrderStatus.REJECTED, UNKNOWN_ORDER, UNKNOWN_ORDER_MESSAGE)
             return
         if request.action == "amend" and self._open.get(request.replaces_id) != request.replaces:
-            answer(OrderStatus.REJECTED, -2013, "Order does not exist.")
+            answer(OrderStatus.REJECTED, *NO_SUCH_ORDER)
             return
         if cid in self._open:
-            answer(OrderStatus.REJECTED, -4116, "ClientOrderId is duplicated.")
+            answer(OrderStatus.REJECTED, *DUPLICATE_ID)
             return
         if request.action == "amend":
             del self._open[request.replaces_id]

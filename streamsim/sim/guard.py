@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 
 from ..book import L2Book
 from ..errors import ConfigError
-
-#: streamsim's own reject code for a submit blocked by the book guard (not a venue code).
-GUARD_REJECT = -9001
+from ..order_checks import GUARD_REJECT as GUARD_REJECT  # noqa: PLC0414 (re-export)
 
 
 @dataclass(frozen=True)

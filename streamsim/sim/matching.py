@@ -1,30 +1,45 @@
-"""The simulated exchange: L2 taker fills, queue-position maker fills, stops, fees,
-funding and margin, all on the exchange timeline.
+"""The simulated exchange: the orchestrator of the venue's rules, on the exchange timeline.
 
 Taker orders walk the exchange-side book level by level up to their limit. Liquidity we
 take stays gone (self-impact) until the venue next changes that level. Resting orders do
 not change the book others see; they fill when trades reach them through the queue
-ahead (a :mod:`~streamsim.queue_models` model), when a trade prints through their price,
-or when the opposite side of the book moves through their price. Every state change is
-answered through the venue with Binance's statuses and reject codes.
+ahead, when a trade prints through their price, or when the opposite side of the book
+moves through their price. Every state change is answered through the venue with
+Binance's statuses and reject codes.
+
+Where each rule lives (this class only routes events and orders to them):
+
+* order checks and every reject code: :mod:`streamsim.order_checks`;
+* the queue rule of resting orders: :mod:`streamsim.sim.queue_models`;
+* fee rates: :mod:`streamsim.sim.fees`;
+* the account, margin, funding and liquidation: :mod:`streamsim.sim.portfolio`;
+* the book guard: :mod:`streamsim.sim.guard`;
+* the report, book health and account updates: :mod:`streamsim.sim.venue_report`.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from itertools import count
 from typing import Any, Literal
 
-from ..account import AccountReason, AccountState, AccountUpdate, PositionState
+from ..account import AccountReason, AccountUpdate
 from ..book import ASK, BID, BookPolicy, CrossedBookError, L2Book, Sequencing
 from ..errors import ConfigError
 from ..events import BUY, DepthUpdate, MarkPrice, Trade
 from ..feed.plausibility import DEFAULT_LIMITS, Limits, check_mark_against_mid
 from ..instruments import Instrument
-from ..order_checks import field_reject
+from ..order_checks import (
+    DUPLICATE_ID,
+    GUARD_MESSAGE,
+    GUARD_REJECT,
+    NO_SUCH_ORDER,
+    UNKNOWN_ORDER,
+    UNKNOWN_ORDER_MESSAGE,
+    venue_reject,
+)
 from ..orders import (
     LIQUIDATION_PREFIX,
     Order,
@@ -35,73 +50,18 @@ from ..orders import (
     TimeInForce,
 )
 from ..results.record import FillRecord, RunRecord
-from .exchange import UNKNOWN_ORDER, Venue
-from .guard import GUARD_REJECT, BookGuard, GuardConfig, GuardStats
-from .portfolio import LIQUIDATION_REF, BracketTable, Fill, MarginBracket, Portfolio
-from .queue_models import Conservative, QueueModel
-
-# Binance USD-M error codes and messages (the field rules' are in streamsim.order_checks).
-MARGIN = (-2019, "Margin is insufficient.")
-REDUCE_ONLY = (-2022, "ReduceOnly Order is rejected.")
-MIN_NOTIONAL = (
-    -4164,
-    "Order's notional must be no smaller than {} (unless you choose reduce only).",
-)
-IMMEDIATE_TRIGGER = (-2021, "Order would immediately trigger.")
-POST_ONLY = (
-    -5022,
-    "Due to the order could not be executed as maker, the Post Only order will be rejected.",
-)
-DUPLICATE_ID = (-4116, "ClientOrderId is duplicated.")
-NO_SUCH_ORDER = (-2013, "Order does not exist.")
+from .exchange import Venue
+from .fees import FeeModel
+from .fees import Fees as Fees  # noqa: PLC0414 (re-export)
+from .guard import BookGuard, GuardConfig, GuardStats
+from .portfolio import BracketTable, Fill, MarginBracket, Portfolio
+from .queue_models import Conservative, QueueModel, RestingOrder, check_queue_model
+from .venue_report import account_update, book_health, sync_ledger, venue_report
 
 #: Bracket table for symbols given none: one bracket, 20x, 1 % maintenance.
 DEFAULT_BRACKETS = BracketTable((MarginBracket(math.inf, 20, 0.01, 0.0),))
 
 Trigger = Literal["last", "mark"]
-
-
-@dataclass(frozen=True)
-class Fees:
-    """Maker and taker fee rates on notional (a negative maker rate is a rebate)."""
-
-    maker: float = 0.0002
-    taker: float = 0.0005
-
-
-class _Resting:
-    """One of our orders resting in the book."""
-
-    __slots__ = (
-        "ahead",
-        "client_id",
-        "filled",
-        "joined",
-        "level",
-        "order",
-        "price",
-        "qty",
-        "side",
-        "traded",
-    )
-
-    def __init__(
-        self, client_id: str, order: Order, price: int, filled: int, level: int, now: int
-    ) -> None:
-        self.client_id = client_id
-        self.order = order
-        self.side = order.side
-        self.price = price
-        self.qty = order.qty
-        self.filled = filled
-        self.level = level  # the level's visible size when we last looked
-        self.ahead = float(level)  # the queue ahead of us, lots
-        self.traded = 0  # lots traded at our price since the last depth message
-        self.joined = now
-
-    @property
-    def remaining(self) -> int:
-        return self.qty - self.filled
 
 
 class SimExchange:
@@ -113,7 +73,7 @@ class SimExchange:
         self,
         instruments: Sequence[Instrument] | Mapping[str, Instrument],
         *,
-        fees: Fees | None = None,
+        fees: FeeModel | None = None,
         queue: QueueModel | None = None,
         participation: float = 1.0,
         initial_balance: float = 10_000.0,
@@ -131,8 +91,9 @@ class SimExchange:
         if not 0 < participation <= 1:
             raise ConfigError(f"participation must be in (0, 1], got {participation}")
         self.instruments = dict(instruments)
-        self.fees = fees or Fees()
+        self.fees: FeeModel = fees or Fees()
         self.queue: QueueModel = queue or Conservative()
+        check_queue_model(self.queue)
         self.participation = participation
         self.stop_trigger = stop_trigger
         self.limits = plausibility or DEFAULT_LIMITS
@@ -147,7 +108,7 @@ class SimExchange:
             {s: BookGuard(guard, self.guard_stats, s) for s in self.instruments} if guard else {}
         )
         self._venue: Venue | None = None
-        self._resting: dict[str, list[_Resting]] = {s: [] for s in self.instruments}
+        self._resting: dict[str, list[RestingOrder]] = {s: [] for s in self.instruments}
         self._stops: dict[str, tuple[str, Order]] = {}
         # Client id -> broker serial of each open order (a client id is unique among open
         # orders; answers carry the serial so they reach the right handle).
@@ -176,56 +137,30 @@ class SimExchange:
         self.record.sample_equity(now, self.portfolio.equity)
 
     def _sync_ledger(self) -> None:
-        """Copy the portfolio's new ledger entries into the record."""
-        ledger = self.record.ledger
-        booked = self.portfolio.ledger
-        if len(ledger) < len(booked):
-            ledger.extend(booked[len(ledger) :])
+        sync_ledger(self.record, self.portfolio)
 
     def snapshot(self, now: int) -> AccountUpdate:
         """The account now, with every symbol's position (reason ``SNAPSHOT``)."""
-        return self._account_update(now, AccountReason.SNAPSHOT, "", 0.0, sorted(self.instruments))
+        return account_update(
+            self.portfolio, now, AccountReason.SNAPSHOT, "", 0.0, sorted(self.instruments)
+        )
 
     def report(self) -> dict[str, Any]:
         """Fills, costs, the account, guard counts and book counts."""
-        portfolio = self.portfolio
-        fills = portfolio.fills
-        by_reason: dict[str, float] = {}
-        for entry in portfolio.ledger:
-            by_reason[entry.reason] = by_reason.get(entry.reason, 0.0) + entry.amount
-        waits = sorted(self.record.queue_waits)
-        liquidations = sum(1 for fill in fills if fill.ref == LIQUIDATION_REF)
-        return {
-            "fills": len(fills),
-            "maker_fills": self._maker_fills,
-            "taker_fills": len(fills) - self._maker_fills - liquidations,
-            "liquidation_fills": liquidations,
-            "ledger": by_reason,
-            "wallet": portfolio.wallet,
-            "equity": portfolio.equity,
-            "positions": {s: portfolio.position(s).lots for s in sorted(self.instruments)},
-            "open_orders": sum(len(r) for r in self._resting.values()) + len(self._stops),
-            "median_queue_wait_ns": waits[len(waits) // 2] if waits else None,
-            "guard_trips": dict(self.guard_stats.trips),
-            "guard_blocked": dict(self.guard_stats.blocked),
-            "books": {s: asdict(b.stats) for s, b in sorted(self.books.items())},
-            "book_health": self.book_health(),
-        }
+        open_orders = sum(len(r) for r in self._resting.values()) + len(self._stops)
+        return venue_report(
+            self.portfolio,
+            self.record,
+            self._maker_fills,
+            open_orders,
+            self.books,
+            self.guard_stats,
+            self._guards,
+        )
 
     def book_health(self) -> dict[str, dict[str, int]]:
-        """Per symbol: the exchange-side book's counts and what the guard did
-        (``guard_trips``, ``guard_rejected``, ``guard_cancelled``, ``guard_stops_expired``);
-        ``guard`` is 1 if the guard is on."""
-        health: dict[str, dict[str, int]] = {}
-        for symbol, book in sorted(self.books.items()):
-            row = asdict(book.stats)
-            counts = self.guard_stats.symbols.get(symbol) or Counter()
-            for what in ("trips", "rejected", "cancelled", "stops_expired"):
-                row[f"guard_{what}"] = int(counts.get(what, 0))
-            row["guard"] = int(symbol in self._guards)
-            row["invalid_at_end"] = int(not book.valid)
-            health[symbol] = row
-        return health
+        """Per symbol: book counts and guard actions (:func:`.venue_report.book_health`)."""
+        return book_health(self.books, self.guard_stats, self._guards)
 
     def _halted(self, symbol: str, now: int) -> str | None:
         """Why no fill may happen on ``symbol`` now (the guard's reason), or None."""
@@ -279,40 +214,13 @@ class SimExchange:
             )
         )
 
-    def _account_update(
-        self, now: int, reason: AccountReason, symbol: str, change: float, symbols: list[str]
-    ) -> AccountUpdate:
-        portfolio = self.portfolio
-        margin_used = portfolio.initial_margin()
-        state = AccountState(
-            wallet=portfolio.wallet,
-            equity=portfolio.equity,
-            margin_used=margin_used,
-            maintenance_margin=portfolio.maintenance_margin(),
-            available=portfolio.available_balance,
-        )
-        positions = []
-        for name in symbols:
-            position = portfolio.position(name)
-            positions.append(
-                PositionState(
-                    name,
-                    position.lots,
-                    position.entry_price,
-                    portfolio.unrealized(name),
-                    portfolio.liquidation_price(name),
-                    portfolio.mark_price(name),
-                )
-            )
-        return AccountUpdate(now, None, now, reason, symbol, change, state, tuple(positions))
-
     def _tell_account(
         self, now: int, reason: AccountReason, symbol: str, change: float, ref: str = ""
     ) -> None:
         """Send the account update of a change on ``symbol`` (before the order update)."""
         assert self._venue is not None, "SimExchange used before bind()"
         self._sync_ledger()
-        update = self._account_update(now, reason, symbol, change, [symbol])
+        update = account_update(self.portfolio, now, reason, symbol, change, [symbol])
         update.ref = ref
         self._produced = True
         self._venue.respond(update)
@@ -329,7 +237,7 @@ class SimExchange:
         now: int,
         queue_wait: int | None = None,
     ) -> None:
-        rate = self.fees.maker if maker else self.fees.taker
+        rate = self.fees.rate(symbol, maker, lots, price)
         self._maker_fills += maker
         mid = self.books[symbol].mid
         fill = self.portfolio.apply_fill(now, symbol, order.side, lots, price, rate, client_id)
@@ -405,24 +313,19 @@ class SimExchange:
         resting = self._resting[symbol]
         if not resting or (guard is not None and guard.reason is not None):
             return
+        queue = self.queue
         for order in list(resting):
             side = BID if order.side == BUY else ASK
             level = book.qty_at(side, order.price)
             if level != order.level:
-                # The venue reported our level: trades counted since its last report are
-                # part of this change, the rest is attributed by the queue model.
-                decrease = order.level - level - order.traded
-                if decrease > 0:
-                    self.queue.on_decrease(order, order.level, level, decrease)
-                order.ahead = min(order.ahead, float(level))
-                order.level = level
-                order.traded = 0
+                queue.on_level(order, level)  # the venue reported our level
             opposite = book.best_ask if order.side == BUY else book.best_bid
             if opposite is None or (
                 opposite > order.price if order.side == BUY else opposite < order.price
             ):
                 continue
-            crossing = self._take(symbol, order.side, order.remaining, order.price)
+            want = min(queue.on_cross(order), order.remaining)
+            crossing = self._take(symbol, order.side, want, order.price) if want > 0 else []
             if crossing:
                 # Liquidity we have not taken now sits at or through our price: it would
                 # have traded with us, the resting order.
@@ -446,20 +349,19 @@ class SimExchange:
         resting = self._resting[symbol]
         if not resting or self._halted(symbol, now) is not None:
             return  # a guarded book: trades fill nothing on it
+        queue = self.queue
         for order in list(resting):
             if order.side == trade.side:
                 continue  # the aggressor's side: trades there never fill a resting order
             through = trade.price < order.price if order.side == BUY else trade.price > order.price
             if through:
-                self._maker_fill(symbol, order, order.remaining, now)
+                lots = queue.on_trade_through(order, trade.qty)
             elif trade.price == order.price:
-                order.traded += trade.qty
-                order.ahead -= trade.qty
-                if order.ahead < 0:
-                    reach = math.floor(-order.ahead * self.participation)
-                    order.ahead = 0.0
-                    if reach:
-                        self._maker_fill(symbol, order, min(reach, order.remaining), now)
+                lots = queue.on_trade(order, trade.qty, self.participation)
+            else:
+                continue
+            if lots > 0:
+                self._maker_fill(symbol, order, min(lots, order.remaining), now)
 
     def _on_mark(self, mark: MarkPrice) -> None:
         symbol = mark.symbol
@@ -546,49 +448,23 @@ class SimExchange:
         self._execute(cid, order, now)
 
     def _check(self, order: Order, now: int) -> tuple[int, str] | None:
+        """Why the venue rejects ``order`` now (:func:`~streamsim.order_checks.venue_reject`)."""
         symbol = order.symbol
-        instrument = self.instruments.get(symbol)
-        if instrument is None:
-            return (-1121, "Invalid symbol.")
-        error = field_reject(order)
-        if error is not None:
-            return error
-        book = self.books[symbol]
-        guard = self._guards.get(symbol)
-        if guard is not None:
-            reason = guard.blocks(book, now)
-            if reason is not None:
-                return (GUARD_REJECT, f"Blocked by the book guard: {reason}.")
-        position = self.portfolio.position(symbol).lots
-        reduces = position * order.side < 0 and order.qty <= abs(position)
-        if order.reduce_only and not reduces:
-            return REDUCE_ONLY
-        if order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
-            current = self._trigger_price(order)
-            if current is not None and self._stop_reached(order, current):
-                return IMMEDIATE_TRIGGER
-        reference = (
-            order.price
-            if order.price is not None
-            else (book.best_ask if order.side == BUY else book.best_bid)
+        return venue_reject(
+            order,
+            self.instruments.get(symbol),
+            self.books.get(symbol),
+            self.portfolio,
+            self._guards.get(symbol),
+            now,
+            self._last.get(symbol),
+            self._would_trigger,
         )
-        if reference is None:
-            reference = order.stop_price or self._last.get(symbol)
-        if reference is not None and not order.reduce_only:
-            notional = instrument.notional(reference, order.qty)
-            if notional < float(instrument.min_notional):
-                return (MIN_NOTIONAL[0], MIN_NOTIONAL[1].format(instrument.min_notional))
-            if not reduces and not self.portfolio.can_open(
-                symbol, order.side, order.qty, reference
-            ):
-                return MARGIN
-        if order.tif is TimeInForce.GTX and order.price is not None:
-            opposite = book.best_ask if order.side == BUY else book.best_bid
-            if opposite is not None and (
-                order.price >= opposite if order.side == BUY else order.price <= opposite
-            ):
-                return POST_ONLY
-        return None
+
+    def _would_trigger(self, order: Order) -> bool:
+        """A stop that would trigger at once, at the current trigger price."""
+        current = self._trigger_price(order)
+        return current is not None and self._stop_reached(order, current)
 
     def _execute(self, cid: str, order: Order, now: int) -> None:
         """Match a live order: take what crosses, then rest, expire or finish."""
@@ -618,8 +494,8 @@ class SimExchange:
         level = self.books[symbol].qty_at(side, limit)
         resting = self._resting[symbol]
         ours = sum(o.remaining for o in resting if o.side == order.side and o.price == limit)
-        joined = _Resting(cid, order, limit, filled, level, now)
-        joined.ahead += ours  # behind the venue's queue and behind our own earlier orders
+        joined = RestingOrder(cid, order, limit, filled, now)
+        self.queue.join(joined, level, ours)
         resting.append(joined)
         self.record.rested_orders += 1
 
@@ -661,7 +537,7 @@ class SimExchange:
                 break
         return fills
 
-    def _maker_fill(self, symbol: str, order: _Resting, lots: int, now: int) -> None:
+    def _maker_fill(self, symbol: str, order: RestingOrder, lots: int, now: int) -> None:
         if order.order.reduce_only:
             position = self.portfolio.position(symbol).lots
             allowed = abs(position) if position * order.side < 0 else 0
@@ -710,7 +586,7 @@ class SimExchange:
                         cid,
                         OrderStatus.EXPIRED,
                         now,
-                        error=(GUARD_REJECT, f"Blocked by the book guard: {halted}."),
+                        error=(GUARD_REJECT, GUARD_MESSAGE.format(halted)),
                     )
                     continue
                 if order.reduce_only:
@@ -728,7 +604,7 @@ class SimExchange:
                 cid,
                 OrderStatus.REJECTED,
                 now,
-                error=(UNKNOWN_ORDER, "Unknown order sent."),
+                error=(UNKNOWN_ORDER, UNKNOWN_ORDER_MESSAGE),
                 serial=serial,
             )
             return
@@ -745,7 +621,7 @@ class SimExchange:
             cid,
             OrderStatus.REJECTED,
             now,
-            error=(UNKNOWN_ORDER, "Unknown order sent."),
+            error=(UNKNOWN_ORDER, UNKNOWN_ORDER_MESSAGE),
             serial=serial,
         )
 
