@@ -37,7 +37,7 @@ from ..orders import (
 from ..results.record import FillRecord, RunRecord
 from .exchange import UNKNOWN_ORDER, Venue
 from .guard import GUARD_REJECT, BookGuard, GuardConfig, GuardStats
-from .portfolio import LIQUIDATION_REF, BracketTable, Fill, MarginBracket, Portfolio
+from .portfolio import LIQUIDATION_REF, BracketTable, Fill, Portfolio, default_brackets
 from .queue_models import Conservative, QueueModel
 
 # Binance USD-M error codes and messages (the field rules' are in streamsim.order_checks).
@@ -55,8 +55,6 @@ POST_ONLY = (
 DUPLICATE_ID = (-4116, "ClientOrderId is duplicated.")
 NO_SUCH_ORDER = (-2013, "Order does not exist.")
 
-#: Bracket table for symbols given none: one bracket, 20x, 1 % maintenance.
-DEFAULT_BRACKETS = BracketTable((MarginBracket(math.inf, 20, 0.01, 0.0),))
 
 Trigger = Literal["last", "mark"]
 
@@ -136,7 +134,7 @@ class SimExchange:
         self.participation = participation
         self.stop_trigger = stop_trigger
         self.limits = plausibility or DEFAULT_LIMITS
-        tables = {s: DEFAULT_BRACKETS for s in self.instruments if s != "BTCUSDT"}
+        tables = {s: default_brackets(s) for s in self.instruments}
         tables.update(brackets or {})
         self.portfolio = Portfolio(
             self.instruments, initial_balance, leverage, tables, liquidation_fee_rate
