@@ -19,6 +19,7 @@ import streamsim as ss
 from adapters.binance import instruments_from_exchange_info, read_capture, sources_from_capture
 from adapters.binance.messages import parse_exchange_info
 from streamsim.errors import DataError
+from streamsim.results.artifacts import write_artifacts
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "binance-usdm-capture"
 SOURCE = DATA / "btcusdt_20230404.dat.gz"
@@ -182,3 +183,10 @@ def test_a_coin_m_capture_backtests_end_to_end_with_money_in_btc(tmp_path: Path)
     assert portfolio.position(SYMBOL).lots == 0
     assert portfolio.wallet == pytest.approx(1.0 + sell.realized_pnl - buy.fee - sell.fee)
     assert 0.99999 < portfolio.wallet < 1.00001
+    # the artifacts and the report say the money is in BTC, and never name USDT
+    written = write_artifacts(result, tmp_path / "out")
+    manifest = orjson.loads(written["manifest.json"].read_bytes())
+    assert manifest["run"]["margin_asset"] == "BTC"
+    html = written["report.html"].read_text()
+    assert "Equity and drawdown (BTC)" in html and "PnL decomposition (BTC)" in html
+    assert "USDT" not in html

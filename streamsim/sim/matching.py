@@ -199,6 +199,7 @@ class SimExchange:
             "taker_fills": len(fills) - self._maker_fills - liquidations,
             "liquidation_fills": liquidations,
             "ledger": by_reason,
+            "margin_asset": portfolio.margin_asset,
             "wallet": portfolio.wallet,
             "equity": portfolio.equity,
             "positions": {s: portfolio.position(s).lots for s in sorted(self.instruments)},
