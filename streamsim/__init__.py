@@ -72,12 +72,15 @@ from .sim.latency import ConstantLatency, LognormalLatency, OrderLatency, Record
 from .sim.matching import Fees, SimExchange
 from .sim.portfolio import (
     BTCUSDT_BRACKETS,
+    DEFAULT_BRACKETS,
+    PUBLISHED_BRACKETS,
     BracketTable,
     Fill,
     LedgerEntry,
     MarginBracket,
     Portfolio,
     Position,
+    default_brackets,
 )
 from .sim.queue_models import Conservative, LogQueue, PowerQueue, QueueModel
 from .strategy import Context, Strategy
@@ -91,11 +94,13 @@ __all__ = [
     "BTCUSDT_BRACKETS",
     "BUY",
     "DAY",
+    "DEFAULT_BRACKETS",
     "GUARD_REJECT",
     "HOUR",
     "MINUTE",
     "MS",
     "NS",
+    "PUBLISHED_BRACKETS",
     "SECOND",
     "SELL",
     "US",
@@ -194,6 +199,7 @@ __all__ = [
     "WallClock",
     "__version__",
     "backtest",
+    "default_brackets",
     "fixed",
     "load_config",
     "open_interest_preset",

@@ -103,7 +103,8 @@ class _Resting:
 
 
 class SimExchange:
-    """A simulated venue for linear perpetuals (see the module docstring)."""
+    """A simulated venue for linear or inverse perpetuals of one margin asset (see the module
+    docstring)."""
 
     wants_market = True
 
