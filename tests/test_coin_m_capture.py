@@ -127,10 +127,16 @@ def test_a_coin_m_entry_is_never_booked_as_linear() -> None:
         parse_exchange_info({"symbols": [odd]})
 
 
-def test_a_coin_m_capture_without_an_instrument_is_a_data_error(tmp_path: Path) -> None:
+def test_a_coin_m_capture_needs_its_exchange_info_or_an_instrument(tmp_path: Path) -> None:
     path = coin_m_capture(tmp_path / "btcusd_perp.dat.gz", lines=200)
     with pytest.raises(DataError, match="BTCUSD_PERP is a COIN-M"):
         read_capture(path)
+    # recorded with the capture, the dapi exchangeInfo makes it an inverse instrument
+    info = tmp_path / "dapi.0"
+    body = orjson.dumps({"symbols": [DAPI_ENTRY]}).decode()
+    info.write_text(f"https://dapi.binance.com/dapi/v1/exchangeInfo -> 1680652700.0: {body}\n")
+    instrument = read_capture([info, path])[SYMBOL].instrument
+    assert (instrument.kind, instrument.contract_size) == (ss.ContractKind.INVERSE, 100)
 
 
 class RoundTrip(ss.Strategy):
