@@ -74,12 +74,15 @@ from .sim.latency import ConstantLatency, LognormalLatency, OrderLatency, Record
 from .sim.matching import SimExchange
 from .sim.portfolio import (
     BTCUSDT_BRACKETS,
+    DEFAULT_BRACKETS,
+    PUBLISHED_BRACKETS,
     BracketTable,
     Fill,
     LedgerEntry,
     MarginBracket,
     Portfolio,
     Position,
+    default_brackets,
 )
 from .sim.queue_models import (
     Conservative,
@@ -100,11 +103,13 @@ __all__ = [
     "BTCUSDT_BRACKETS",
     "BUY",
     "DAY",
+    "DEFAULT_BRACKETS",
     "GUARD_REJECT",
     "HOUR",
     "MINUTE",
     "MS",
     "NS",
+    "PUBLISHED_BRACKETS",
     "REJECT_CODES",
     "SECOND",
     "SELL",
@@ -208,6 +213,7 @@ __all__ = [
     "WallClock",
     "__version__",
     "backtest",
+    "default_brackets",
     "fixed",
     "load_config",
     "open_interest_preset",

@@ -62,7 +62,10 @@ class Instrument:
     """A tradable contract: its grid and how its notional is computed.
 
     ``tick_size``, ``lot_size``, ``min_notional`` and ``contract_size`` are kept as
-    ``Decimal`` so that conversions of decimal strings are exact.
+    ``Decimal`` so that conversions of decimal strings are exact. ``margin_asset`` is the
+    currency of its notional, fees, PnL and margin: the quote for a linear contract (the
+    default), the base coin for an inverse one (``"BTC"`` for Binance's BTCUSD_PERP, which
+    must be given: an inverse instrument without one cannot be accounted).
     """
 
     symbol: str
@@ -72,6 +75,7 @@ class Instrument:
     contract_size: Decimal = Decimal(1)
     kind: ContractKind = ContractKind.LINEAR
     quote: str = "USDT"
+    margin_asset: str = ""
     _tick: float = field(init=False, repr=False, compare=False)
     _lot: float = field(init=False, repr=False, compare=False)
 
@@ -80,6 +84,8 @@ class Instrument:
             object.__setattr__(self, name, _decimal(getattr(self, name), name))
         if self.tick_size <= 0 or self.lot_size <= 0 or self.contract_size <= 0:
             raise DataError(f"{self.symbol}: tick_size, lot_size and contract_size must be > 0")
+        if not self.margin_asset and self.kind is ContractKind.LINEAR:
+            object.__setattr__(self, "margin_asset", self.quote)
         object.__setattr__(self, "_tick", float(self.tick_size))
         object.__setattr__(self, "_lot", float(self.lot_size))
 

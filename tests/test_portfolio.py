@@ -145,11 +145,11 @@ def test_bad_input_raises() -> None:
         Portfolio({"BTCUSDT": BTC}, 1.0, leverage={})
 
 
-def test_inverse_contracts_are_not_implemented() -> None:
+def test_an_inverse_instrument_without_a_margin_asset_is_a_config_error() -> None:
     inverse = ss.Instrument(
         "BTCUSD_PERP", "0.1", "1", contract_size=100, kind=ss.ContractKind.INVERSE
     )
-    with pytest.raises(NotImplementedError, match="inverse"):
+    with pytest.raises(ss.ConfigError, match="BTCUSD_PERP: inverse instruments need a margin"):
         Portfolio({"BTCUSD_PERP": inverse}, 1.0, brackets={"BTCUSD_PERP": BTCUSDT_BRACKETS})
 
 

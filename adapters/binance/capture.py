@@ -392,6 +392,13 @@ def _build(
     if mark_price is not None and kept[3] is not None:
         mark_price = msg.take_rows(mark_price, kept[3])
     if instrument is None:
+        if msg.is_coin_m_symbol(symbol):
+            raise DataError(
+                f"{names[0]}: {symbol} is a COIN-M (inverse) symbol: its contract size and "
+                "margin asset cannot be inferred from the data; record GET /dapi/v1/"
+                "exchangeInfo with the capture or pass instruments={...} with an inverse "
+                "Instrument (kind=ContractKind.INVERSE, contract_size, margin_asset)"
+            )
         instrument = msg.infer_instrument(
             symbol,
             (depth.price, trades.price, tickers.bid_price, tickers.ask_price),

@@ -12,6 +12,7 @@ receive times come out as int64 ns.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -25,7 +26,7 @@ from streamsim.errors import DataError
 from streamsim.events import BUY, SELL
 from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.feed.plausibility import DEFAULT_LIMITS, Flag, Limits, beyond_book
-from streamsim.instruments import GRID_TOLERANCE, Instrument
+from streamsim.instruments import GRID_TOLERANCE, ContractKind, Instrument
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -969,11 +970,15 @@ def _check_symbol(symbol: str, instrument: Instrument) -> None:
 
 
 def parse_exchange_info(info: Mapping[str, Any]) -> dict[str, Instrument]:
-    """Instruments of a decoded ``GET /fapi/v1/exchangeInfo`` response.
+    """Instruments of a decoded ``GET /fapi/v1/exchangeInfo`` (USD-M) or
+    ``GET /dapi/v1/exchangeInfo`` (COIN-M) response.
 
     Tick size from ``PRICE_FILTER.tickSize``, lot size from ``LOT_SIZE.stepSize``, minimum
     notional from ``MIN_NOTIONAL.notional`` when present; symbols lacking the first two
-    are left out.
+    are left out. The kind comes from ``marginAsset``: the quote asset (or none) is linear,
+    the base asset is inverse with ``contractSize`` USD per contract (COIN-M ``BTCUSD_PERP``:
+    100 USD, margined in BTC). Any other margin asset, or an inverse symbol without a
+    ``contractSize``, is a :class:`DataError` rather than a contract booked as linear.
     """
     symbols = info.get("symbols")
     if not isinstance(symbols, list):
@@ -987,14 +992,46 @@ def parse_exchange_info(info: Mapping[str, Any]) -> dict[str, Instrument]:
             continue
         notional = filters.get("MIN_NOTIONAL", {}).get("notional", "0")
         symbol = entry["symbol"]
+        quote = str(entry.get("quoteAsset", "USDT"))
+        kind, contract_size, margin = _contract_terms(symbol, entry, quote)
         result[symbol] = Instrument(
             symbol,
             Decimal(price),
             Decimal(lot),
             min_notional=Decimal(notional),
-            quote=entry.get("quoteAsset", "USDT"),
+            contract_size=contract_size,
+            kind=kind,
+            quote=quote,
+            margin_asset=margin,
         )
     return result
+
+
+def _contract_terms(
+    symbol: str, entry: Mapping[str, Any], quote: str
+) -> tuple[ContractKind, Decimal, str]:
+    """Kind, contract size and margin asset of one exchangeInfo ``symbols`` entry."""
+    margin = str(entry.get("marginAsset") or quote)
+    base = entry.get("baseAsset")
+    size = entry.get("contractSize")
+    if margin == quote:
+        if size is not None and Decimal(str(size)) != 1:
+            raise DataError(
+                f"exchangeInfo symbol {symbol}: contractSize {size} on a contract margined in "
+                f"its quote {quote} (only coin-margined contracts have a contract size here)"
+            )
+        return ContractKind.LINEAR, Decimal(1), margin
+    if margin == base:
+        if size is None:
+            raise DataError(
+                f"exchangeInfo symbol {symbol}: coin-margined (marginAsset {margin}) but no "
+                "contractSize (the USD value of one contract)"
+            )
+        return ContractKind.INVERSE, Decimal(str(size)), margin
+    raise DataError(
+        f"exchangeInfo symbol {symbol}: marginAsset {margin!r} is neither its quote {quote!r} "
+        f"nor its base {base!r}; such contracts are not supported"
+    )
 
 
 def decimal_step(values: Iterable[FloatArray]) -> Decimal:
@@ -1013,6 +1050,16 @@ def decimal_step(values: Iterable[FloatArray]) -> Decimal:
         if np.all(np.abs(scaled - np.rint(scaled)) <= GRID_TOLERANCE):
             return Decimal(1).scaleb(-places)
     raise DataError(f"values need more than {MAX_PLACES} decimal places: no grid to infer")
+
+
+#: Binance COIN-M symbol names: ``<BASE>USD_PERP`` or ``<BASE>USD_<YYMMDD>`` (USD-M
+#: delivery contracts end ``USDT_<YYMMDD>`` and do not match).
+_COIN_M_SYMBOL = re.compile(r"^[A-Z0-9]+USD_(PERP|\d{6})$")
+
+
+def is_coin_m_symbol(symbol: str) -> bool:
+    """Whether ``symbol`` is named like a Binance COIN-M contract (``BTCUSD_PERP``)."""
+    return _COIN_M_SYMBOL.match(symbol) is not None
 
 
 def infer_instrument(

@@ -350,7 +350,9 @@ def _run_summary(result: RunResult) -> dict[str, Any]:
     """The run's simulated facts (no wall-clock time) and its run-level quality counts."""
     quality = result.quality.to_dict()
     quality.pop("streams")
+    asset = (result.exchange or {}).get("margin_asset")
     return {
+        "margin_asset": asset,
         "start_time": result.start_time,
         "end_time": result.end_time,
         "events": dict(sorted(result.events.items())),

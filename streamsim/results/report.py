@@ -549,6 +549,7 @@ def _header(manifest: Mapping[str, Any], title: str) -> str:
         f"seed {_e(format_value(manifest.get('seed')))}</p>",
     ]
     facts: list[tuple[str, object]] = [
+        ("money (PnL, fees, equity) in", run.get("margin_asset") or _DASH),
         ("orders submitted", run.get("orders_submitted")),
         ("responses", run.get("responses")),
     ]
@@ -671,14 +672,20 @@ def render_report(artifacts_dir: Path | str, *, title: str = "streamsim run repo
     """The report of an artifacts directory as HTML text (deterministic)."""
     data = load_artifacts(artifacts_dir)
     tables = data.tables
+    asset = (data.manifest.get("run") or {}).get("margin_asset")
+    unit = f" ({asset})" if asset else ""
     sections = [
-        ("equity", "Equity and drawdown", _equity_svgs(tables["equity"])),
+        ("equity", f"Equity and drawdown{unit}", _equity_svgs(tables["equity"])),
         (
             "position",
             "Position and fills",
             _position_svgs(tables["fills"], tables["equity"]),
         ),
-        ("pnl", "PnL decomposition", _bar_svg("PnL decomposition", _pnl_parts(tables["ledger"]))),
+        (
+            "pnl",
+            f"PnL decomposition{unit}",
+            _bar_svg("PnL decomposition", _pnl_parts(tables["ledger"])),
+        ),
         ("fills", "Fills and queue", _fill_section(data.metrics, tables["orders"])),
         ("quality", "Data quality", _quality_section(tables["data_quality"])),
         ("metrics", "Key metrics", _metrics_section(data.metrics)),

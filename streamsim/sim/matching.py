@@ -54,18 +54,16 @@ from .exchange import Venue
 from .fees import FeeModel
 from .fees import Fees as Fees  # noqa: PLC0414 (re-export)
 from .guard import BookGuard, GuardConfig, GuardStats
-from .portfolio import BracketTable, Fill, MarginBracket, Portfolio
+from .portfolio import BracketTable, Fill, Portfolio, default_brackets
 from .queue_models import Conservative, QueueModel, RestingOrder, check_queue_model
 from .venue_report import account_update, book_health, sync_ledger, venue_report
-
-#: Bracket table for symbols given none: one bracket, 20x, 1 % maintenance.
-DEFAULT_BRACKETS = BracketTable((MarginBracket(math.inf, 20, 0.01, 0.0),))
 
 Trigger = Literal["last", "mark"]
 
 
 class SimExchange:
-    """A simulated venue for linear perpetuals (see the module docstring)."""
+    """A simulated venue for linear or inverse perpetuals of one margin asset (see the module
+    docstring)."""
 
     wants_market = True
 
@@ -97,7 +95,7 @@ class SimExchange:
         self.participation = participation
         self.stop_trigger = stop_trigger
         self.limits = plausibility or DEFAULT_LIMITS
-        tables = {s: DEFAULT_BRACKETS for s in self.instruments if s != "BTCUSDT"}
+        tables = {s: default_brackets(s) for s in self.instruments}
         tables.update(brackets or {})
         self.portfolio = Portfolio(
             self.instruments, initial_balance, leverage, tables, liquidation_fee_rate

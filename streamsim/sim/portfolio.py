@@ -1,16 +1,27 @@
-"""Positions, cash ledger and cross margin for linear (USDT-margined) perpetuals.
+"""Positions, cash ledger and cross margin for linear (USD-M) and inverse (coin-M) perpetuals.
 
-Money is float64 in the quote currency; at the API boundary quantities are integer lots and
-fill prices integer ticks. Every cash movement is one :class:`LedgerEntry`, so the sum of the
-ledger is the wallet balance. Margin follows Binance USD-M cross margin: initial margin is
-notional / leverage, maintenance margin comes from the venue's bracket table, and the account
-is liquidated at the mark price when its margin balance falls to its maintenance margin.
+Money is float64 in the portfolio's one margin asset (:attr:`Portfolio.margin_asset`): the
+quote (USDT) for linear contracts, the base coin (BTC) for inverse ones. At the API boundary
+quantities are integer lots and fill prices integer ticks. Every cash movement is one
+:class:`LedgerEntry`, so the sum of the ledger is the wallet balance. Margin follows Binance
+cross margin: initial margin is notional / leverage, maintenance margin comes from the venue's
+bracket table, and the account is liquidated at the mark price when its margin balance falls
+to its maintenance margin.
 
-Inverse (coin-margined) contracts keep PnL and margin in the base coin and average entries
-harmonically; they are not implemented. The linear arithmetic is confined to
-:func:`_units_per_lot` (base units per lot, which raises :class:`NotImplementedError` for
-inverse instruments, so the constructor rejects them), :meth:`Position.after_fill` and the
-``lots * units * price`` values of :class:`Portfolio`.
+With ``u`` = lots x lot_size x contract_size (base units for linear, USD face value for
+inverse), signed, entry ``e`` and price ``p``:
+
+=============  ======================  ================================
+value          linear                  inverse
+=============  ======================  ================================
+notional       ``|u| * p``             ``|u| / p``
+PnL            ``u * (p - e)``         ``u * (1/e - 1/p)``
+entry on add   lot-weighted mean       harmonic (lot-weighted mean of 1/p)
+funding paid   ``u * mark * rate``     ``u / mark * rate``
+=============  ======================  ================================
+
+The contract kind is branched on in :meth:`Position.after_fill` and the ``_value`` helpers of
+:class:`Portfolio`; nothing else knows it.
 """
 
 from __future__ import annotations
@@ -43,9 +54,10 @@ _LIQUIDATION_TOLERANCE = 1e-9
 class MarginBracket:
     """One row of a venue's leverage bracket table.
 
-    ``notional_cap`` is the inclusive upper bound of the position notional in this bracket;
-    ``maint_amount`` is Binance's ``cum``, which keeps the maintenance margin continuous
-    across brackets.
+    ``notional_cap`` is the inclusive upper bound of the position notional in this bracket
+    (or of its size in contracts, for a table whose ``unit`` is ``"contracts"``);
+    ``maint_amount`` is Binance's ``cum``, in the margin asset, which keeps the maintenance
+    margin continuous across brackets.
     """
 
     notional_cap: float
@@ -56,9 +68,15 @@ class MarginBracket:
 
 @dataclass(frozen=True, slots=True)
 class BracketTable:
-    """A symbol's brackets, sorted by cap; a notional above the last cap uses the last row."""
+    """A symbol's brackets, sorted by cap; a notional above the last cap uses the last row.
+
+    ``unit`` says what the caps bound: ``"notional"`` (Binance USD-M ``notionalCap``, in the
+    margin asset) or ``"contracts"`` (Binance COIN-M ``qtyCap``, the position size in
+    contracts). The bracket's maintenance rate always applies to the notional.
+    """
 
     brackets: tuple[MarginBracket, ...]
+    unit: Literal["notional", "contracts"] = "notional"
     _caps: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -68,6 +86,8 @@ class BracketTable:
         caps = tuple(b.notional_cap for b in brackets)
         if any(lo >= hi for lo, hi in itertools.pairwise(caps)) or caps[0] <= 0:
             raise ConfigError(f"bracket caps must be > 0 and strictly increasing, got {caps}")
+        if self.unit not in ("notional", "contracts"):
+            raise ConfigError(f"bracket unit must be 'notional' or 'contracts', got {self.unit!r}")
         for b in brackets:
             if b.max_leverage < 1 or not 0 <= b.maint_margin_rate < 1:
                 raise ConfigError(f"bracket needs max_leverage >= 1 and 0 <= rate < 1: {b}")
@@ -76,21 +96,33 @@ class BracketTable:
 
     @classmethod
     def from_binance(cls, rows: Iterable[Mapping[str, object]]) -> BracketTable:
-        """Build a table from the ``brackets`` list of Binance ``GET /fapi/v1/leverageBracket``.
+        """Build a table from the ``brackets`` list of Binance's leverage bracket endpoint.
 
-        Reads ``notionalCap``, ``initialLeverage``, ``maintMarginRatio`` and ``cum``; numbers
-        may be JSON numbers or strings.
+        USD-M rows (``GET /fapi/v1/leverageBracket``) cap ``notionalCap``; COIN-M rows
+        (``GET /dapi/v2/leverageBracket``) cap ``qtyCap``, the position in contracts, and give
+        a table with ``unit="contracts"``. Also reads ``initialLeverage``, ``maintMarginRatio``
+        and ``cum``; numbers may be JSON numbers or strings.
         """
+        rows = list(rows)
+        by_qty = bool(rows) and all("qtyCap" in row for row in rows)
+        cap_key = "qtyCap" if by_qty else "notionalCap"
+        missing = [i for i, row in enumerate(rows) if cap_key not in row]
+        if missing:
+            raise ConfigError(
+                f"leverage bracket row {missing[0]} has no {cap_key!r} (rows must all be "
+                "USD-M 'notionalCap' rows or all COIN-M 'qtyCap' rows)"
+            )
         brackets = [
             MarginBracket(
-                notional_cap=float(str(row["notionalCap"])),
+                notional_cap=float(str(row[cap_key])),
                 max_leverage=int(str(row["initialLeverage"])),
                 maint_margin_rate=float(str(row["maintMarginRatio"])),
                 maint_amount=float(str(row["cum"])),
             )
             for row in rows
         ]
-        return cls(tuple(sorted(brackets, key=lambda b: b.notional_cap)))
+        unit: Literal["notional", "contracts"] = "contracts" if by_qty else "notional"
+        return cls(tuple(sorted(brackets, key=lambda b: b.notional_cap)), unit)
 
     def floor(self, index: int) -> float:
         """Exclusive lower bound of bracket ``index``'s notional (the previous cap, or 0)."""
@@ -106,9 +138,10 @@ class BracketTable:
         """The bracket whose range ``(previous cap, cap]`` holds ``notional``."""
         return self.brackets[self.index_for(notional)]
 
-    def maintenance_margin(self, notional: float) -> float:
-        """``notional * rate - cum`` of the bracket holding ``notional``."""
-        bracket = self.bracket_for(notional)
+    def maintenance_margin(self, notional: float, contracts: float = 0.0) -> float:
+        """``notional * rate - cum`` of the bracket holding ``notional``, or of the bracket
+        holding ``contracts`` when the table's caps are in contracts."""
+        bracket = self.bracket_for(notional if self.unit == "notional" else contracts)
         return notional * bracket.maint_margin_rate - bracket.maint_amount
 
 
@@ -135,6 +168,21 @@ BTCUSDT_BRACKETS = _binance_table(
         (math.inf, 1, 0.5, 105_872_550),
     ]
 )
+
+#: Bracket table for symbols given none: one bracket, 20x, 1 % maintenance, no ``cum`` (so
+#: it reads the same in any margin asset).
+DEFAULT_BRACKETS = BracketTable((MarginBracket(math.inf, 20, 0.01, 0.0),))
+
+
+#: Symbols whose published venue brackets are built in; the one home of bracket defaults.
+PUBLISHED_BRACKETS: Mapping[str, BracketTable] = {"BTCUSDT": BTCUSDT_BRACKETS}
+
+
+def default_brackets(symbol: str) -> BracketTable:
+    """The bracket table a backtest uses for ``symbol`` when given none: its published table
+    (:data:`PUBLISHED_BRACKETS`), else :data:`DEFAULT_BRACKETS`. :class:`Portfolio` itself
+    takes only published tables by default and asks for the rest."""
+    return PUBLISHED_BRACKETS.get(symbol, DEFAULT_BRACKETS)
 
 
 # --------------------------------------------------------------------------- records
@@ -175,12 +223,7 @@ class Fill:
 
 
 def _units_per_lot(instrument: Instrument) -> float:
-    """Base units per lot of a linear contract: PnL = price change * units."""
-    if instrument.kind is not ContractKind.LINEAR:
-        raise NotImplementedError(
-            f"{instrument.symbol}: {instrument.kind.value} contracts are not supported by "
-            "Portfolio yet (PnL and margin of inverse contracts are in the base coin)"
-        )
+    """Units per lot: base units of a linear contract, USD face value of an inverse one."""
     return float(instrument.lot_size * instrument.contract_size)
 
 
@@ -198,21 +241,30 @@ class Position:
     realized_pnl: float = 0.0
 
     def after_fill(
-        self, signed_lots: int, price: float, units_per_lot: float
+        self, signed_lots: int, price: float, units_per_lot: float, inverse: bool = False
     ) -> tuple[Position, float]:
         """The position after a fill of ``signed_lots`` at ``price``, and the PnL it realizes.
 
-        Adding moves the entry to the lot-weighted average; reducing realizes
-        ``(price - entry) * units * sign``; a flip closes the old side and opens the rest at
-        ``price``.
+        Adding moves the entry to the lot-weighted average (linear) or the lot-weighted
+        harmonic mean (inverse); reducing realizes ``(price - entry) * units * sign`` (linear)
+        or ``(1/entry - 1/price) * units * sign`` (inverse, in the base coin); a flip closes
+        the old side and opens the rest at ``price``.
         """
         old = self.lots
         new = old + signed_lots
         if old == 0 or _sign(old) == _sign(signed_lots):
-            entry = (abs(old) * self.entry_price + abs(signed_lots) * price) / abs(new)
+            if inverse and old == 0:
+                entry = price
+            elif inverse:
+                entry = abs(new) / (abs(old) / self.entry_price + abs(signed_lots) / price)
+            else:
+                entry = (abs(old) * self.entry_price + abs(signed_lots) * price) / abs(new)
             return Position(self.symbol, new, entry, self.realized_pnl), 0.0
         closed = min(abs(old), abs(signed_lots))
-        realized = (price - self.entry_price) * closed * units_per_lot * _sign(old)
+        if inverse:
+            realized = (1.0 / self.entry_price - 1.0 / price) * closed * units_per_lot * _sign(old)
+        else:
+            realized = (price - self.entry_price) * closed * units_per_lot * _sign(old)
         if new == 0:
             entry = 0.0
         elif _sign(new) == _sign(old):
@@ -226,13 +278,15 @@ class Position:
 
 
 class Portfolio:
-    """One cross-margin account over linear perpetuals.
+    """One cross-margin account in one margin asset, over linear or inverse perpetuals.
 
-    ``leverage`` is one value for every symbol or one per symbol; the leverage used is the
-    smaller of it and the bracket's maximum for the position's notional. ``brackets`` maps
-    symbols to bracket tables; BTCUSDT defaults to :data:`BTCUSDT_BRACKETS`, any other symbol
-    must be given one. ``liquidation_fee_rate`` defaults to 1.25%, Binance's clearance fee for
-    BTCUSDT; it is charged on the notional closed by a liquidation.
+    Every instrument must have the same ``margin_asset`` (a linear USDT contract and a coin-M
+    BTC one cannot share a wallet: :class:`ConfigError` names them). ``leverage`` is one value
+    for every symbol or one per symbol; the leverage used is the smaller of it and the
+    bracket's maximum for the position's notional. ``brackets`` maps symbols to bracket
+    tables; a symbol in :data:`PUBLISHED_BRACKETS` (BTCUSDT) defaults to its table, any other
+    symbol must be given one. ``liquidation_fee_rate`` defaults to 1.25%, Binance's clearance
+    fee for BTCUSDT; it is charged on the notional closed by a liquidation.
 
     Unrealized PnL and margins use the last mark price of each symbol (:meth:`mark`,
     :meth:`apply_funding`); until a symbol is first marked, its last fill price stands in.
@@ -252,7 +306,10 @@ class Portfolio:
         if not 0 <= liquidation_fee_rate < 1:
             raise ConfigError(f"liquidation_fee_rate must be in [0, 1), got {liquidation_fee_rate}")
         self._instruments = dict(instruments)
+        self.margin_asset = _one_margin_asset(self._instruments)
         self._units = {s: _units_per_lot(i) for s, i in self._instruments.items()}
+        self._inverse = {s: i.kind is ContractKind.INVERSE for s, i in self._instruments.items()}
+        self._lot_contracts = {s: float(i.lot_size) for s, i in self._instruments.items()}
         self._leverage: dict[str, int] = {}
         self._brackets: dict[str, BracketTable] = {}
         given = dict(brackets or {})
@@ -261,7 +318,7 @@ class Portfolio:
             if lev is None or lev < 1:
                 raise ConfigError(f"{symbol}: leverage must be an int >= 1, got {lev!r}")
             self._leverage[symbol] = lev
-            table = given.get(symbol, BTCUSDT_BRACKETS if symbol == "BTCUSDT" else None)
+            table = given.get(symbol, PUBLISHED_BRACKETS.get(symbol))
             if table is None:
                 raise ConfigError(
                     f"{symbol}: no margin bracket table; pass brackets={{{symbol!r}: "
@@ -332,7 +389,9 @@ class Portfolio:
         ref: str,
     ) -> Fill:
         units = self._units[symbol]
-        position, realized = self._positions[symbol].after_fill(side * lots, price, units)
+        position, realized = self._positions[symbol].after_fill(
+            side * lots, price, units, self._inverse[symbol]
+        )
         self._positions[symbol] = position
         self._last_fill_price[symbol] = price
         fee = notional * fee_rate
@@ -354,7 +413,9 @@ class Portfolio:
     def apply_funding(self, ts: int, symbol: str, rate: float, mark_price: float) -> float:
         """Settle funding at funding time ``ts``; returns the wallet change.
 
-        The position pays ``qty * mark_price * rate`` (longs pay when ``rate > 0``). Each
+        The position pays its signed notional at ``mark_price`` times ``rate`` (``qty * mark *
+        rate`` linear, ``qty / mark * rate`` inverse, in the base coin; longs pay when
+        ``rate > 0``). Each
         funding time is settled once per symbol: a call whose ``ts`` is not after the last
         settled one is ignored and returns 0.0. Otherwise ``mark_price`` also becomes the
         stored mark.
@@ -366,7 +427,10 @@ class Portfolio:
         self.mark(ts, symbol, mark_price)
         self._last_funding[symbol] = ts
         lots = self._positions[symbol].lots
-        amount = -lots * self._units[symbol] * mark_price * rate
+        if self._inverse[symbol]:
+            amount = -lots * self._units[symbol] / mark_price * rate
+        else:
+            amount = -lots * self._units[symbol] * mark_price * rate
         self._book(ts, symbol, "funding", amount)
         return amount + 0.0  # normalise -0.0
 
@@ -386,7 +450,7 @@ class Portfolio:
         for symbol in open_symbols:
             lots = self._positions[symbol].lots
             price = self._mark_price(symbol)
-            notional = abs(lots) * self._units[symbol] * price
+            notional = self._notional_at(symbol, lots, price)
             self._execute(
                 ts, symbol, -_sign(lots), abs(lots), None, price, notional, 0.0, LIQUIDATION_REF
             )
@@ -421,6 +485,10 @@ class Portfolio:
         total = 0.0
         for p in self._selected(symbol):
             if p.lots:
+                if self._inverse[p.symbol]:
+                    inverse_gain = 1.0 / p.entry_price - 1.0 / self._mark_price(p.symbol)
+                    total += inverse_gain * p.lots * self._units[p.symbol]
+                    continue
                 total += (
                     (self._mark_price(p.symbol) - p.entry_price) * p.lots * self._units[p.symbol]
                 )
@@ -437,15 +505,24 @@ class Portfolio:
         return self.equity
 
     def notional(self, symbol: str) -> float:
-        """Absolute notional of the position at its mark."""
+        """Absolute notional of the position at its mark, in the margin asset."""
         p = self.position(symbol)
-        return abs(p.lots) * self._units[symbol] * self._mark_price(symbol) if p.lots else 0.0
+        return self._notional_at(symbol, p.lots, self._mark_price(symbol)) if p.lots else 0.0
 
-    def leverage(self, symbol: str, notional: float | None = None) -> int:
-        """Leverage in force: min(configured, the bracket's max at ``notional``, default now)."""
+    def leverage(self, symbol: str, notional: float | None = None, lots: int | None = None) -> int:
+        """Leverage in force: min(configured, the bracket's max at ``notional``, default now).
+
+        A table whose caps are in contracts picks the bracket by ``lots`` (default: the
+        position's) instead of the notional.
+        """
         self._instrument(symbol)
-        at = self.notional(symbol) if notional is None else notional
-        return min(self._leverage[symbol], self._brackets[symbol].bracket_for(at).max_leverage)
+        table = self._brackets[symbol]
+        if table.unit == "contracts":
+            size = abs(self._positions[symbol].lots if lots is None else lots)
+            at = size * self._lot_contracts[symbol]
+        else:
+            at = self.notional(symbol) if notional is None else notional
+        return min(self._leverage[symbol], table.bracket_for(at).max_leverage)
 
     def initial_margin(self, symbol: str | None = None) -> float:
         """Notional / leverage in force, of one symbol or summed over all."""
@@ -455,7 +532,10 @@ class Portfolio:
     def maintenance_margin(self, symbol: str | None = None) -> float:
         """Maintenance margin from the bracket table, of one symbol or summed over all."""
         symbols = self._symbols(symbol)
-        return sum(self._brackets[s].maintenance_margin(self.notional(s)) for s in symbols)
+        return sum(
+            self._brackets[s].maintenance_margin(self.notional(s), self._contracts(s))
+            for s in symbols
+        )
 
     @property
     def available_balance(self) -> float:
@@ -485,7 +565,7 @@ class Portfolio:
         if abs(new) <= abs(old) and _sign(new) in (0, _sign(old)):
             return True
         notional = instrument.notional(price_ticks, abs(new))
-        required = notional / self.leverage(symbol, notional)
+        required = notional / self.leverage(symbol, notional, new)
         return required <= self.available_balance + self.initial_margin(symbol)
 
     def liquidation_price(self, symbol: str) -> float | None:
@@ -498,21 +578,40 @@ class Portfolio:
         whose notional range holds ``|q| * p``. ``None`` when flat or when no positive price
         solves it (a long whose collateral covers it at any price, or a short already below
         maintenance at every price).
+
+        Inverse, with ``q`` the signed USD face value and everything else in the coin:
+        ``fixed + q * (1/e - 1/p) = |q| / p * r - cum``, i.e.
+        ``p = (q + |q| * r) / (fixed + cum + q / e)`` with ``fixed = wallet + other_upnl -
+        other_mm``. ``None`` for a short whose collateral covers it at any price (its coin loss
+        is bounded by ``|q| / e``) or a long below maintenance at every price.
         """
         p = self.position(symbol)
         if p.lots == 0:
             return None
         q = p.lots * self._units[symbol]
+        inverse = self._inverse[symbol]
         others = [s for s in self._symbols(None) if s != symbol]
         fixed = self._wallet + sum(self.unrealized(s) for s in others)
         fixed -= sum(self.maintenance_margin(s) for s in others)
         table = self._brackets[symbol]
+        contracts = self._contracts(symbol)
         best, best_gap = math.nan, math.inf
         for i, bracket in enumerate(table.brackets):
-            denominator = q - abs(q) * bracket.maint_margin_rate
-            candidate = (q * p.entry_price - bracket.maint_amount - fixed) / denominator
-            notional = abs(q) * candidate
-            gap = max(table.floor(i) - notional, notional - bracket.notional_cap, 0.0)
+            rate, cum = bracket.maint_margin_rate, bracket.maint_amount
+            if inverse:
+                denominator = fixed + cum + q / p.entry_price
+                if denominator == 0:
+                    continue
+                candidate = (q + abs(q) * rate) / denominator
+                if candidate <= 0:
+                    continue
+                notional = abs(q) / candidate
+            else:
+                denominator = q - abs(q) * rate
+                candidate = (q * p.entry_price - cum - fixed) / denominator
+                notional = abs(q) * candidate
+            at = notional if table.unit == "notional" else contracts
+            gap = max(table.floor(i) - at, at - bracket.notional_cap, 0.0)
             if gap < best_gap:
                 best, best_gap = candidate, gap
         return best if best > 0 else None
@@ -535,8 +634,38 @@ class Portfolio:
     def _selected(self, symbol: str | None) -> list[Position]:
         return [self._positions[s] for s in self._symbols(symbol)]
 
+    def _notional_at(self, symbol: str, lots: int, price: float) -> float:
+        """Absolute notional of ``lots`` at ``price``, in the margin asset."""
+        if self._inverse[symbol]:
+            return abs(lots) * self._units[symbol] / price
+        return abs(lots) * self._units[symbol] * price
+
+    def _contracts(self, symbol: str) -> float:
+        """Absolute position size in contracts (what COIN-M brackets cap)."""
+        return abs(self._positions[symbol].lots) * self._lot_contracts[symbol]
+
     def _mark_price(self, symbol: str) -> float:
         mark = self._marks.get(symbol)
         if mark is None:
             mark = self._last_fill_price.get(symbol, 0.0)
         return mark
+
+
+def _one_margin_asset(instruments: Mapping[str, Instrument]) -> str:
+    """The margin asset all ``instruments`` share; :class:`ConfigError` if none or several."""
+    unnamed = sorted(s for s, i in instruments.items() if not i.margin_asset)
+    if unnamed:
+        raise ConfigError(
+            f"{', '.join(unnamed)}: inverse instruments need a margin_asset (the base coin their "
+            "PnL and margin are in, e.g. 'BTC' for BTCUSD_PERP)"
+        )
+    assets: dict[str, list[str]] = {}
+    for symbol, instrument in sorted(instruments.items()):
+        assets.setdefault(instrument.margin_asset, []).append(symbol)
+    if len(assets) > 1:
+        listed = "; ".join(f"{asset}: {', '.join(syms)}" for asset, syms in sorted(assets.items()))
+        raise ConfigError(
+            f"symbols margined in different assets cannot share one account ({listed}); "
+            "run each margin asset as its own backtest"
+        )
+    return next(iter(assets), "USDT")

@@ -100,6 +100,7 @@ def venue_report(
         "taker_fills": len(fills) - maker_fills - liquidations,
         "liquidation_fills": liquidations,
         "ledger": by_reason,
+        "margin_asset": portfolio.margin_asset,
         "wallet": portfolio.wallet,
         "equity": portfolio.equity,
         "positions": {s: portfolio.position(s).lots for s in sorted(books)},
