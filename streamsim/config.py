@@ -581,8 +581,8 @@ class RunConfig(_Section, frozen=True):
 
     def rules(self) -> list[Rule]:
         start, end = self.data.start, self.data.end
-        after = end is None or start is None or end >= start
-        return [(after, "data.end", f"a time >= data.start ({start})", end)]
+        after = end is None or start is None or end > start
+        return [(after, "data.end", f"a time after data.start ({start})", end)]
 
     # -- reading and writing ---------------------------------------------------------------
 

@@ -258,6 +258,10 @@ def test_any_valid_config_round_trips(
         ("[exchange]\nparticipation = 1.5\n", "exchange.participation: expected in (0, 1]"),
         ("[exchange]\nleverage = 0\n", "exchange.leverage: expected an integer >= 1"),
         ('[data]\nstart = 2025-01-02T00:00:00Z\nend = "2025-01-01"\n', "data.end"),
+        (
+            "[data]\nstart = 2025-01-02T00:00:00Z\nend = 2025-01-02T00:00:00Z\n",
+            "data.end: expected a time after data.start",
+        ),
         ("[[exchange.brackets.BTCUSDT]]\nnotional_cap = 1.0\n", "max_leverage: required"),
     ],
 )
