@@ -8,6 +8,18 @@ from typing import Any
 import numpy as np
 
 import streamsim as ss
+from streamsim.events import Levels
+
+
+def book_levels(bids: Sequence[tuple[int, int]], asks: Sequence[tuple[int, int]]) -> Levels:
+    """One message's levels from (price ticks, lots) pairs, bids then asks."""
+    rows = [*bids, *asks]
+    return Levels(
+        np.array([p for p, _ in rows], dtype=np.int64),
+        np.array([q for _, q in rows], dtype=np.int64),
+        np.array([0, len(rows)], dtype=np.int64),
+        np.array([len(bids)], dtype=np.int64),
+    )
 
 
 def split(n: int, sizes: Sequence[int]) -> list[tuple[int, int]]:

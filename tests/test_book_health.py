@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from helpers import book_levels
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -26,7 +27,7 @@ from adapters.binance.sample import SAMPLE_END, SAMPLE_START, sample_path
 from adapters.cli.progress import summary_table
 from adapters.cryptohftdata import CryptoHFTData, LocalStore
 from streamsim.book import BookPolicy, CrossedBookError
-from streamsim.events import DepthUpdate, Levels
+from streamsim.events import DepthUpdate
 from streamsim.orders import OrderRequest, OrderStatus, OrderType
 from streamsim.results.artifacts import write_artifacts
 from streamsim.results.report import render_report
@@ -62,13 +63,7 @@ def msg(
     snapshot: bool = False,
     prev: int | None = None,
 ) -> DepthUpdate:
-    rows = bids + asks
-    levels = Levels(
-        np.array([p for p, _ in rows], dtype=np.int64),
-        np.array([q for _, q in rows], dtype=np.int64),
-        np.array([0, len(rows)], dtype=np.int64),
-        np.array([len(bids)], dtype=np.int64),
-    )
+    levels = book_levels(bids, asks)
     previous = final - 1 if prev is None else prev
     return DepthUpdate("BTCUSDT", t, None, t, previous, final, previous, snapshot, levels, 0)
 

@@ -8,15 +8,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+from helpers import book_levels
 from hypothesis import given
 from hypothesis import strategies as st
 from test_matching import BTC, Venue, book_market, depth, trade
 
 import streamsim as ss
 from streamsim.config import RunConfig
-from streamsim.events import DepthUpdate, Levels
+from streamsim.events import DepthUpdate
 from streamsim.orders import OrderRequest, OrderStatus, OrderType, TimeInForce
 from streamsim.sim.queue_models import RestingOrder
 
@@ -124,13 +124,7 @@ def test_a_trade_at_our_price_fills_only_beyond_the_queue_ahead(
 
 
 def _depth(symbol: str, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> DepthUpdate:
-    rows = bids + asks
-    levels = Levels(
-        np.array([p for p, _ in rows], dtype=np.int64),
-        np.array([q for _, q in rows], dtype=np.int64),
-        np.array([0, len(rows)], dtype=np.int64),
-        np.array([len(bids)], dtype=np.int64),
-    )
+    levels = book_levels(bids, asks)
     return DepthUpdate(symbol, 0, None, 0, -1, -1, -1, True, levels, 0)
 
 

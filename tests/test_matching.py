@@ -6,12 +6,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import book_levels
 from hypothesis import given
 from hypothesis import strategies as st
 
 import streamsim as ss
 from streamsim.book import BookPolicy
-from streamsim.events import DepthUpdate, Levels
+from streamsim.events import DepthUpdate
 from streamsim.feed import synthetic
 from streamsim.orders import OrderRequest, OrderStatus, OrderType, TimeInForce
 from streamsim.results import metrics
@@ -45,13 +46,7 @@ class Venue:
 def depth(
     bids: list[tuple[int, int]], asks: list[tuple[int, int]], t: int = 0, snapshot: bool = False
 ) -> DepthUpdate:
-    rows = bids + asks
-    levels = Levels(
-        np.array([p for p, _ in rows], dtype=np.int64),
-        np.array([q for _, q in rows], dtype=np.int64),
-        np.array([0, len(rows)], dtype=np.int64),
-        np.array([len(bids)], dtype=np.int64),
-    )
+    levels = book_levels(bids, asks)
     return DepthUpdate("BTCUSDT", t, None, t, -1, -1, -1, snapshot, levels, 0)
 
 

@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import book_levels
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import streamsim as ss
 from adapters.binance import SAMPLE_INSTRUMENT, sample_sources
 from strategies import MarketMaker
-from streamsim.events import DepthUpdate, Levels
+from streamsim.events import DepthUpdate
 from streamsim.order_checks import MAX_UNITS
 from streamsim.orders import OrderHandle, OrderStatus, OrderType, TimeInForce
 from streamsim.results.artifacts import _orders_table
@@ -30,13 +31,7 @@ MS = ss.MS
 
 
 def depth(bids: list[tuple[int, int]], asks: list[tuple[int, int]], t: int) -> DepthUpdate:
-    rows = bids + asks
-    levels = Levels(
-        np.array([p for p, _ in rows], dtype=np.int64),
-        np.array([q for _, q in rows], dtype=np.int64),
-        np.array([0, len(rows)], dtype=np.int64),
-        np.array([len(bids)], dtype=np.int64),
-    )
+    levels = book_levels(bids, asks)
     return DepthUpdate("BTCUSDT", t, None, t, -1, -1, -1, True, levels, 0)
 
 

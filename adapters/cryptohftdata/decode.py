@@ -545,16 +545,9 @@ def _value_flags(
     for issue in issues:
         ok &= ~issue.mask
     flags = limits.times(cols["received_time"], "received_time", "ns")
+    others = (spec.time, "received_time")
     for column in spec.columns:  # the other venue times (next_funding_time), in ms
-        if (
-            column.type == "int"
-            and column.name.endswith("_time")
-            and column.name
-            not in (
-                spec.time,
-                "received_time",
-            )
-        ):
+        if column.type == "int" and column.name.endswith("_time") and column.name not in others:
             flags += [
                 Flag(f.mask & ok, f.column, f.reason)
                 for f in limits.times(cols[column.name], column.name, "ms")
