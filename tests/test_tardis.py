@@ -626,3 +626,26 @@ def test_bad_configuration_is_refused(tmp_path: Path) -> None:
         tardis_sources(tmp_path, EX, SYM, "trades", None, INST)
     with pytest.raises(ss.ConfigError, match="not YYYY-MM-DD"):
         tardis_sources(tmp_path, EX, SYM, "trades", "1/1/2024", INST)
+
+
+@pytest.mark.parametrize(
+    ("scale", "unit"),
+    [(1 / 1000, "milliseconds"), (1 / 1_000_000, "seconds")],
+)
+def test_a_funding_timestamp_in_another_unit_is_a_data_error_naming_the_column(
+    tmp_path: Path, scale: float, unit: str
+) -> None:
+    day = 1_704_067_200_000_000  # 2024-01-01T00:00:00Z in microseconds
+    funding = day + 8 * 3_600_000_000
+    rows = [
+        (day + 1000, day + 1010, funding, "0.0001", "", "", "", "100.2", "100.1"),
+        (day + 2000, day + 2010, int(funding * scale), "0.0001", "", "", "", "100.2", "100.1"),
+    ]
+    path = tree(tmp_path, "derivative_ticker", TICKER, rows)
+    limits = plausibility.Limits()  # the real time rules (this file switches them off)
+    sources = tardis_sources(tmp_path, EX, SYM, "derivative_ticker", DAY, INST, plausibility=limits)
+    with pytest.raises(ss.DataError) as caught:
+        run(sources)
+    text = str(caught.value)
+    assert str(path) in text and "row 1" in text and "column 'funding_timestamp'" in text
+    assert f"looks like {unit}" in text
