@@ -950,3 +950,55 @@ def test_a_next_funding_time_in_another_unit_is_a_data_error_naming_the_column(
     text = str(caught.value)
     assert str(path) in text and "row 1" in text and "column 'next_funding_time'" in text
     assert f"looks like {unit}" in text
+
+
+def marks_table(n: int = 5) -> pa.Table:
+    times = [START_MS + 1000 * i for i in range(n)]
+    return pa.table(
+        {
+            "received_time": pa.array([t * ss.MS + 7 for t in times], pa.int64()),
+            "event_time": pa.array(times, pa.int64()),
+            "symbol": ["BTCUSDT"] * n,
+            "mark_price": ["100.5"] * n,
+            "index_price": ["100.4"] * n,
+            "estimated_settle_price": ["100.45"] * n,
+            "funding_rate": ["-0.0001"] * n,
+            "next_funding_time": pa.array([START_MS + 4 * 3_600_000] * n, pa.int64()),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("folder", "name", "kind", "table", "row"),
+    [
+        ("trades", "trades.parquet", "trades", trades_table(), 4),
+        ("orderbook", "orderbook_12.parquet", "depth", book_table_of(three_level_messages(4)), 3),
+        ("mark_price", "mark_price.parquet", "mark_price", marks_table(), 2),
+    ],
+)
+def test_a_row_of_another_symbol_is_a_data_error_naming_the_column(
+    tmp_path: Path, folder: str, name: str, kind: str, table: pa.Table, row: int
+) -> None:
+    path = write(tmp_path, folder, replace(table, "symbol", row, "ETHUSDT"), name)
+    with pytest.raises(ss.DataError) as caught:
+        replay([one_stream(tmp_path, kind)])
+    assert f"{path}, row {row}, column 'symbol': not 'BTCUSDT', the symbol read" in str(
+        caught.value
+    )
+    quarantine = ss.Quarantine(tmp_path / "q.jsonl")
+    result, _ = replay([one_stream(tmp_path, kind, policy="quarantine", quarantine=quarantine)])
+    quarantine.close()
+    lines = quarantined(tmp_path / "q.jsonl")
+    assert [(q["row"], q["record"]["symbol"]) for q in lines if q["column"] == "symbol"] == [
+        (row, "ETHUSDT")
+    ]
+    assert result.quality.quarantined[f"BTCUSDT.{kind}"]["not 'BTCUSDT', the symbol read"] == 1
+
+
+def test_whole_table_decoders_refuse_rows_of_another_symbol() -> None:
+    with pytest.raises(ss.DataError, match="row 1, column 'symbol': not 'BTCUSDT'"):
+        decode_trades(replace(trades_table(), "symbol", 1, "ETHUSDT"), BTC)
+    book = replace(book_table_of(three_level_messages(2)), "symbol", 0, "BTCUSDC")
+    with pytest.raises(ss.DataError, match="row 0, column 'symbol': not 'BTCUSDT'"):
+        decode_orderbook(book, BTC)
+    assert len(decode_trades(trades_table().drop_columns(["symbol"]), BTC).price) == 20

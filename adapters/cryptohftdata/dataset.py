@@ -541,6 +541,7 @@ class CryptoHFTSource:
             window,
             self._data.limits,
             file_day(obj.key),
+            self._stream.symbol,
         )
         if spec.kind == "depth":
             return flag_bad_rows(frame, issues, cut, state.depth, self._ingest, obj.name)

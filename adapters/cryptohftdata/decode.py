@@ -36,7 +36,7 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 AnyArray = npt.NDArray[Any]
 
-ColumnType = Literal["int", "num", "bool", "str"]
+ColumnType = Literal["int", "num", "bool", "str", "symbol"]
 Rule = Literal["any", "nonneg", "positive"]
 Grid = Literal["price", "qty"]
 
@@ -46,8 +46,9 @@ class Column:
     """One column a kind reads: its type, the sign rule for numbers, and its grid if any.
 
     ``num`` columns may be numeric strings (as in the vendor's files) or numbers;
-    ``str`` columns must hold one of ``values`` (stored as the value's index). A file
-    without an ``optional`` column reads it as its first value (index 0).
+    ``str`` columns must hold one of ``values`` (stored as the value's index); a
+    ``symbol`` column must hold the symbol the file is read for (checked, not stored). A
+    file without an ``optional`` column reads it as its first value (index 0).
     """
 
     name: str
@@ -95,6 +96,9 @@ class KindSpec:
 
 
 _RECV = Column("received_time", "int")
+# Every kind's files name their symbol in each row: a row of another symbol (a file copied
+# into the wrong folder, a merged export) must not be read as this one's.
+_SYMBOL = Column("symbol", "symbol", optional=True)
 
 SPECS: dict[str, KindSpec] = {
     spec.kind: spec
@@ -105,6 +109,7 @@ SPECS: dict[str, KindSpec] = {
             "orderbook_{hour:02d}.parquet",
             (
                 _RECV,
+                _SYMBOL,
                 Column("event_time", "int"),
                 Column("first_update_id", "int"),
                 Column("final_update_id", "int"),
@@ -126,6 +131,7 @@ SPECS: dict[str, KindSpec] = {
             "trades.parquet",
             (
                 _RECV,
+                _SYMBOL,
                 Column("trade_time", "int"),
                 Column("trade_id", "int"),
                 Column("price", "num", "positive", "price"),
@@ -142,6 +148,7 @@ SPECS: dict[str, KindSpec] = {
             "mark_price.parquet",
             (
                 _RECV,
+                _SYMBOL,
                 Column("event_time", "int"),
                 Column("mark_price", "num", "positive"),
                 Column("index_price", "num", "nonneg"),
@@ -159,6 +166,7 @@ SPECS: dict[str, KindSpec] = {
             "open_interest.parquet",
             (
                 _RECV,
+                _SYMBOL,
                 Column("sum_open_interest", "num", "nonneg"),
                 Column("sum_open_interest_value", "num", "nonneg"),
                 Column("timestamp", "int"),
@@ -174,6 +182,7 @@ SPECS: dict[str, KindSpec] = {
             "ticker.parquet",
             (
                 _RECV,
+                _SYMBOL,
                 Column("event_time", "int"),
                 Column("last_price", "num", "nonneg"),
                 Column("open_price", "num", "nonneg"),
@@ -191,6 +200,7 @@ SPECS: dict[str, KindSpec] = {
             "liquidations.parquet",
             (
                 _RECV,
+                _SYMBOL,
                 Column("event_time", "int"),
                 Column("side", "str", values=("BUY", "SELL")),
                 Column("price", "num", "nonneg"),
@@ -256,7 +266,7 @@ def _accepts(column: Column, kind: pa.DataType) -> bool:
         return bool(pa.types.is_integer(kind))
     if column.type == "bool":
         return bool(pa.types.is_boolean(kind))
-    if column.type == "str":
+    if column.type in ("str", "symbol"):
         return _is_text(kind)
     return bool(
         _is_text(kind)
@@ -271,6 +281,7 @@ _EXPECTED = {
     "num": "a numeric string or a number",
     "bool": "bool",
     "str": "a string",
+    "symbol": "a string",
 }
 
 
@@ -310,7 +321,7 @@ def text_columns(schema: pa.Schema, spec: KindSpec) -> list[str]:
     return [
         column.name
         for column in spec.columns
-        if column.type in ("num", "str")
+        if column.type in ("num", "str", "symbol")
         and schema.get_field_index(column.name) >= 0
         and _is_text(schema.field(column.name).type)
     ]
@@ -467,6 +478,7 @@ def decode_table(
     window: tuple[int, int] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     day: tuple[int, int] | None = None,
+    symbol: str | None = None,
 ) -> tuple[Frame, list[Issue], pa.Table]:
     """Convert the columns of ``spec`` and find the bad rows, vectorised.
 
@@ -492,6 +504,8 @@ def decode_table(
         times = times[keep]
         time_flags = [Flag(f.mask[keep], f.column, f.reason) for f in time_flags]
     steps = _steps(instrument)
+    if symbol is None and instrument is not None:
+        symbol = instrument.symbol
     cols: dict[str, AnyArray] = {}
     issues: list[Issue] = []
     for column in spec.columns:
@@ -503,7 +517,11 @@ def decode_table(
         data = table.column(column.name)
         if data.null_count:
             issues.append(Issue(data.is_null().to_numpy(zero_copy_only=False), column.name, "null"))
-        if column.name == spec.time:
+        if column.type == "symbol":
+            other = _labels(data, (symbol,)) < 0 if symbol is not None else None
+            if other is not None and other.any():
+                issues.append(Issue(other, column.name, f"not {symbol!r}, the symbol read"))
+        elif column.name == spec.time:
             cols[column.name] = times
         elif column.type == "int":
             cols[column.name] = _ints(data)
@@ -717,9 +735,14 @@ def row_batch(spec: KindSpec, symbol: str, frame: Frame) -> Batch:
 def frame_record(
     frame: Frame, position: int, spec: KindSpec, instrument: Instrument | None
 ) -> dict[str, Any]:
-    """One row of a frame as a record, grid units shown as decimal strings, labels as text."""
+    """One row of a frame as a record, grid units shown as decimal strings, labels as text.
+
+    The symbol column is left out: a frame holds only rows of the symbol read.
+    """
     out: dict[str, Any] = {}
     for column in spec.columns:
+        if column.type == "symbol":
+            continue
         value = frame.cols[column.name][position].item()
         if column.grid and instrument is not None:
             step = instrument.tick_size if column.grid == "price" else instrument.lot_size

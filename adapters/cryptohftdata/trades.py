@@ -21,7 +21,7 @@ from .decode import (
 )
 
 SPEC = SPECS["trades"]
-COLUMNS = tuple(SPEC.names)
+COLUMNS = tuple(column.name for column in SPEC.columns if not column.optional)
 
 
 def decode_trades(table: pa.Table, instrument: Instrument, where: str = "") -> TradeBatch:
@@ -37,7 +37,7 @@ def decode_trades(table: pa.Table, instrument: Instrument, where: str = "") -> T
     if missing:
         raise DataError(f"{where}missing column(s) {', '.join(missing)}")
     check_schema(table.schema, SPEC, file)
-    table = table.select(list(COLUMNS))
+    table = table.select(SPEC.present(table.schema))
     frame, issues, cut = decode_table(table, SPEC, instrument)
     bad, which = first_issue_rows(issues, len(frame))
     ingest = Ingest(f"{instrument.symbol}.trades")
