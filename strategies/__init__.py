@@ -5,6 +5,7 @@ to make money.
 """
 
 from .base import Tracked
+from .breakout import StopBreakout
 from .funding import FundingFade
 from .ma_cross import BarBuilder, MovingAverageCross
 from .market_maker import MarketMaker
@@ -22,5 +23,6 @@ __all__ = [
     "Oracle",
     "RandomOracle",
     "Scheduled",
+    "StopBreakout",
     "Tracked",
 ]

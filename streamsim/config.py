@@ -472,6 +472,7 @@ class ExchangeConfig(_Section, frozen=True):
     liquidation_fee_rate: float = 0.0125
     stop_trigger: Literal["last", "mark"] = "last"
     sequencing: Literal["futures", "spot", "none"] = "futures"
+    trade_depletion: bool = True
 
     def rules(self) -> list[Rule]:
         leverage = self.leverage
@@ -657,6 +658,7 @@ class RunConfig(_Section, frozen=True):
             sequencing=_sequencing(venue.sequencing),
             book_policy=self.run.book_policy(self.data.policy),
             plausibility=self.data.plausibility.limits(),
+            trade_depletion=venue.trade_depletion,
         )
 
     def run_options(self, instruments: Sequence[Instrument]) -> dict[str, Any]:

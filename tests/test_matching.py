@@ -231,7 +231,7 @@ def test_book_moving_through_a_resting_order_fills_it() -> None:
 
 
 def test_stops_by_last_trade_and_by_mark() -> None:
-    m = book_market()
+    m = book_market(trade_depletion=False)  # the trades print through the book
     by_last = m.send(ss.BUY, 1, None, type=OrderType.STOP_MARKET, stop_price=1005)
     by_mark = m.send(ss.SELL, 1, 998, type=OrderType.STOP_LIMIT, stop_price=999, trigger="mark")
     m.feed(trade(1004, 1, ss.BUY))
@@ -436,7 +436,7 @@ def test_conservative_fills_exactly_what_trades_leave_past_the_queue(
 
 
 def test_per_order_last_trigger_on_a_mark_default_exchange() -> None:
-    m = book_market(stop_trigger="mark")
+    m = book_market(stop_trigger="mark", trade_depletion=False)
     cid = m.send(ss.BUY, 1, None, type=OrderType.STOP_MARKET, stop_price=1005, trigger="last")
     m.feed(trade(1005, 1, ss.BUY))
     assert m.last(cid).status is OrderStatus.FILLED

@@ -1,15 +1,18 @@
 """The simulated exchange: the orchestrator of the venue's rules, on the exchange timeline.
 
-Taker orders walk the exchange-side book level by level up to their limit. Liquidity we
-take stays gone (self-impact) until the venue next changes that level. Resting orders do
-not change the book others see; they fill when trades reach them through the queue
-ahead, when a trade prints through their price, or when the opposite side of the book
-moves through their price. Every state change is answered through the venue with
-Binance's statuses and reject codes.
+Taker orders walk the exchange-side book level by level up to their limit, net of what
+our own orders and the market's trades took since the venue last reported each level.
+Triggered stops fill after every event of their trigger instant. Resting orders do not
+change the book others see; they fill when trades reach them through the queue ahead,
+when a trade prints through their price, or when the opposite side of the book moves
+through their price. Every state change is answered through the venue with Binance's
+statuses and reject codes.
 
 Where each rule lives (this class only routes events and orders to them):
 
 * order checks and every reject code: :mod:`streamsim.order_checks`;
+* what a taker finds in the book (self-impact, trade depletion): :mod:`streamsim.sim.liquidity`;
+* stop triggering: :mod:`streamsim.sim.stops`;
 * the queue rule of resting orders: :mod:`streamsim.sim.queue_models`;
 * fee rates: :mod:`streamsim.sim.fees`;
 * the account, margin, funding and liquidation: :mod:`streamsim.sim.portfolio`;
@@ -20,10 +23,10 @@ Where each rule lives (this class only routes events and orders to them):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, replace
 from itertools import count
-from typing import Any, Literal
+from typing import Any
 
 from ..account import AccountReason, AccountUpdate
 from ..book import ASK, BID, BookPolicy, CrossedBookError, L2Book, Sequencing
@@ -54,11 +57,13 @@ from .exchange import Venue
 from .fees import FeeModel
 from .fees import Fees as Fees  # noqa: PLC0414 (re-export)
 from .guard import BookGuard, GuardConfig, GuardStats
+from .liquidity import FillAudit, Liquidity
 from .portfolio import BracketTable, Fill, Portfolio, default_brackets
 from .queue_models import Conservative, QueueModel, RestingOrder, check_queue_model
+from .stops import StopBook, Trigger
 from .venue_report import account_update, book_health, sync_ledger, venue_report
 
-Trigger = Literal["last", "mark"]
+_STOP_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
 
 
 class SimExchange:
@@ -83,6 +88,7 @@ class SimExchange:
         sequencing: Sequencing = "futures",
         book_policy: BookPolicy | None = None,
         plausibility: Limits | None = None,
+        trade_depletion: bool = True,
     ) -> None:
         if not isinstance(instruments, Mapping):
             instruments = {i.symbol: i for i in instruments}
@@ -93,7 +99,6 @@ class SimExchange:
         self.queue: QueueModel = queue or Conservative()
         check_queue_model(self.queue)
         self.participation = participation
-        self.stop_trigger = stop_trigger
         self.limits = plausibility or DEFAULT_LIMITS
         tables = {s: default_brackets(s) for s in self.instruments}
         tables.update(brackets or {})
@@ -106,14 +111,14 @@ class SimExchange:
             {s: BookGuard(guard, self.guard_stats, s) for s in self.instruments} if guard else {}
         )
         self._venue: Venue | None = None
+        self.trade_depletion = trade_depletion
+        self.liquidity = {s: Liquidity(b, trade_depletion) for s, b in self.books.items()}
+        self.stops = StopBook(self.instruments, stop_trigger)
+        self.fill_audit = FillAudit()
         self._resting: dict[str, list[RestingOrder]] = {s: [] for s in self.instruments}
-        self._stops: dict[str, tuple[str, Order]] = {}
         # Client id -> broker serial of each open order (a client id is unique among open
         # orders; answers carry the serial so they reach the right handle).
         self._live: dict[str, int] = {}
-        self._consumed: dict[str, dict[tuple[int, int], int]] = {s: {} for s in self.instruments}
-        self._last: dict[str, int] = {}
-        self._mark: dict[str, float] = {}
         self._funding: dict[str, tuple[int, float]] = {}
         self._produced = False
         self._maker_fills = 0
@@ -124,6 +129,11 @@ class SimExchange:
         self._venue = venue
         self._record = venue.record
         self._sync_ledger()
+
+    @property
+    def stop_trigger(self) -> Trigger:
+        """What triggers a stop that names no trigger: ``"last"`` trade or ``"mark"``."""
+        return self.stops.default_trigger
 
     @property
     def record(self) -> RunRecord:
@@ -145,7 +155,7 @@ class SimExchange:
 
     def report(self) -> dict[str, Any]:
         """Fills, costs, the account, guard counts and book counts."""
-        open_orders = sum(len(r) for r in self._resting.values()) + len(self._stops)
+        open_orders = sum(len(r) for r in self._resting.values()) + len(self.stops)
         return venue_report(
             self.portfolio,
             self.record,
@@ -154,7 +164,10 @@ class SimExchange:
             self.books,
             self.guard_stats,
             self._guards,
-        )
+        ) | {
+            "trade_depletion": self.trade_depletion,
+            "fill_audit": asdict(self.fill_audit),
+        }
 
     def book_health(self) -> dict[str, dict[str, int]]:
         """Per symbol: book counts and guard actions (:func:`.venue_report.book_health`)."""
@@ -237,6 +250,10 @@ class SimExchange:
     ) -> None:
         rate = self.fees.rate(symbol, maker, lots, price)
         self._maker_fills += maker
+        if not maker:
+            side = ASK if order.side == BUY else BID
+            through = self.liquidity[symbol].printed_through(side, price)
+            self.fill_audit.count(order.type in _STOP_TYPES, through)
         mid = self.books[symbol].mid
         fill = self.portfolio.apply_fill(now, symbol, order.side, lots, price, rate, client_id)
         self.record.fills.append(
@@ -274,6 +291,7 @@ class SimExchange:
         self._produced = False
         if not self.record.equity_times and start < stop:
             self._sample(events[start].ts_exchange)
+        stops = self.stops
         for i in range(start, stop):
             event = events[i]
             kind = type(event)
@@ -285,6 +303,10 @@ class SimExchange:
                 self._on_trade(event)
             elif kind is MarkPrice:
                 self._on_mark(event)
+            if stops.triggered and (
+                i + 1 == stop or events[i + 1].ts_exchange > event.ts_exchange
+            ):  # the instant is over: what its trades left is what the stops meet
+                self._fill_triggered(event.ts_exchange)
             if self._produced:
                 return i + 1
         return stop
@@ -305,9 +327,8 @@ class SimExchange:
             self._cancel_all(symbol, now, f"book guard tripped: {guard.reason}", guarded=True)
         if not applied:
             return
-        consumed = self._consumed[symbol]
-        if consumed:
-            self._restore_taken(update, consumed)
+        liquidity = self.liquidity[symbol]
+        liquidity.on_depth(update)
         resting = self._resting[symbol]
         if not resting or (guard is not None and guard.reason is not None):
             return
@@ -323,27 +344,20 @@ class SimExchange:
             ):
                 continue
             want = min(queue.on_cross(order), order.remaining)
-            crossing = self._take(symbol, order.side, want, order.price) if want > 0 else []
+            crossing = liquidity.take(-side, want, order.price) if want > 0 else []
             if crossing:
                 # Liquidity we have not taken now sits at or through our price: it would
                 # have traded with us, the resting order.
                 self._maker_fill(symbol, order, sum(lots for _, lots in crossing), now)
 
-    @staticmethod
-    def _restore_taken(update: DepthUpdate, consumed: dict[tuple[int, int], int]) -> None:
-        """The venue updated levels we had taken from: their new size is the truth again."""
-        touched = {(BID, p) for p in update.bid_prices.tolist()}
-        touched.update((ASK, p) for p in update.ask_prices.tolist())
-        for key in touched & consumed.keys():
-            del consumed[key]
-
     def _on_trade(self, trade: Trade) -> None:
         symbol = trade.symbol
-        self._last[symbol] = trade.price
+        self.liquidity[symbol].on_trade(trade)
+        stops = self.stops
+        stops.last[symbol] = trade.price
+        if stops.waiting:
+            stops.on_price(symbol, "last")
         now = trade.ts_exchange
-        if self._stops:
-            price = self.instruments[symbol].ticks_to_price(trade.price)
-            self._trigger_stops(symbol, price, "last", now)
         resting = self._resting[symbol]
         if not resting or self._halted(symbol, now) is not None:
             return  # a guarded book: trades fill nothing on it
@@ -370,14 +384,15 @@ class SimExchange:
             if paid:
                 self._tell_account(now, AccountReason.FUNDING_FEE, symbol, paid)
         self._funding[symbol] = (mark.next_funding_time, mark.funding_rate)
-        self._mark[symbol] = mark.mark
+        stops = self.stops
+        stops.mark[symbol] = mark.mark
         check_mark_against_mid(
             self.record.quality, mark, self.books[symbol], self.instruments[symbol], self.limits
         )
         self.portfolio.mark(now, symbol, mark.mark)
         self._sample(now)
-        if self._stops:
-            self._trigger_stops(symbol, mark.mark, "mark", now)
+        if stops.waiting:
+            stops.on_price(symbol, "mark")
         portfolio = self.portfolio
         fills, booked = len(portfolio.fills), len(portfolio.ledger)
         for liquidated in portfolio.check_liquidation(now):
@@ -411,6 +426,8 @@ class SimExchange:
     def on_order(self, request: OrderRequest) -> None:
         assert self._venue is not None, "SimExchange used before bind()"
         now = self._venue.now()
+        if self.stops.triggered:  # an instant's stops fill before anything that follows it
+            self._fill_triggered(now)
         order = request.order
         symbol = order.symbol
         cid = request.client_id
@@ -440,8 +457,8 @@ class SimExchange:
             )
         self._live[cid] = request.serial
         self._respond(symbol, cid, OrderStatus.NEW, now)
-        if order.type in (OrderType.STOP_MARKET, OrderType.STOP_LIMIT):
-            self._stops[cid] = (symbol, order)
+        if order.type in _STOP_TYPES:
+            self.stops.add(cid, order)
             return
         self._execute(cid, order, now)
 
@@ -455,21 +472,18 @@ class SimExchange:
             self.portfolio,
             self._guards.get(symbol),
             now,
-            self._last.get(symbol),
-            self._would_trigger,
+            self.stops.last.get(symbol),
+            self.stops.would_trigger,
         )
-
-    def _would_trigger(self, order: Order) -> bool:
-        """A stop that would trigger at once, at the current trigger price."""
-        current = self._trigger_price(order)
-        return current is not None and self._stop_reached(order, current)
 
     def _execute(self, cid: str, order: Order, now: int) -> None:
         """Match a live order: take what crosses, then rest, expire or finish."""
         symbol = order.symbol
         market = order.type in (OrderType.MARKET, OrderType.STOP_MARKET)
         limit = None if market else order.price
-        if order.tif is TimeInForce.FOK and self._available(symbol, order.side, limit) < order.qty:
+        liquidity = self.liquidity[symbol]
+        opposite_side = ASK if order.side == BUY else BID
+        if order.tif is TimeInForce.FOK and liquidity.available(opposite_side, limit) < order.qty:
             self._respond(symbol, cid, OrderStatus.EXPIRED, now)
             return
         filled = 0
@@ -478,7 +492,7 @@ class SimExchange:
         crosses = opposite is not None and (
             limit is None or (opposite <= limit if order.side == BUY else opposite >= limit)
         )
-        fills = self._take(symbol, order.side, order.qty, limit) if crosses else []
+        fills = liquidity.take(opposite_side, order.qty, limit) if crosses else []
         for price, lots in fills:
             filled += lots
             self._fill(symbol, cid, order, lots, price, filled, False, now)
@@ -496,44 +510,6 @@ class SimExchange:
         self.queue.join(joined, level, ours)
         resting.append(joined)
         self.record.rested_orders += 1
-
-    def _levels(self, symbol: str, side: int, limit: int | None) -> Iterator[tuple[int, int]]:
-        """Levels of ``side`` from the best up to ``limit`` (inclusive), net of what we took."""
-        book = self.books[symbol]
-        consumed = self._consumed[symbol]
-        taken = 0
-        n = 8
-        while True:
-            prices, sizes = book.levels(side, n)
-            for price, size in zip(prices[taken:].tolist(), sizes[taken:].tolist(), strict=True):
-                if limit is not None and (price > limit if side == ASK else price < limit):
-                    return
-                visible = size - consumed.get((side, price), 0)
-                if visible > 0:
-                    yield price, visible
-            if len(prices) < n:
-                return
-            taken = n
-            n *= 4
-
-    def _available(self, symbol: str, side: int, limit: int | None) -> int:
-        opposite = ASK if side == BUY else BID
-        return sum(visible for _, visible in self._levels(symbol, opposite, limit))
-
-    def _take(self, symbol: str, side: int, qty: int, limit: int | None) -> list[tuple[int, int]]:
-        """Walk the opposite side up to ``limit``; record the liquidity taken."""
-        opposite = ASK if side == BUY else BID
-        consumed = self._consumed[symbol]
-        fills: list[tuple[int, int]] = []
-        remaining = qty
-        for price, visible in self._levels(symbol, opposite, limit):
-            lots = min(remaining, visible)
-            consumed[(opposite, price)] = consumed.get((opposite, price), 0) + lots
-            fills.append((price, lots))
-            remaining -= lots
-            if remaining == 0:
-                break
-        return fills
 
     def _maker_fill(self, symbol: str, order: RestingOrder, lots: int, now: int) -> None:
         if order.order.reduce_only:
@@ -556,44 +532,28 @@ class SimExchange:
             symbol, order.client_id, order.order, lots, order.price, order.filled, True, now, wait
         )
 
-    def _stop_reached(self, order: Order, price: float) -> bool:
-        """Buy stops trigger at or above their stop price, sell stops at or below."""
-        assert order.stop_price is not None
-        stop = self.instruments[order.symbol].ticks_to_price(order.stop_price)
-        return price >= stop if order.side == BUY else price <= stop
-
-    def _trigger_price(self, order: Order) -> float | None:
-        """The current price a stop compares with: last trade or mark, if known."""
-        if (order.trigger or self.stop_trigger) == "mark":
-            return self._mark.get(order.symbol)
-        last = self._last.get(order.symbol)
-        return None if last is None else self.instruments[order.symbol].ticks_to_price(last)
-
-    def _trigger_stops(self, symbol: str, price: float, source: Trigger, now: int) -> None:
-        for cid, (stop_symbol, order) in list(self._stops.items()):
-            trigger = order.trigger or self.stop_trigger
-            if stop_symbol != symbol or trigger != source:
+    def _fill_triggered(self, now: int) -> None:
+        """Fill the stops triggered in the instant that just ended, in trigger order."""
+        for cid, order in self.stops.due():
+            symbol = order.symbol
+            halted = self._halted(symbol, now)
+            if halted is not None:  # triggered on a guarded book: it cannot fill
+                self.guard_stats.count(symbol, "stops_expired")
+                self._respond(
+                    symbol,
+                    cid,
+                    OrderStatus.EXPIRED,
+                    now,
+                    error=(GUARD_REJECT, GUARD_MESSAGE.format(halted)),
+                )
                 continue
-            if self._stop_reached(order, price):
-                del self._stops[cid]
-                halted = self._halted(symbol, now)
-                if halted is not None:  # triggered on a guarded book: it cannot fill
-                    self.guard_stats.count(symbol, "stops_expired")
-                    self._respond(
-                        symbol,
-                        cid,
-                        OrderStatus.EXPIRED,
-                        now,
-                        error=(GUARD_REJECT, GUARD_MESSAGE.format(halted)),
-                    )
+            if order.reduce_only:
+                position = self.portfolio.position(symbol).lots
+                if position * order.side >= 0:  # nothing left to reduce: it expires
+                    self._respond(symbol, cid, OrderStatus.EXPIRED, now)
                     continue
-                if order.reduce_only:
-                    position = self.portfolio.position(symbol).lots
-                    if position * order.side >= 0:  # nothing left to reduce: it expires
-                        self._respond(symbol, cid, OrderStatus.EXPIRED, now)
-                        continue
-                    order = replace(order, qty=min(order.qty, abs(position)))
-                self._execute(cid, order, now)
+                order = replace(order, qty=min(order.qty, abs(position)))
+            self._execute(cid, order, now)
 
     def _cancel(self, symbol: str, cid: str, now: int, serial: int) -> None:
         if self._live.get(cid) != serial:  # gone, or the id now names a newer order
@@ -611,7 +571,7 @@ class SimExchange:
                 self._resting[symbol].remove(order)
                 self._respond(symbol, cid, OrderStatus.CANCELED, now, order.filled)
                 return
-        if self._stops.pop(cid, None) is not None:
+        if self.stops.cancel(cid):
             self._respond(symbol, cid, OrderStatus.CANCELED, now)
             return
         self._respond(
@@ -625,14 +585,12 @@ class SimExchange:
 
     def _cancel_all(self, symbol: str, now: int, reason: str, guarded: bool = False) -> None:
         if guarded:
-            stops = sum(1 for stop_symbol, _ in self._stops.values() if stop_symbol == symbol)
+            stops = self.stops.count(symbol)
             self.guard_stats.count(symbol, "cancelled", len(self._resting[symbol]) + stops)
         for order in self._resting[symbol]:
             self._respond(
                 symbol, order.client_id, OrderStatus.CANCELED, now, order.filled, error=(0, reason)
             )
         self._resting[symbol].clear()
-        for cid, (stop_symbol, _) in list(self._stops.items()):
-            if stop_symbol == symbol:
-                del self._stops[cid]
-                self._respond(symbol, cid, OrderStatus.CANCELED, now, error=(0, reason))
+        for cid in self.stops.cancel_symbol(symbol):
+            self._respond(symbol, cid, OrderStatus.CANCELED, now, error=(0, reason))
