@@ -39,8 +39,8 @@ class Liquidity:
     def __init__(self, book: L2Book, trade_depletion: bool = True) -> None:
         self.book = book
         self.trade_depletion = trade_depletion
-        # (side, price) -> lots taken since the venue last reported that level.
-        self._taken: dict[tuple[int, int], int] = {}
+        # Side -> {price: lots taken since the venue last reported that level}.
+        self._taken: dict[int, dict[int, int]] = {BID: {}, ASK: {}}
         # Highest buy print and lowest sell print since the last depth message (audit).
         self._high: int | None = None
         self._low: int | None = None
@@ -50,16 +50,16 @@ class Liquidity:
     def on_depth(self, update: DepthUpdate) -> None:
         """The venue reported levels (the book applied ``update``): they are the truth."""
         self._high = self._low = None
-        taken = self._taken
-        if not taken:
-            return
+        bids, asks = self._taken[BID], self._taken[ASK]
         if update.is_snapshot:
-            taken.clear()
+            bids.clear()
+            asks.clear()
             return
-        touched = {(BID, p) for p in update.bid_prices.tolist()}
-        touched.update((ASK, p) for p in update.ask_prices.tolist())
-        for key in touched & taken.keys():
-            del taken[key]
+        for taken, prices in ((bids, update.bid_prices), (asks, update.ask_prices)):
+            if taken:
+                for price in prices.tolist():
+                    if price in taken:
+                        del taken[price]
 
     def on_trade(self, trade: Trade) -> None:
         """A trade printed: with trade depletion, it takes what it printed at and through."""
@@ -77,23 +77,23 @@ class Liquidity:
         best = self.book.best_ask if side == ASK else self.book.best_bid
         if best is None or (best > price if side == ASK else best < price):
             return  # printed where the book shows nothing: nothing visible to take
-        taken = self._taken
+        taken = self._taken[side]
         if best == price:  # the usual case: a print at the touch
-            key = (side, price)
-            left = self.book.qty_at(side, price) - taken.get(key, 0)
+            before = taken.get(price, 0)
+            left = self.book.qty_at(side, price) - before
             if left > 0:
-                taken[key] = taken.get(key, 0) + min(trade.qty, left)
+                taken[price] = before + min(trade.qty, left)
             return
         for level, visible in list(self.levels(side, price)):
             lots = min(trade.qty, visible) if level == price else visible
-            taken[(side, level)] = taken.get((side, level), 0) + lots
+            taken[level] = taken.get(level, 0) + lots
 
     # -- what a taker finds --------------------------------------------------------------
 
     def levels(self, side: int, limit: int | None) -> Iterator[tuple[int, int]]:
         """Levels of ``side`` with size left, best first, up to ``limit`` (inclusive)."""
         book = self.book
-        taken = self._taken
+        taken = self._taken[side]
         seen = 0
         n = 8
         while True:
@@ -101,7 +101,7 @@ class Liquidity:
             for price, size in zip(prices[seen:].tolist(), sizes[seen:].tolist(), strict=True):
                 if limit is not None and (price > limit if side == ASK else price < limit):
                     return
-                visible = size - taken.get((side, price), 0)
+                visible = size - taken.get(price, 0)
                 if visible > 0:
                     yield price, visible
             if len(prices) < n:
@@ -116,12 +116,12 @@ class Liquidity:
     def take(self, side: int, qty: int, limit: int | None) -> list[tuple[int, int]]:
         """Take up to ``qty`` lots from ``side``, best first, up to ``limit``: ``(price,
         lots)`` per level, remembered as taken."""
-        taken = self._taken
+        taken = self._taken[side]
         fills: list[tuple[int, int]] = []
         remaining = qty
         for price, visible in self.levels(side, limit):
             lots = min(remaining, visible)
-            taken[(side, price)] = taken.get((side, price), 0) + lots
+            taken[price] = taken.get(price, 0) + lots
             fills.append((price, lots))
             remaining -= lots
             if remaining == 0:
