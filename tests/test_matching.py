@@ -482,7 +482,7 @@ def test_trades_are_not_attributed_twice_when_the_venue_reports_late() -> None:
     m.feed(trade(1000, 2, ss.SELL))  # 4 ahead now
     m.feed(depth([(999, 3)], []))  # a message that does not report our level
     m.feed(depth([(1000, 4)], []))  # the trade, reported late: nothing left to attribute
-    (resting,) = m.exchange._resting["BTCUSDT"]
+    (resting,) = m.exchange._resting["BTCUSDT"].orders
     assert resting.ahead == 4.0 and m.of(cid) == [("NEW", 0, 0, 0, False)]
 
 

@@ -13,7 +13,8 @@ Where each rule lives (this class only routes events and orders to them):
 * order checks and every reject code: :mod:`streamsim.order_checks`;
 * what a taker finds in the book (self-impact, trade depletion): :mod:`streamsim.sim.liquidity`;
 * stop triggering: :mod:`streamsim.sim.stops`;
-* the queue rule of resting orders: :mod:`streamsim.sim.queue_models`;
+* resting orders and the maker fills market events give them: :mod:`streamsim.sim.resting`,
+  by the queue rule of :mod:`streamsim.sim.queue_models`;
 * fee rates: :mod:`streamsim.sim.fees`;
 * the account, margin, funding and liquidation: :mod:`streamsim.sim.portfolio`;
 * the book guard: :mod:`streamsim.sim.guard`;
@@ -60,6 +61,7 @@ from .guard import BookGuard, GuardConfig, GuardStats
 from .liquidity import FillAudit, Liquidity
 from .portfolio import BracketTable, Fill, Portfolio, default_brackets
 from .queue_models import Conservative, QueueModel, RestingOrder, check_queue_model
+from .resting import RestingBook
 from .stops import StopBook, Trigger
 from .venue_report import account_update, book_health, sync_ledger, venue_report
 
@@ -115,7 +117,7 @@ class SimExchange:
         self.liquidity = {s: Liquidity(b, trade_depletion) for s, b in self.books.items()}
         self.stops = StopBook(self.instruments, stop_trigger)
         self.fill_audit = FillAudit()
-        self._resting: dict[str, list[RestingOrder]] = {s: [] for s in self.instruments}
+        self._resting = {s: RestingBook(self.queue, participation) for s in self.instruments}
         # Client id -> broker serial of each open order (a client id is unique among open
         # orders; answers carry the serial so they reach the right handle).
         self._live: dict[str, int] = {}
@@ -332,23 +334,8 @@ class SimExchange:
         resting = self._resting[symbol]
         if not resting or (guard is not None and guard.reason is not None):
             return
-        queue = self.queue
-        for order in list(resting):
-            side = BID if order.side == BUY else ASK
-            level = book.qty_at(side, order.price)
-            if level != order.level:
-                queue.on_level(order, level)  # the venue reported our level
-            opposite = book.best_ask if order.side == BUY else book.best_bid
-            if opposite is None or (
-                opposite > order.price if order.side == BUY else opposite < order.price
-            ):
-                continue
-            want = min(queue.on_cross(order), order.remaining)
-            crossing = liquidity.take(-side, want, order.price) if want > 0 else []
-            if crossing:
-                # Liquidity we have not taken now sits at or through our price: it would
-                # have traded with us, the resting order.
-                self._maker_fill(symbol, order, sum(lots for _, lots in crossing), now)
+        for order, lots in resting.on_book(book, liquidity):
+            self._maker_fill(symbol, order, lots, now)
 
     def _on_trade(self, trade: Trade) -> None:
         symbol = trade.symbol
@@ -361,19 +348,8 @@ class SimExchange:
         resting = self._resting[symbol]
         if not resting or self._halted(symbol, now) is not None:
             return  # a guarded book: trades fill nothing on it
-        queue = self.queue
-        for order in list(resting):
-            if order.side == trade.side:
-                continue  # the aggressor's side: trades there never fill a resting order
-            through = trade.price < order.price if order.side == BUY else trade.price > order.price
-            if through:
-                lots = queue.on_trade_through(order, trade.qty)
-            elif trade.price == order.price:
-                lots = queue.on_trade(order, trade.qty, self.participation)
-            else:
-                continue
-            if lots > 0:
-                self._maker_fill(symbol, order, min(lots, order.remaining), now)
+        for order, lots in resting.on_trade(trade):
+            self._maker_fill(symbol, order, lots, now)
 
     def _on_mark(self, mark: MarkPrice) -> None:
         symbol = mark.symbol
@@ -502,13 +478,8 @@ class SimExchange:
             self._respond(symbol, cid, OrderStatus.EXPIRED, now, filled)
             return
         assert limit is not None
-        side = BID if order.side == BUY else ASK
-        level = self.books[symbol].qty_at(side, limit)
-        resting = self._resting[symbol]
-        ours = sum(o.remaining for o in resting if o.side == order.side and o.price == limit)
-        joined = RestingOrder(cid, order, limit, filled, now)
-        self.queue.join(joined, level, ours)
-        resting.append(joined)
+        level = book.qty_at(-opposite_side, limit)
+        self._resting[symbol].join(cid, order, limit, filled, now, level)
         self.record.rested_orders += 1
 
     def _maker_fill(self, symbol: str, order: RestingOrder, lots: int, now: int) -> None:
@@ -566,11 +537,11 @@ class SimExchange:
                 serial=serial,
             )
             return
-        for order in self._resting.get(symbol, []):
-            if order.client_id == cid:
-                self._resting[symbol].remove(order)
-                self._respond(symbol, cid, OrderStatus.CANCELED, now, order.filled)
-                return
+        resting = self._resting.get(symbol)
+        order = None if resting is None else resting.pop(cid)
+        if order is not None:
+            self._respond(symbol, cid, OrderStatus.CANCELED, now, order.filled)
+            return
         if self.stops.cancel(cid):
             self._respond(symbol, cid, OrderStatus.CANCELED, now)
             return
@@ -587,10 +558,9 @@ class SimExchange:
         if guarded:
             stops = self.stops.count(symbol)
             self.guard_stats.count(symbol, "cancelled", len(self._resting[symbol]) + stops)
-        for order in self._resting[symbol]:
+        for order in self._resting[symbol].clear():
             self._respond(
                 symbol, order.client_id, OrderStatus.CANCELED, now, order.filled, error=(0, reason)
             )
-        self._resting[symbol].clear()
         for cid in self.stops.cancel_symbol(symbol):
             self._respond(symbol, cid, OrderStatus.CANCELED, now, error=(0, reason))
