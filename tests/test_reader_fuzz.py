@@ -134,8 +134,16 @@ def test_a_clean_capture_reads_every_message(tmp_path: Path) -> None:
 
 #: Per trade field, values that must never be read as a trade.
 HOSTILE_TRADE = {
-    "p": ["NaN", "inf", "-28000.1", "0", "1e308", "abc", True, None, [], "280000000.0"],
-    "q": ["NaN", "-inf", "-0.010", "0", "0.0105", "false", False, None, {}],
+    "p": ["NaN", "inf", "-28000.1", "0", "1e308", "abc", True, None, [], "280000000.0"]
+    + [
+        "28_004.1",
+        "+28004.1",
+        " 28004.1",
+        "28004.1 ",
+        "2.80041e4",
+        "\uff12\uff18\uff10\uff10\uff14.1",
+    ],
+    "q": ["NaN", "-inf", "-0.010", "0", "0.0105", "false", False, None, {}, "0_010", "+0.010"],
     "m": ["false", "true", 0, 1, None, "no"],
     "t": [1000.0, 1e3, "1004", True, None, 2**63, 1.5],
     "T": [T0_MS // 1000, T0_MS * 1000, T0_MS * 1_000_000, -1, 0, "1680652700004", 1.5, True],
@@ -161,6 +169,49 @@ def test_hostile_trade_fields_fail_naming_file_line_and_field_or_are_quarantined
     assert len(capture[SYMBOL].trades) == 7 and 1004 not in capture[SYMBOL].trades.trade_id
 
 
+@pytest.mark.parametrize(
+    ("envelope", "reason"),
+    [
+        ({"stream": "btcusdt@trade", "data": [1, 2]}, "'data' is list"),
+        ({"stream": "btcusdt@trade", "data": "x"}, "'data' is str"),
+        ({"stream": "ethusdt@trade", "data": _trade(4)["data"]}, "carries an event of 'BTCUSDT'"),
+    ],
+)
+def test_an_envelope_that_is_not_its_streams_event_is_bad_input(
+    tmp_path: Path, envelope: dict[str, Any], reason: str
+) -> None:
+    lines = _capture_lines()
+    lines[10] = f"{T0_US + 20001} {json.dumps(envelope)}"  # line 11: the fifth trade
+    path = _write_capture(tmp_path / "envelope.gz", lines)
+    with pytest.raises(ss.DataError, match=reason) as info:
+        read_capture(path, {SYMBOL: INSTRUMENT})
+    assert_named(info.value, path)
+    assert "line 11" in str(info.value)
+    quarantine = ss.Quarantine(tmp_path / "q.jsonl")
+    capture = read_capture(path, {SYMBOL: INSTRUMENT}, policy="quarantine", quarantine=quarantine)
+    quarantine.close()
+    assert sum(sum(counts.values()) for counts in quarantine.summary().values()) == 1
+    assert len(capture[SYMBOL].trades) == 7 and not capture.ignored
+
+
+def test_a_crossed_book_ticker_is_bad_input_naming_its_line_and_field(tmp_path: Path) -> None:
+    quote = {"e": "bookTicker", "u": 105, "E": T0_MS + 51, "T": T0_MS + 51, "s": SYMBOL}
+    lines = _capture_lines()
+    for bid in ("28000.0", "28000.2"):  # a sound quote, then a bid above the ask
+        data = quote | {"b": bid, "B": "1.000", "a": "28000.1", "A": "1.000"}
+        lines.append(
+            f"{T0_US + 70_000} {json.dumps({'stream': 'btcusdt@bookTicker', 'data': data})}"
+        )
+    path = _write_capture(tmp_path / "ticker.gz", lines)
+    with pytest.raises(ss.DataError, match=r"line 17, column 'b': at or above the ask") as info:
+        read_capture(path, {SYMBOL: INSTRUMENT})
+    assert_named(info.value, path)
+    quarantine = ss.Quarantine(tmp_path / "q.jsonl")
+    capture = read_capture(path, {SYMBOL: INSTRUMENT}, policy="quarantine", quarantine=quarantine)
+    quarantine.close()
+    assert len(capture[SYMBOL].book_tickers) == 1
+
+
 def test_a_fat_finger_depth_level_is_quarantined_not_a_crash(tmp_path: Path) -> None:
     lines = _capture_lines()
     lines[3] = lines[3].replace(
@@ -183,7 +234,7 @@ def test_a_fat_finger_depth_level_is_quarantined_not_a_crash(tmp_path: Path) -> 
 
 def test_nan_price_is_a_non_finite_error_not_a_grid_error(tmp_path: Path) -> None:
     path = _write_capture(tmp_path / "nan.gz", _capture_lines({"p": "NaN"}))
-    with pytest.raises(ss.DataError, match=r"column 'p': not a finite number"):
+    with pytest.raises(ss.DataError, match=r"column 'p': not a number \(value 'NaN'\)"):
         read_capture(path)  # no instrument: the grid is inferred, NaN must not reach it
 
 

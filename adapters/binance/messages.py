@@ -48,6 +48,8 @@ _EVENT_KINDS: dict[str, Kind] = {
     "markPriceUpdate": "mark_price",
     "bookTicker": "book_ticker",
 }
+#: Stream channels (``<symbol>@<channel>[@<speed>]``) whose events this module reads.
+_CHANNELS = frozenset(("depth", "trade", "aggTrade", "markPrice", "bookTicker"))
 
 
 # -- decoding and routing ---------------------------------------------------------------
@@ -77,10 +79,12 @@ def classify(message: Any) -> tuple[Kind, str | None, Mapping[str, Any]]:
     """
     if not isinstance(message, Mapping):
         return "other", None, {}
+    stream = message.get("stream")
+    if isinstance(stream, str):
+        _check_envelope(stream, message.get("data"))
     data = payload(message)
     if "lastUpdateId" in data and "bids" in data:
         return "snapshot", None, data
-    stream = message.get("stream")
     event = data.get("e")
     kind: Kind = _EVENT_KINDS.get(event, "other") if isinstance(event, str) else "other"
     if event is None and isinstance(stream, str) and stream.endswith("@bookTicker"):
@@ -89,6 +93,22 @@ def classify(message: Any) -> tuple[Kind, str | None, Mapping[str, Any]]:
     if not isinstance(symbol, str):
         symbol = stream.split("@", 1)[0].upper() if isinstance(stream, str) else None
     return kind, symbol, data
+
+
+def _check_envelope(stream: str, data: Any) -> None:
+    """A combined-stream envelope of a stream this module reads carries one event object of
+    the stream's own symbol; anything else is bad input, never ignored or misfiled."""
+    name, _, channel = stream.partition("@")
+    if name.startswith("!") or channel.partition("@")[0] not in _CHANNELS:
+        return  # all-market (array) streams and channels not read here
+    if not isinstance(data, Mapping):
+        raise DataError(
+            f"stream {stream!r}: 'data' is {type(data).__name__} {str(data)[:40]!r}, "
+            "not an event object"
+        )
+    symbol = data.get("s")
+    if isinstance(symbol, str) and symbol.upper() != name.upper():
+        raise DataError(f"stream {stream!r} carries an event of {symbol!r} (field 's')")
 
 
 def event_name(message: Any) -> str:
@@ -251,18 +271,36 @@ def _fill_missing(ts: IntArray, recv: IntArray) -> IntArray:
     return np.where(ts == -1, recv, ts)
 
 
+#: A character the venue's decimal strings never hold (they are ``-?digits[.digits]``);
+#: NumPy and ``float()`` would read ``"1_000"``, ``"+1"``, ``" 1"``, ``"1e3"``, ``"inf"``.
+_NOT_DECIMAL = re.compile(r"[^0-9.\n-]")
+_DECIMAL_BYTES = b"0123456789.-\n"
+
+
+def _plain_decimals(joined: str) -> bool:
+    """True if ``joined`` (strings joined by newlines) holds only decimal characters."""
+    return joined.isascii() and not joined.encode().translate(None, _DECIMAL_BYTES)
+
+
 def _decimals(values: Sequence[Any]) -> tuple[FloatArray, BoolArray | None]:
     """Numbers or numeric strings to float64 in one NumPy call (C-level parsing), and which
-    could not be read (None when all could; only then is each value tried on its own)."""
+    could not be read (None when all could; only then is each value tried on its own).
+
+    A string is read only in the venue's plain decimal form: one regex scan over all of
+    them finds a stray character (an underscore, a sign, a space, an exponent)."""
     try:
-        return np.asarray(values, dtype=np.float64), None
+        floats = np.asarray(values, dtype=np.float64)
+        joined = "\n".join(values)
     except (TypeError, ValueError, OverflowError):
-        pass
+        pass  # a value NumPy cannot read, or numbers among the strings
+    else:
+        if _plain_decimals(joined):
+            return floats, None
     out = np.full(len(values), np.nan)
     bad = np.zeros(len(values), dtype=np.bool_)
     for i, value in enumerate(values):
         try:
-            if isinstance(value, str) and "_" in value:  # float() accepts "1_000"
+            if isinstance(value, str) and _NOT_DECIMAL.search(value) is not None:
                 raise ValueError(value)
             out[i] = float(value)
         except (TypeError, ValueError, OverflowError):
@@ -899,7 +937,7 @@ def collect_book_tickers(
     limits: Limits = DEFAULT_LIMITS,
 ) -> BookTickerColumns:
     """Collect ``bookTicker`` events: ``u``, ``b``, ``B``, ``a``, ``A`` and ``E`` or ``T``
-    (prices finite and above 0, sizes finite and not negative)."""
+    (prices finite and above 0, sizes finite and not negative, the bid below the ask)."""
     n = len(messages)
     rejects = Rejects(n)
     ts = [-1] * n
@@ -931,6 +969,7 @@ def collect_book_tickers(
                 Flag(floats["a"] <= 0, "a", "not positive"),
                 Flag(floats["B"] < 0, "B", "negative"),
                 Flag(floats["A"] < 0, "A", "negative"),
+                Flag(floats["b"] >= floats["a"], "b", "at or above the ask 'a' (a crossed quote)"),
             ),
         )
     return BookTickerColumns(
