@@ -43,6 +43,9 @@ Sequencing = Literal["futures", "spot"] | None
 Resync = Literal["rebuild", "snapshot"]
 OnCrossed = Literal["fail", "resync", "keep"]
 
+#: ``invalid_reason`` of a book whose data has update ids while no snapshot has synced it.
+AWAITING_SNAPSHOT = "awaiting_snapshot"
+
 #: Exchange time a rebuilt book must stay two-sided and uncrossed before it is valid again.
 REBUILD_WINDOW = 5 * SECOND
 
@@ -157,6 +160,7 @@ class L2Book:
         self.crossed = False
         self.last_update_id: int | None = None
         self._after_snapshot = False
+        self._awaited = False  # the first message with update ids has been seen
         self._invalid_mark = 0  # exchange time up to which invalid time is counted
         self._rebuild_start = 0
         # Diffs before the first snapshot are applied (data without snapshots starts from an
@@ -180,6 +184,8 @@ class L2Book:
             self._invalid_mark = max(self._invalid_mark, now)
         if not self._in_sequence(update):
             return False
+        if not self._awaited and self._early is not None and update.final >= 0:
+            self._await_snapshot(update)
         levels = update.levels
         self._apply(levels, levels.for_book(), update.index, update.is_snapshot)
         if update.final >= 0:
@@ -194,6 +200,23 @@ class L2Book:
             else:
                 self._replay_early()
         return True
+
+    def _await_snapshot(self, update: DepthUpdate) -> None:
+        """A diff with update ids before the first snapshot: the book is not synced yet.
+
+        It is invalid (``"awaiting_snapshot"``) until the snapshot, or, under
+        ``resync="rebuild"``, until a rebuild window from this first diff completes (data
+        with update ids but no snapshot, such as CryptoHFTData's, starts this way).
+        """
+        self._awaited = True
+        if update.is_snapshot or not self.valid:
+            return
+        now = update.ts_exchange
+        self.valid = False
+        self._invalid_mark = now
+        self.invalid_reason = AWAITING_SNAPSHOT
+        self.rebuilding = self.policy.resync == "rebuild"
+        self._rebuild_start = now
 
     def _invalidate(self, reason: str, now: int) -> None:
         """Mark the book invalid from exchange time ``now``; rebuild mode clears it."""
@@ -228,10 +251,10 @@ class L2Book:
             and self.best_ask is not None
             and not self.crossed
         ):
+            self.stats.rebuilds += self.invalid_reason != AWAITING_SNAPSHOT
             self.valid = True
             self.rebuilding = False
             self.invalid_reason = None
-            self.stats.rebuilds += 1
 
     def _replay_early(self) -> None:
         """Diffs received before the first snapshot: the snapshot replaced their effect, so
@@ -255,14 +278,14 @@ class L2Book:
     def _in_sequence(self, update: DepthUpdate) -> bool:
         stats = self.stats
         if update.is_snapshot:
-            if not self.valid:
+            if not self.valid and self.invalid_reason != AWAITING_SNAPSHOT:
                 stats.resyncs += 1
             self.valid = True
             self.rebuilding = False
             self.invalid_reason = None
             self._after_snapshot = True
             return True
-        if not self.valid and not self.rebuilding:
+        if not self.valid and not self.rebuilding and self.invalid_reason != AWAITING_SNAPSHOT:
             stats.skipped_while_invalid += 1
             return False
         mode = self.sequencing
