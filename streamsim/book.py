@@ -25,6 +25,8 @@ import numpy.typing as npt
 
 from .errors import ConfigError, DataError
 from .events import BookLevels, DepthUpdate, Levels
+from .sequencing import Sequencing as Sequencing  # noqa: PLC0414 (re-export)
+from .sequencing import follows
 from .units import SECOND
 
 IntArray = npt.NDArray[np.int64]
@@ -39,7 +41,6 @@ _MARGIN = 4096
 EARLY_DIFFS = 10_000
 _RESCAN = 64
 
-Sequencing = Literal["futures", "spot"] | None
 Resync = Literal["rebuild", "snapshot"]
 OnCrossed = Literal["fail", "resync", "keep"]
 
@@ -301,8 +302,9 @@ class L2Book:
                 return self._gap(update)
             self._after_snapshot = False
             return True
-        expected = update.prev_final == last if mode == "futures" else update.first == last + 1
-        return True if expected else self._gap(update)
+        if follows(mode == "futures", update.first, update.prev_final, last):
+            return True
+        return self._gap(update)
 
     def _gap(self, update: DepthUpdate) -> bool:
         """Count a gap and invalidate; in rebuild mode the message starts the rebuild."""
