@@ -9,9 +9,10 @@ incrementally, with a short rescan when the best level is deleted. Within one me
 last row for a price wins, as in the venue's files: the per-batch pass drops the rows it
 overrides, since NumPy's fancy assignment promises no order among repeated indices.
 
-A damaged book is never used silently: a sequence gap or a crossed book makes it invalid
-(``valid`` False, ``invalid_reason`` says why) until it resyncs, as its
-:class:`BookPolicy` says (see ``docs/execution.md``).
+A damaged or unsynced book is never used silently: a sequence gap, a crossed book, or
+update ids before the first snapshot make it invalid (``valid`` False,
+``invalid_reason`` says why) until it (re)syncs, as its :class:`BookPolicy` says (see
+``docs/execution.md``).
 """
 
 from __future__ import annotations
@@ -138,10 +139,12 @@ class L2Book:
     equals the previous ``final``), ``"spot"`` (``first`` equals the previous
     ``final + 1``) or ``None`` (no checks). After a snapshot the first diff must
     straddle the snapshot's id, and diffs older than it are skipped (the venue's sync
-    procedure); diffs that arrived before the first snapshot are replayed after it. A gap
-    or a crossed state marks the book invalid (``invalid_reason`` ``"sequence_gap"`` or
-    ``"crossed"``), is counted, and the book resyncs as ``policy``
-    (:class:`BookPolicy`) says.
+    procedure); diffs that arrived before the first snapshot are replayed after it. Until
+    then the book is not synced: invalid with ``invalid_reason`` ``"awaiting_snapshot"``
+    (on data without snapshots, until a rebuild window completes, under
+    ``resync="rebuild"``). A gap or a crossed state marks the book invalid
+    (``"sequence_gap"`` or ``"crossed"``), is counted, and the book resyncs as ``policy``
+    (:class:`BookPolicy`) says. The chain rule itself is :mod:`streamsim.sequencing`'s.
     """
 
     def __init__(
