@@ -186,6 +186,23 @@ def test_diffs_skipped_while_waiting_for_a_snapshot_after_a_gap_are_not_delivere
     assert books["skipped_while_invalid"] == 1 and books["resyncs"] == 1
 
 
+def test_diffs_after_a_gap_reach_on_depth_flagged_until_the_rebuild_completes() -> None:
+    rows = [snapshot(0, 10), diff(S, 10, 12), diff(2 * S, 20, 21), diff(3 * S, 22, 23)]
+    rows += [diff(8 * S, 24, 25)]
+    watcher = Watcher()
+    result = ss.run_backtest(source(rows), watcher)  # resync="rebuild", a 5 s window
+    gap = (False, "sequence_gap")
+    assert [(valid, why) for _, valid, why in watcher.seen] == [
+        (True, None),
+        (True, None),
+        gap,
+        gap,
+        (True, None),
+    ]
+    books = result.quality.books["BTCUSDT"]
+    assert books["undelivered_skipped"] == 0 and books["rebuilds"] == 1
+
+
 def test_paper_live_delivers_by_the_same_rule() -> None:
     rows = [snapshot(0, 10), diff(S // 100, 5, 8), diff(2 * S // 100, 9, 11)]
     watcher, raw = Watcher(), Watcher(uses_books=False)
