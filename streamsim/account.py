@@ -86,8 +86,10 @@ class Marks:
     def __init__(self) -> None:
         self.prices: dict[str, float] = {}
 
-    def apply(self, mark: Any) -> None:
+    def apply(self, mark: Any) -> bool:
+        """Keep ``mark``'s price; True (a mark is always applied, like a book's message)."""
         self.prices[mark.symbol] = mark.mark
+        return True
 
 
 class AccountView:

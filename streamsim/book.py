@@ -9,9 +9,10 @@ incrementally, with a short rescan when the best level is deleted. Within one me
 last row for a price wins, as in the venue's files: the per-batch pass drops the rows it
 overrides, since NumPy's fancy assignment promises no order among repeated indices.
 
-A damaged book is never used silently: a sequence gap or a crossed book makes it invalid
-(``valid`` False, ``invalid_reason`` says why) until it resyncs, as its
-:class:`BookPolicy` says (see ``docs/execution.md``).
+A damaged or unsynced book is never used silently: a sequence gap, a crossed book, or
+update ids before the first snapshot make it invalid (``valid`` False,
+``invalid_reason`` says why) until it (re)syncs, as its :class:`BookPolicy` says (see
+``docs/execution.md``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import numpy.typing as npt
 
 from .errors import ConfigError, DataError
 from .events import BookLevels, DepthUpdate, Levels
+from .sequencing import Sequencing as Sequencing  # noqa: PLC0414 (re-export)
+from .sequencing import follows
 from .units import SECOND
 
 IntArray = npt.NDArray[np.int64]
@@ -39,9 +42,11 @@ _MARGIN = 4096
 EARLY_DIFFS = 10_000
 _RESCAN = 64
 
-Sequencing = Literal["futures", "spot"] | None
 Resync = Literal["rebuild", "snapshot"]
 OnCrossed = Literal["fail", "resync", "keep"]
+
+#: ``invalid_reason`` of a book whose data has update ids while no snapshot has synced it.
+AWAITING_SNAPSHOT = "awaiting_snapshot"
 
 #: Exchange time a rebuilt book must stay two-sided and uncrossed before it is valid again.
 REBUILD_WINDOW = 5 * SECOND
@@ -134,10 +139,12 @@ class L2Book:
     equals the previous ``final``), ``"spot"`` (``first`` equals the previous
     ``final + 1``) or ``None`` (no checks). After a snapshot the first diff must
     straddle the snapshot's id, and diffs older than it are skipped (the venue's sync
-    procedure); diffs that arrived before the first snapshot are replayed after it. A gap
-    or a crossed state marks the book invalid (``invalid_reason`` ``"sequence_gap"`` or
-    ``"crossed"``), is counted, and the book resyncs as ``policy``
-    (:class:`BookPolicy`) says.
+    procedure); diffs that arrived before the first snapshot are replayed after it. Until
+    then the book is not synced: invalid with ``invalid_reason`` ``"awaiting_snapshot"``
+    (on data without snapshots, until a rebuild window completes, under
+    ``resync="rebuild"``). A gap or a crossed state marks the book invalid
+    (``"sequence_gap"`` or ``"crossed"``), is counted, and the book resyncs as ``policy``
+    (:class:`BookPolicy`) says. The chain rule itself is :mod:`streamsim.sequencing`'s.
     """
 
     def __init__(
@@ -157,6 +164,7 @@ class L2Book:
         self.crossed = False
         self.last_update_id: int | None = None
         self._after_snapshot = False
+        self._awaited = False  # the first message with update ids has been seen
         self._invalid_mark = 0  # exchange time up to which invalid time is counted
         self._rebuild_start = 0
         # Diffs before the first snapshot are applied (data without snapshots starts from an
@@ -180,6 +188,8 @@ class L2Book:
             self._invalid_mark = max(self._invalid_mark, now)
         if not self._in_sequence(update):
             return False
+        if not self._awaited and self._early is not None and update.final >= 0:
+            self._await_snapshot(update)
         levels = update.levels
         self._apply(levels, levels.for_book(), update.index, update.is_snapshot)
         if update.final >= 0:
@@ -194,6 +204,23 @@ class L2Book:
             else:
                 self._replay_early()
         return True
+
+    def _await_snapshot(self, update: DepthUpdate) -> None:
+        """A diff with update ids before the first snapshot: the book is not synced yet.
+
+        It is invalid (``"awaiting_snapshot"``) until the snapshot, or, under
+        ``resync="rebuild"``, until a rebuild window from this first diff completes (data
+        with update ids but no snapshot, such as CryptoHFTData's, starts this way).
+        """
+        self._awaited = True
+        if update.is_snapshot or not self.valid:
+            return
+        now = update.ts_exchange
+        self.valid = False
+        self._invalid_mark = now
+        self.invalid_reason = AWAITING_SNAPSHOT
+        self.rebuilding = self.policy.resync == "rebuild"
+        self._rebuild_start = now
 
     def _invalidate(self, reason: str, now: int) -> None:
         """Mark the book invalid from exchange time ``now``; rebuild mode clears it."""
@@ -228,10 +255,10 @@ class L2Book:
             and self.best_ask is not None
             and not self.crossed
         ):
+            self.stats.rebuilds += self.invalid_reason != AWAITING_SNAPSHOT
             self.valid = True
             self.rebuilding = False
             self.invalid_reason = None
-            self.stats.rebuilds += 1
 
     def _replay_early(self) -> None:
         """Diffs received before the first snapshot: the snapshot replaced their effect, so
@@ -255,14 +282,14 @@ class L2Book:
     def _in_sequence(self, update: DepthUpdate) -> bool:
         stats = self.stats
         if update.is_snapshot:
-            if not self.valid:
+            if not self.valid and self.invalid_reason != AWAITING_SNAPSHOT:
                 stats.resyncs += 1
             self.valid = True
             self.rebuilding = False
             self.invalid_reason = None
             self._after_snapshot = True
             return True
-        if not self.valid and not self.rebuilding:
+        if not self.valid and not self.rebuilding and self.invalid_reason != AWAITING_SNAPSHOT:
             stats.skipped_while_invalid += 1
             return False
         mode = self.sequencing
@@ -278,8 +305,9 @@ class L2Book:
                 return self._gap(update)
             self._after_snapshot = False
             return True
-        expected = update.prev_final == last if mode == "futures" else update.first == last + 1
-        return True if expected else self._gap(update)
+        if follows(mode == "futures", update.first, update.prev_final, last):
+            return True
+        return self._gap(update)
 
     def _gap(self, update: DepthUpdate) -> bool:
         """Count a gap and invalidate; in rebuild mode the message starts the rebuild."""

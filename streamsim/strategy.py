@@ -31,7 +31,10 @@ class Strategy:
     ``await ctx.sleep(...)`` or await an order handle; while it waits, simulated time
     moves on and later events queue for this strategy. ``streams`` limits delivery to the
     named streams (``"BTCUSDT.trades"``); ``None`` means every stream of the run.
-    ``on_depth`` gets the symbol's strategy-side book with the update already applied.
+    ``on_depth`` gets the symbol's strategy-side book with the update already applied; it
+    is not called for a message the book skipped (stale, or while it waits for a
+    snapshot), and ``book.valid`` is False while the book is not synced. A strategy with
+    ``uses_books = False`` gets every message (``book`` None).
     """
 
     name: str | None = None
@@ -45,8 +48,8 @@ class Strategy:
         """Called once, at the time of the run's first event, before any event."""
 
     async def on_depth(self, update: DepthUpdate, book: Any) -> None:
-        """A depth message; ``book`` is the symbol's strategy-side book, update applied
-        (``None`` when the strategy sets ``uses_books = False``)."""
+        """A depth message the strategy-side book applied; ``book`` is that book, update
+        applied (check ``book.valid``), or ``None`` when ``uses_books = False``."""
 
     async def on_trade(self, trade: Trade) -> None:
         """A trade."""

@@ -103,8 +103,9 @@ class Recorder(ss.Strategy):
 
 
 FUNDING_PERIOD = 8 * 60 * ss.MINUTE
-#: A start five seconds before a funding time, so runs from it cross one.
-FUNDING_START = (10**18 // FUNDING_PERIOD + 1) * FUNDING_PERIOD - 5 * ss.SECOND
+#: A start ten seconds before a funding time, so runs from it cross one after the venue's
+#: book has synced (synthetic diffs carry update ids and no snapshot: a 5 s rebuild).
+FUNDING_START = (10**18 // FUNDING_PERIOD + 1) * FUNDING_PERIOD - 10 * ss.SECOND
 BTC_TEST = ss.Instrument("BTCUSDT", tick_size="0.1", lot_size="0.001", min_notional="0.05")
 
 

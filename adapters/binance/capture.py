@@ -36,6 +36,7 @@ from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.feed.plausibility import TIME_HIGH, TIME_LOW, Limits, limits_from, wrong_unit
 from streamsim.feed.quarantine import Ingest, Policy, Quarantine
 from streamsim.instruments import Instrument
+from streamsim.sequencing import links
 
 from . import messages as msg
 
@@ -477,7 +478,8 @@ def chain_breaks(
     Diffs are checked in receive order; REST snapshots are outside the chain (the chain
     runs from the diff before a snapshot to the diff after it). A futures diff (``pu``
     present) must have ``pu`` equal to the previous diff's ``u``; a spot diff (no ``pu``)
-    must have ``U`` equal to the previous diff's ``u + 1``. Returns the breaking
+    must have ``U`` equal to the previous diff's ``u + 1`` (the rule of
+    :mod:`streamsim.sequencing`). Returns the breaking
     messages' indices in ``columns``, the value each one should have held, and whether
     it was checked by ``pu`` (else by ``U``).
     """
@@ -485,14 +487,11 @@ def chain_breaks(
     if len(diffs) < 2:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=np.bool_)
-    final = columns.final[diffs]
-    later = diffs[1:]
-    prev = columns.prev_final[later]
+    prev = columns.prev_final[diffs]
     by_pu = prev >= 0
-    expected = np.where(by_pu, final[:-1], final[:-1] + 1)
-    actual = np.where(by_pu, prev, columns.first[later])
-    broken = np.flatnonzero(actual != expected)
-    return later[broken], expected[broken], by_pu[broken]
+    ok, expected = links(columns.first[diffs], columns.final[diffs], prev, by_pu)
+    broken = np.flatnonzero(~ok)
+    return diffs[broken], expected[broken], by_pu[broken]
 
 
 def check_chain(columns: msg.DepthColumns, positions: msg.IntArray, kind: _Kind) -> None:

@@ -21,6 +21,7 @@ from streamsim.errors import DataError
 from streamsim.feed.batches import DepthBatch
 from streamsim.feed.quarantine import Ingest
 from streamsim.instruments import Instrument
+from streamsim.sequencing import links
 from streamsim.units import MS
 
 from .decode import (
@@ -382,7 +383,8 @@ def _split_copies(frame: Frame, state: DepthState, ingest: Ingest, file: str) ->
 def check_chain(frame: Frame, state: DepthState, ingest: Ingest, file: str) -> None:
     """Report each break of the diffs' update-id chain: a diff whose
     ``prev_final_update_id`` is not the previous diff's ``final_update_id`` (Binance
-    futures ``pu`` / ``u``; snapshots are outside the chain; -1 means no id, unchecked).
+    futures ``pu`` / ``u``, :mod:`streamsim.sequencing`; snapshots are outside the chain;
+    -1 means no id, unchecked).
 
     Such a message is not bad in itself (one before it is missing), so under quarantine it
     is recorded and counted but kept: the run's book sees the gap and resyncs. Under the
@@ -395,11 +397,10 @@ def check_chain(frame: Frame, state: DepthState, ingest: Ingest, file: str) -> N
         return
     final = frame["final_update_id"][diffs]
     prev = frame["prev_final_update_id"][diffs]
-    before = np.empty(len(diffs), dtype=np.int64)
-    before[0] = -1 if state.last_final is None else state.last_final
-    before[1:] = final[:-1]
+    first = frame["first_update_id"][diffs]
+    ok, before = links(first, final, prev, futures=True, before=state.last_final)
     state.last_final = int(final[-1])
-    breaks = np.flatnonzero((prev != before) & (before >= 0) & (prev >= 0))
+    breaks = np.flatnonzero(~ok & (before >= 0) & (prev >= 0))
     if not len(breaks):
         return
     sizes = np.diff(np.append(starts, len(key)))

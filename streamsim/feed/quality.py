@@ -60,7 +60,8 @@ class DataQuality:
     ``undelivered_at_end``: events still queued for a strategy then. ``books``: per
     symbol, what the strategy-side book saw (messages, snapshots, sequence gaps, crossed
     states, stale messages skipped, messages skipped while invalid, resyncs, rebuilds,
-    exchange time invalid). ``exchange_books``: the same for the exchange-side books the
+    exchange time invalid; ``undelivered_skipped``: skipped messages no book-using
+    strategy got). ``exchange_books``: the same for the exchange-side books the
     orders matched against, with what the book guard did (``guard_*``; see
     :func:`note_book_health`). ``quarantined``: per
     stream and reason, input rows or messages the adapters skipped under the quarantine

@@ -17,9 +17,8 @@ import asyncio
 import logging
 import types
 from bisect import bisect_left, bisect_right
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine, Generator
-from dataclasses import asdict
 from heapq import heappop
 from typing import Any
 
@@ -37,6 +36,7 @@ from ..strategy import Context, Strategy, TimerFired
 from ..units import SECOND
 from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides, strategy_names
 from .clock import PHASE_LOCAL_MARKET, PHASE_WAKE, VirtualClock
+from .depth_delivery import book_counts, bookless_routes
 from .executor import no_threads_for_strategies
 from .parking import NEXT_EVENT, SimEvent, Sleep, simulating
 from .timeouts import SimTimeout, Ticket, adopt, wall_timeout_error, wall_timeouts
@@ -210,7 +210,11 @@ class Kernel:
         for strategy, name in zip(strategies, strategy_names(strategies), strict=True):
             self._add_runner(strategy, name)
         self._routes = self._build_routes()
+        uses_books = {r: s.uses_books for r, s in zip(self.runners, strategies, strict=True)}
+        self._bookless = bookless_routes(self._routes, uses_books.__getitem__)
         self._stream_books = self._build_books(sequencing)
+        #: Per symbol, depth messages the strategy-side book skipped (see depth_delivery).
+        self.undelivered_skipped: Counter[str] = Counter()
 
     def _add_runner(self, strategy: Strategy, name: str) -> None:
         runner_box: list[_Task] = []
@@ -497,9 +501,10 @@ class Kernel:
                         sid = loc_s[li]
                         li += 1
                         book = books[sid]
-                        if book is not None:
-                            book.apply(event)
                         targets = routes[sid]
+                        if book is not None and not book.apply(event):
+                            targets = self._bookless[sid]
+                            self.undelivered_skipped[event.symbol] += 1
                         for runner in targets:
                             if runner.idle:
                                 progress.calls += 1
@@ -544,8 +549,7 @@ class Kernel:
             1 for entry in clock._heap if not getattr(entry[4], "stale", False)
         )
         clock._heap.clear()
-        for symbol, book in sorted(self.books.items()):
-            quality.books[symbol] = asdict(book.stats) | {"invalid_at_end": int(not book.valid)}
+        quality.books.update(book_counts(self.books, self.undelivered_skipped))
         progress = self.progress
         for task in [*self.runners, *self._spawned]:
             quality.undelivered_at_end += len(task.inbox)

@@ -21,9 +21,8 @@ import asyncio
 import logging
 import signal
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import asdict
 from functools import partial
 from typing import Any, Protocol
 
@@ -46,6 +45,7 @@ from ..strategy import Context, Strategy, TimerFired
 from ..units import SECOND
 from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides, strategy_names
 from .clock import PHASE_LOCAL_MARKET, WallClock
+from .depth_delivery import book_counts, bookless_routes
 from .engine import RunResult, _collect_source_reports, _first_leaf
 from .parking import SimEvent
 from .watchdog import (
@@ -251,7 +251,10 @@ class LiveRuntime:
         for strategy, name in zip(strategies, strategy_names(strategies), strict=True):
             self._add_runner(strategy, name, connection)
         self._routes = [self._route(i) for i in range(len(self.sources))]
+        self._bookless = bookless_routes(self._routes, lambda r: r.strategy.uses_books)
         self._stream_books = [self._book(i, sequencing) for i in range(len(self.sources))]
+        #: Per symbol, depth messages the strategy-side book skipped (see depth_delivery).
+        self.undelivered_skipped: Counter[str] = Counter()
 
     def _add_runner(self, strategy: Strategy, name: str, connection: Connection) -> None:
         runner = _Runner(name, strategy, self.clock, self.progress)
@@ -394,9 +397,11 @@ class LiveRuntime:
         event.ts_local = self.clock.now()
         self.delivered[index] += 1
         book = self._stream_books[index]
-        if book is not None:
-            book.apply(event)
-        for runner in self._routes[index]:
+        targets = self._routes[index]
+        if book is not None and not book.apply(event):
+            targets = self._bookless[index]
+            self.undelivered_skipped[event.symbol] += 1
+        for runner in targets:
             runner.deliver(event)
 
     def _pumped(self) -> None:
@@ -466,8 +471,7 @@ class LiveRuntime:
         """Count what never ran, then give each strategy its ``on_stop``."""
         quality = self.quality
         quality.actions_after_end += self.clock.pending() + self._in_flight
-        for symbol, book in sorted(self.books.items()):
-            quality.books[symbol] = asdict(book.stats) | {"invalid_at_end": int(not book.valid)}
+        quality.books.update(book_counts(self.books, self.undelivered_skipped))
         for runner in self.runners:
             quality.undelivered_at_end += len(runner.inbox)
             quality.tasks_cancelled_at_end += runner.busy

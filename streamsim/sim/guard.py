@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..book import L2Book
+from ..book import AWAITING_SNAPSHOT, L2Book
 from ..errors import ConfigError
 from ..order_checks import GUARD_REJECT as GUARD_REJECT  # noqa: PLC0414 (re-export)
+
+#: Problems of a book that has not started yet: they block, but are not trips.
+_STARTING = ("warmup", AWAITING_SNAPSHOT)
 
 
 @dataclass(frozen=True)
@@ -21,8 +24,9 @@ class GuardConfig:
 
     ``max_spread_ticks`` / ``max_spread_bps``: widest spread allowed. ``max_staleness``:
     longest time (ns, exchange clock) since the book's last message. ``block_crossed`` /
-    ``block_gap``: trip on a crossed book or a sequence gap (an invalid book, whose
-    ``invalid_reason`` says which). ``warmup_messages``: book
+    ``block_gap``: trip on a crossed book, or block on a book out of sync (an invalid
+    book after a sequence gap, or one with update ids before its first snapshot:
+    ``invalid_reason`` says which; the start is not counted as a trip). ``warmup_messages``: book
     messages needed before trading. ``cooldown``: ns the guard stays tripped after the
     condition clears.
     """
@@ -71,7 +75,7 @@ class BookGuard:
             return "warmup"
         if not book.valid:
             reason = book.invalid_reason or "sequence_gap"
-            if config.block_gap if reason == "sequence_gap" else config.block_crossed:
+            if config.block_crossed if reason == "crossed" else config.block_gap:
                 return reason
         if config.block_crossed and book.crossed:
             return "crossed"
@@ -92,7 +96,7 @@ class BookGuard:
             self._last_message = now
         problem = self._problem(book, now)
         if problem is not None:
-            tripped = self.reason is None and problem != "warmup"
+            tripped = self.reason is None and problem not in _STARTING
             if tripped:
                 self.stats.trips[problem] += 1
                 self.stats.count(self.symbol, "trips")
