@@ -134,14 +134,9 @@ def test_a_clean_capture_reads_every_message(tmp_path: Path) -> None:
 
 #: Per trade field, values that must never be read as a trade.
 HOSTILE_TRADE = {
-    "p": ["NaN", "inf", "-28000.1", "0", "1e308", "abc", True, None, [], "280000000.0"]
-    + [
-        "28_004.1",
-        "+28004.1",
-        " 28004.1",
-        "28004.1 ",
-        "2.80041e4",
-        "\uff12\uff18\uff10\uff10\uff14.1",
+    "p": [
+        *("NaN", "inf", "-28000.1", "0", "1e308", "abc", True, None, [], "280000000.0"),
+        *("28_004.1", "+28004.1", " 28004.1", "28004.1 ", "2.80041e4", "\uff12\uff18004.1"),
     ],
     "q": ["NaN", "-inf", "-0.010", "0", "0.0105", "false", False, None, {}, "0_010", "+0.010"],
     "m": ["false", "true", 0, 1, None, "no"],
