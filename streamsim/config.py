@@ -472,6 +472,8 @@ class ExchangeConfig(_Section, frozen=True):
     liquidation_fee_rate: float = 0.0125
     stop_trigger: Literal["last", "mark"] = "last"
     sequencing: Literal["futures", "spot", "none"] = "futures"
+    #: How symbols without a mark_price stream are marked; unset: the run fails at start.
+    mark_fallback: Literal["mid", "last"] | None = None
 
     def rules(self) -> list[Rule]:
         leverage = self.leverage
@@ -657,6 +659,7 @@ class RunConfig(_Section, frozen=True):
             sequencing=_sequencing(venue.sequencing),
             book_policy=self.run.book_policy(self.data.policy),
             plausibility=self.data.plausibility.limits(),
+            mark_fallback=venue.mark_fallback,
         )
 
     def run_options(self, instruments: Sequence[Instrument]) -> dict[str, Any]:
