@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rich.console import Console
 
 import streamsim as ss
 from adapters.binance import SAMPLE_INSTRUMENT, sample_sources
 from adapters.cli import main
+from adapters.cli.progress import summary_table
 from strategies.market_maker import MarketMaker
 from streamsim.config import RunConfig
 from streamsim.feed import synthetic
@@ -371,3 +373,40 @@ def test_a_solvent_run_says_the_account_stayed_whole(tmp_path: Path) -> None:
     assert account.startswith(' class="health">')
     assert "No liquidation; the wallet never went below zero." in account
     assert "liquidations: 0" in result.summary() and "BANKRUPT" not in result.summary()
+
+
+def test_the_cli_summary_shows_the_bankrupt_state_and_the_liquidations() -> None:
+    result, _, _ = _bankrupt_run()
+    console = Console(record=True, width=200)
+    console.print(summary_table(result, "run"))
+    text = console.export_text()
+    assert "liquidations: 0" in text
+    assert "BANKRUPT at 2001-09-09 01:46:41.000 UTC" in text
+    assert "2 later orders rejected (code -9002)" in text
+
+
+class Canceller(Trader):
+    """A :class:`Trader` that also rests a far sell at the start and cancels it once it
+    has sold."""
+
+    resting: ss.OrderHandle | None = None
+
+    async def on_depth(self, update: ss.DepthUpdate, book: Any) -> None:
+        broker = self.ctx.broker
+        if self.resting is None:
+            self.resting = broker.submit(ss.Order(SYMBOL, ss.SELL, 1, price=2000))
+        elif self.sold and self.resting.is_open:
+            broker.cancel(self.resting)
+        await super().on_depth(update, book)
+
+
+def test_a_bankrupt_account_can_still_cancel_its_open_orders() -> None:
+    exchange = ss.SimExchange([BTC], initial_balance=2.0, leverage=20)
+    strategy = Canceller(lots=300, sell_at=900)
+    books = _books([(0, 1000, 1001), (S, 900, 901), (2 * S, 900, 901)])
+    marks = _marks([(S // 2, 100.05), (3 * S // 2, 100.05)])
+    result = ss.run_backtest([books, marks], strategy, exchange=exchange, **OPTIONS)
+    assert result.exchange["bankrupt"] and result.exchange["bankrupt_rejected"] == 1
+    assert strategy.resting is not None
+    assert strategy.resting.status is ss.OrderStatus.CANCELED
+    assert result.exchange["open_orders"] == 0
