@@ -35,8 +35,11 @@ DATASETS: dict[str, tuple[Callable[[], list[Any]], ss.Instrument]] = {
 
 def run(sources: list[Any], instrument: ss.Instrument, trade_depletion: bool) -> dict[str, Any]:
     """The venue's report of one breakout run, and the stops' slippage in ticks."""
-    exchange = ss.SimExchange(
-        [instrument], initial_balance=1_000_000.0, trade_depletion=trade_depletion
+    exchange = ss.SimExchange(  # mark_fallback: the 2024 capture has no mark price stream
+        [instrument],
+        initial_balance=1_000_000.0,
+        trade_depletion=trade_depletion,
+        mark_fallback="mid",
     )
     strategy = StopBreakout(instrument.symbol, distance=20, lots=5, hold=2 * ss.SECOND)
     result = ss.run_backtest(

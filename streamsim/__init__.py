@@ -51,7 +51,7 @@ from .feed.quality import DataQuality, StreamQuality
 from .feed.quarantine import Ingest, Policy, Quarantine, QuarantineCounts
 from .feed.sources import MemorySource, Source, Stream
 from .instruments import ContractKind, Instrument
-from .order_checks import GUARD_REJECT, REJECT_CODES
+from .order_checks import BANKRUPT_REJECT, GUARD_REJECT, REJECT_CODES
 from .orders import (
     Order,
     OrderHandle,
@@ -99,6 +99,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ASK",
+    "BANKRUPT_REJECT",
     "BID",
     "BTCUSDT_BRACKETS",
     "BUY",

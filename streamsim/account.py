@@ -47,13 +47,16 @@ class PositionState:
 @dataclass(frozen=True, slots=True)
 class AccountState:
     """Balances in the margin asset. ``margin_used`` is the positions' initial margin;
-    ``available`` is equity minus it (negative when losses have eaten into it)."""
+    ``available`` is equity minus it (negative when losses have eaten into it).
+    ``bankrupt`` is True from the moment the wallet went below zero: the venue then
+    rejects every new order (code -9002, ``ss.BANKRUPT_REJECT``)."""
 
     wallet: float = 0.0
     equity: float = 0.0
     margin_used: float = 0.0
     maintenance_margin: float = 0.0
     available: float = 0.0
+    bankrupt: bool = False
 
 
 @dataclass(slots=True)

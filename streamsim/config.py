@@ -473,6 +473,8 @@ class ExchangeConfig(_Section, frozen=True):
     stop_trigger: Literal["last", "mark"] = "last"
     sequencing: Literal["futures", "spot", "none"] = "futures"
     trade_depletion: bool = True
+    #: How symbols without a mark_price stream are marked; unset: the run fails at start.
+    mark_fallback: Literal["mid", "last"] | None = None
 
     def rules(self) -> list[Rule]:
         leverage = self.leverage
@@ -659,6 +661,7 @@ class RunConfig(_Section, frozen=True):
             book_policy=self.run.book_policy(self.data.policy),
             plausibility=self.data.plausibility.limits(),
             trade_depletion=venue.trade_depletion,
+            mark_fallback=venue.mark_fallback,
         )
 
     def run_options(self, instruments: Sequence[Instrument]) -> dict[str, Any]:

@@ -73,6 +73,10 @@ UNKNOWN_ORDER_MESSAGE = "Unknown order sent."
 #: streamsim's own reject code for a submit blocked by the book guard (not a venue code).
 GUARD_REJECT = -9001
 GUARD_MESSAGE = "Blocked by the book guard: {}."
+#: streamsim's own reject code for a new order of a bankrupt account (wallet below zero).
+BANKRUPT_REJECT = -9002
+BANKRUPT_MESSAGE = "Account is bankrupt: the wallet balance went below zero."
+BANKRUPT = (BANKRUPT_REJECT, BANKRUPT_MESSAGE)
 
 #: Every reject code a strategy can get from a streamsim venue, with its message.
 REJECT_CODES: dict[int, tuple[str, ...]] = {}
@@ -99,6 +103,7 @@ for _code, _message in (
     NO_SUCH_ORDER,
     (UNKNOWN_ORDER, UNKNOWN_ORDER_MESSAGE),
     (GUARD_REJECT, GUARD_MESSAGE),
+    BANKRUPT,
 ):
     REJECT_CODES[_code] = (*REJECT_CODES.get(_code, ()), _message)
 del _code, _message

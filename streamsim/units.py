@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 NS = 1
 US = 1_000
 MS = 1_000_000
@@ -19,3 +21,10 @@ def seconds(value: float) -> int:
 def millis(value: float) -> int:
     """Convert milliseconds to integer nanoseconds (rounded to the nearest ns)."""
     return round(value * MS)
+
+
+def utc_text(ns: int) -> str:
+    """``ns`` since the epoch as ``YYYY-MM-DD HH:MM:SS.mmm UTC`` (for people, not parsing)."""
+    whole, rest = divmod(int(ns), SECOND)
+    stamp = dt.datetime.fromtimestamp(whole, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{stamp}.{rest // MS:03d} UTC"

@@ -145,7 +145,7 @@ def test_parquet_types_are_fixed(runs: Runs) -> None:
 
 
 def test_empty_run_writes_header_only_tables(tmp_path: Path) -> None:
-    exchange = SimExchange([BTC])
+    exchange = SimExchange([BTC], mark_fallback="mid")
     result = ss.run_backtest(
         synthetic.market("BTCUSDT", START, n_depth=50, n_trades=10),
         ss.Strategy(),

@@ -398,7 +398,7 @@ def test_strategy_strings_are_neutralised_in_every_csv_and_kept_in_parquet(
     result = ss.run_backtest(
         synthetic.market("BTCUSDT", FUNDING_START, n_depth=1_500, n_trades=400, seed=SEED),
         Hostile(),
-        exchange=ss.SimExchange([BTC_TEST]),
+        exchange=ss.SimExchange([BTC_TEST], mark_fallback="mid"),
     )
     out = tmp_path / "run"
     write_artifacts(result, out)

@@ -17,7 +17,7 @@ from adapters.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = Path(sys.executable).with_name("streamsim")
-SAMPLE = '[data]\nadapter = "sample"\nkinds = ["trades"]\n'
+SAMPLE = '[data]\nadapter = "sample"\nkinds = ["trades", "mark_price"]\n'
 MM = '[strategy]\nclass = "strategies.market_maker:MarketMaker"\n'
 
 

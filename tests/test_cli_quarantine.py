@@ -33,7 +33,8 @@ def config(tmp_path: Path, root: Path, policy: str) -> Path:
         tmp_path / f"{policy}.toml",
         '[strategy]\nclass = "strategies.market_maker:MarketMaker"\n'
         f'[data]\nadapter = "cryptohftdata"\nroot = "{root}"\nsymbols = ["BTCUSDT"]\n'
-        f'kinds = ["depth", "trades"]\nstart = {SAMPLE_START}\nend = {SAMPLE_END - 1}\n'
+        'kinds = ["depth", "trades", "mark_price"]\n'
+        f"start = {SAMPLE_START}\nend = {SAMPLE_END - 1}\n"
         f'policy = "{policy}"\n',
     )
 

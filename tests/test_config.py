@@ -91,6 +91,7 @@ liquidation_fee_rate = 0.01
 stop_trigger = "mark"
 sequencing = "spot"
 trade_depletion = false
+mark_fallback = "last"
 
 [exchange.fees]
 maker = -0.0001
@@ -210,6 +211,8 @@ def test_the_builders_make_what_the_config_says() -> None:
     assert exchange.participation == 0.5
     assert isinstance(exchange.queue, ss.PowerQueue) and exchange.queue.n == 3.0
     assert exchange.stop_trigger == "mark" and exchange.trade_depletion is False
+    assert exchange.stop_trigger == "mark"
+    assert exchange.mark_fallback == "last"
     assert isinstance(options["clock"], ss.PacedClock) and options["clock"].speed == 4.0
     assert options["sequencing"] is None and options["out_of_order"] == "clamp"
     assert options["linger"] == 10 * ss.SECOND and options["prefetch"] == 8

@@ -91,7 +91,7 @@ def test_bad_overrides_still_name_the_key(override: str, message: str) -> None:
 def test_the_cli_switches_the_latency_model_with_set(tmp_path: Path) -> None:
     config = tmp_path / "min.toml"
     config.write_text(
-        '[data]\nkinds = ["depth", "trades"]\nend = "2023-04-04T23:59:30Z"\n'
+        '[data]\nkinds = ["depth", "trades", "mark_price"]\nend = "2023-04-04T23:59:30Z"\n'
         '[strategy]\nclass = "strategies.market_maker:MarketMaker"\n'
         '[latency]\nmodel = "constant"\nentry = "5ms"\n',
         encoding="utf-8",

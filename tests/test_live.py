@@ -87,7 +87,7 @@ def _market() -> list[ss.MemorySource]:
 
 def _options() -> dict[str, Any]:
     return {
-        "exchange": ss.SimExchange([BTC], initial_balance=1_000_000.0),
+        "exchange": ss.SimExchange([BTC], initial_balance=1_000_000.0, mark_fallback="mid"),
         "latency": ss.ConstantLatency(LATENCY),
         "feed": ss.Constant(0),
     }

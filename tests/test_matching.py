@@ -331,7 +331,7 @@ def test_orders_match_the_book_at_arrival_not_at_sending() -> None:
         np.arange(2, dtype=np.int64),
     )
     strategy = SendAt()
-    exchange = SimExchange([BTC], sequencing=None)
+    exchange = SimExchange([BTC], sequencing=None, mark_fallback="mid")
     ss.run_backtest(
         [depth_source, ss.MemorySource([trades])],
         strategy,
@@ -399,7 +399,7 @@ def test_amend_is_cancel_replace() -> None:
     result = ss.run_backtest(
         [ss.MemorySource([book])],
         strategy,
-        exchange=SimExchange([BTC], sequencing=None),
+        exchange=SimExchange([BTC], sequencing=None, mark_fallback="mid"),
         latency=ss.ConstantLatency(ss.MS),
         sequencing=None,
     )
@@ -547,7 +547,7 @@ def test_random_latency_never_reorders_responses_and_uses_books_false_gets_none(
     ss.run_backtest(
         synthetic.market("BTCUSDT", 10**18, n_depth=2_000, n_trades=300),
         [strategy, BookReader()],
-        exchange=SimExchange([BTC]),
+        exchange=SimExchange([BTC], mark_fallback="mid"),
         latency=ss.LognormalLatency(entry_median=20 * ss.MS, sigma=1.5, seed=1),
     )
     accepted = [s for s in strategy.statuses.values() if s != ["REJECTED"]]

@@ -407,7 +407,7 @@ def test_an_invalid_enum_value_aborts_a_run_with_a_strategy_error_naming_strateg
         ss.run_backtest(
             [ss.MemorySource([book])],
             Sloppy(),
-            exchange=SimExchange([BTC], sequencing=None),
+            exchange=SimExchange([BTC], sequencing=None, mark_fallback="mid"),
             sequencing=None,
         )
     message = str(caught.value)

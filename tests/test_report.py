@@ -139,7 +139,7 @@ def test_long_series_are_downsampled(tmp_path: Path) -> None:
 
 
 def test_empty_run_renders(tmp_path: Path) -> None:
-    exchange = SimExchange([BTC])
+    exchange = SimExchange([BTC], mark_fallback="mid")
     result = ss.run_backtest(
         synthetic.market("BTCUSDT", START, n_depth=50, n_trades=10),
         ss.Strategy(),

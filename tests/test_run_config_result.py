@@ -15,7 +15,7 @@ from streamsim.results.artifacts import write_artifacts
 CONFIG = """
 [data]
 adapter = "sample"
-kinds = ["depth", "trades"]
+kinds = ["depth", "trades", "mark_price"]
 
 [strategy]
 class = "strategies.market_maker:MarketMaker"
@@ -33,7 +33,10 @@ end = "2023-04-04T23:59:20Z"
 def test_a_run_config_result_carries_its_config_and_its_manifest_replays(tmp_path: Path) -> None:
     config = ss.RunConfig.from_toml(CONFIG)
     result = ss.run_config(
-        config, sample_sources(["depth", "trades"]), MarketMaker(SAMPLE_SYMBOL), [SAMPLE_INSTRUMENT]
+        config,
+        sample_sources(["depth", "trades", "mark_price"]),
+        MarketMaker(SAMPLE_SYMBOL),
+        [SAMPLE_INSTRUMENT],
     )
     assert result.config is config
     first, second = tmp_path / "first", tmp_path / "second"
@@ -51,7 +54,10 @@ def test_a_run_config_result_carries_its_config_and_its_manifest_replays(tmp_pat
 def test_an_explicit_config_still_wins(tmp_path: Path) -> None:
     config = ss.RunConfig.from_toml(CONFIG)
     result = ss.run_config(
-        config, sample_sources(["depth", "trades"]), MarketMaker(SAMPLE_SYMBOL), [SAMPLE_INSTRUMENT]
+        config,
+        sample_sources(["depth", "trades", "mark_price"]),
+        MarketMaker(SAMPLE_SYMBOL),
+        [SAMPLE_INSTRUMENT],
     )
     write_artifacts(result, tmp_path / "out", config={"mine": 1}, seed=3)
     manifest = orjson.loads((tmp_path / "out" / "manifest.json").read_bytes())

@@ -181,7 +181,9 @@ def test_no_taker_fill_is_on_a_level_a_trade_printed_through(
 
 
 def breakout(sources: list[object], instrument: ss.Instrument, depletion: bool) -> dict[str, int]:
-    exchange = ss.SimExchange([instrument], initial_balance=1e6, trade_depletion=depletion)
+    exchange = ss.SimExchange(  # the 2024 capture has no mark price stream
+        [instrument], initial_balance=1e6, trade_depletion=depletion, mark_fallback="mid"
+    )
     strategy = StopBreakout(instrument.symbol, distance=20, lots=5, hold=2 * ss.SECOND)
     latency = ss.LognormalLatency(entry_median=20 * ss.MS, floor=5 * ss.MS, seed=7)
     result = ss.run_backtest(sources, strategy, exchange=exchange, latency=latency)

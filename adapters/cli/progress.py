@@ -16,6 +16,7 @@ from adapters.cli.config import format_time
 from streamsim.feed.batches import Batch
 from streamsim.feed.quality import DataQuality
 from streamsim.feed.sources import Source, Stream
+from streamsim.sim.venue_report import account_lines
 
 
 class _Progress:
@@ -105,7 +106,8 @@ def book_health_text(quality: DataQuality) -> str:
 
 
 def summary_table(result: ss.RunResult, title: str) -> Table:
-    """The run summary: events, fills, equity, return, drawdown, maker share, notes."""
+    """The run summary: events, fills, equity, the account's liquidations and bankrupt
+    state, return, drawdown, maker share, notes."""
     venue = result.exchange
     stats: Mapping[str, Any] = result.metrics
     table = Table(title=title, show_header=False)
@@ -119,6 +121,10 @@ def summary_table(result: ss.RunResult, title: str) -> Table:
         table.add_row("fills", f"{venue['fills']:,} ({venue.get('maker_fills', 0):,} maker)")
     if "equity" in venue:
         table.add_row("equity", f"{venue['equity']:,.2f}")
+    account = account_lines(venue)
+    if account:
+        style = "bold red" if venue.get("bankrupt") else None
+        table.add_row("account", escape("\n".join(account)), style=style)
 
     def pct(key: str) -> str:
         value = stats.get(key)

@@ -347,12 +347,18 @@ def _versions() -> dict[str, str]:
 
 
 def _run_summary(result: RunResult) -> dict[str, Any]:
-    """The run's simulated facts (no wall-clock time) and its run-level quality counts."""
+    """The run's simulated facts (no wall-clock time), the account's fate (bankrupt state,
+    liquidations, mark fallback) and its run-level quality counts."""
     quality = result.quality.to_dict()
     quality.pop("streams")
-    asset = (result.exchange or {}).get("margin_asset")
+    venue = result.exchange or {}
+    account_keys = (
+        *("bankrupt", "bankrupt_at_ns", "bankrupt_balance", "bankrupt_rejected"),
+        *("liquidation_fills", "mark_fallback"),
+    )
     return {
-        "margin_asset": asset,
+        "margin_asset": venue.get("margin_asset"),
+        "account": {key: venue[key] for key in account_keys if key in venue} or None,
         "start_time": result.start_time,
         "end_time": result.end_time,
         "events": dict(sorted(result.events.items())),

@@ -9,7 +9,6 @@ line, keeping each bucket's minimum and maximum.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import itertools
 import math
@@ -25,6 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..feed.quality import book_health_line
+from ..order_checks import BANKRUPT_REJECT
+from ..units import utc_text
 from .atomic import replace_file
 from .metrics import SUMMARY_KEYS
 
@@ -145,11 +146,7 @@ def format_value(value: object) -> str:
 
 
 def _utc(ns: int | None) -> str:
-    if ns is None:
-        return _DASH
-    seconds, rest = divmod(int(ns), 1_000_000_000)
-    stamp = dt.datetime.fromtimestamp(seconds, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{stamp}.{rest // 1_000_000:03d} UTC"
+    return _DASH if ns is None else utc_text(ns)
 
 
 def _num(x: float) -> str:
@@ -633,6 +630,53 @@ def _health_section(manifest: Mapping[str, Any]) -> str:
     )
 
 
+def _account_section(manifest: Mapping[str, Any], fills: Sequence[Mapping[str, Any]]) -> str:
+    """The account's fate: bankrupt (when, at what wallet, orders rejected) and every
+    liquidation (time, symbol, side, price, qty); warning-styled if either happened,
+    absent for a run without an account."""
+    run = manifest.get("run") or {}
+    account = run.get("account") or {}
+    liquidations = [f for f in fills if f.get("liquidity") == "liquidation"]
+    if not account and not liquidations:
+        return ""
+    asset = run.get("margin_asset") or ""
+    lead = []
+    if account.get("bankrupt"):
+        wallet = _number(account.get("bankrupt_balance"))
+        lead.append(
+            f"<p><strong>Warning: the account went bankrupt</strong> at "
+            f"{_e(_utc(account.get('bankrupt_at_ns')))}: its wallet fell to "
+            f"{_e(format_value(wallet))} {_e(asset)}. Every later new order was rejected "
+            f"(code {BANKRUPT_REJECT}): "
+            f"{_e(format_value(account.get('bankrupt_rejected', 0)))} orders. "
+            "Results after that time are those of an account that could not trade.</p>"
+        )
+    count = len(liquidations)
+    if liquidations:
+        lead.append(
+            f"<p><strong>{count} liquidation fill{'s' if count != 1 else ''}</strong>: "
+            "positions closed by the venue at the mark price.</p>"
+        )
+        rows = [
+            (
+                _utc(f.get("ts")),
+                f.get("symbol"),
+                "buy" if f.get("side") == 1 else "sell",
+                f.get("price"),
+                f.get("qty"),
+                f.get("notional"),
+                f.get("realized_pnl"),
+            )
+            for f in liquidations
+        ]
+        header = ("time", "symbol", "side", "price", "qty", f"notional {asset}".strip(), "PnL")
+        lead.append(_table(header, rows, text_cols=3))
+    if not lead:
+        lead.append("<p>No liquidation; the wallet never went below zero.</p>")
+    warn = " warn" if account.get("bankrupt") or liquidations else ""
+    return f'<section id="account" class="health{warn}"><h2>Account</h2>{"".join(lead)}</section>\n'
+
+
 def _notes_section(manifest: Mapping[str, Any]) -> str:
     """The data's own caveats: rows quarantined, values flagged as implausible, and every
     note of the run (synthetic streams, skipped files, duplicates); warning-styled when
@@ -699,7 +743,8 @@ def render_report(artifacts_dir: Path | str, *, title: str = "streamsim run repo
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n"
-        f"<body>{_header(data.manifest, title)}\n{_health_section(data.manifest)}"
+        f"<body>{_header(data.manifest, title)}\n"
+        f"{_account_section(data.manifest, tables['fills'])}{_health_section(data.manifest)}"
         f"{_notes_section(data.manifest)}{body}</body></html>\n"
     )
 

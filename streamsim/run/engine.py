@@ -24,6 +24,7 @@ from ..results.record import RunRecord
 from ..sim.broker import SimBroker
 from ..sim.exchange import Exchange, NullExchange
 from ..sim.latency import ConstantLatency, OrderLatency
+from ..sim.venue_report import account_lines
 from ..strategy import Strategy
 from ..units import SECOND
 from .clock import VirtualClock, WallClock
@@ -90,6 +91,7 @@ class RunResult:
                 f"  {name}: {q.delivered:,}/{q.rows:,} delivered, {q.feed_model}"
                 + (f"; {', '.join(changes)}" if changes else "")
             )
+        lines.extend(f"  account: {line}" for line in account_lines(self.exchange))
         lines.extend(f"  note: {note}" for note in self.quality.notes)
         return "\n".join(lines)
 
@@ -181,6 +183,7 @@ async def backtest(
     clock = clock or VirtualClock()
     exchange = exchange or NullExchange()
     quality = DataQuality()
+    quality.notes.extend(exchange.check_streams([str(source.stream) for source in sources]))
     record = RunRecord(quality=quality)
     merge = Merge(
         list(sources),

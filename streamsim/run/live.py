@@ -535,6 +535,7 @@ async def paper_live(
     clock = WallClock(speed, start=0)
     exchange = exchange or NullExchange()
     quality = DataQuality()
+    quality.notes.extend(exchange.check_streams([str(source.stream) for source in sources]))
     record = RunRecord(quality=quality)
     broker = SimBroker(clock, exchange, latency or ConstantLatency(0), record)
     runtime = LiveRuntime(

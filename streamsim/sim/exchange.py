@@ -45,6 +45,12 @@ class Exchange(Protocol):
         """Called once before the run starts."""
         ...
 
+    def check_streams(self, streams: Sequence[str]) -> list[str]:
+        """Called once before the run starts with the names (``SYMBOL.kind``) of the run's
+        streams: raise :class:`~streamsim.errors.ConfigError` for a run the venue cannot
+        account for honestly; return data-quality notes about how it will account."""
+        ...
+
     def on_market(self, events: Sequence[Any], start: int, stop: int) -> int:
         """Apply ``events[start:stop]`` (sorted by ``ts_exchange``).
 
@@ -81,6 +87,9 @@ class NullExchange:
 
     def bind(self, venue: Venue) -> None:
         self._venue = venue
+
+    def check_streams(self, streams: Sequence[str]) -> list[str]:
+        return []  # no account: nothing to mark
 
     def on_market(self, events: Sequence[Any], start: int, stop: int) -> int:
         return stop

@@ -17,6 +17,8 @@ Where each rule lives (this class only routes events and orders to them):
   by the queue rule of :mod:`streamsim.sim.queue_models`;
 * fee rates: :mod:`streamsim.sim.fees`;
 * the account, margin, funding and liquidation: :mod:`streamsim.sim.portfolio`;
+* marks without a mark-price stream: :mod:`streamsim.sim.marking`;
+* the bankrupt state of a wallet below zero: :mod:`streamsim.sim.bankruptcy`;
 * the book guard: :mod:`streamsim.sim.guard`;
 * the report, book health and account updates: :mod:`streamsim.sim.venue_report`.
 """
@@ -54,11 +56,13 @@ from ..orders import (
     TimeInForce,
 )
 from ..results.record import FillRecord, RunRecord
+from .bankruptcy import Bankruptcy
 from .exchange import Venue
 from .fees import FeeModel
 from .fees import Fees as Fees  # noqa: PLC0414 (re-export)
 from .guard import BookGuard, GuardConfig, GuardStats
 from .liquidity import FillAudit, Liquidity
+from .marking import FallbackMarks, MarkFallback, check_mark_fallback, plan_marks
 from .portfolio import BracketTable, Fill, Portfolio, default_brackets
 from .queue_models import Conservative, QueueModel, RestingOrder, check_queue_model
 from .resting import RestingBook
@@ -91,6 +95,7 @@ class SimExchange:
         book_policy: BookPolicy | None = None,
         plausibility: Limits | None = None,
         trade_depletion: bool = True,
+        mark_fallback: MarkFallback | None = None,
     ) -> None:
         if not isinstance(instruments, Mapping):
             instruments = {i.symbol: i for i in instruments}
@@ -101,6 +106,9 @@ class SimExchange:
         self.queue: QueueModel = queue or Conservative()
         check_queue_model(self.queue)
         self.participation = participation
+        self.mark_fallback = check_mark_fallback(mark_fallback)
+        self._fallback: FallbackMarks | None = None  # set by check_streams
+        self.bankruptcy = Bankruptcy()
         self.limits = plausibility or DEFAULT_LIMITS
         tables = {s: default_brackets(s) for s in self.instruments}
         tables.update(brackets or {})
@@ -149,10 +157,18 @@ class SimExchange:
     def _sync_ledger(self) -> None:
         sync_ledger(self.record, self.portfolio)
 
+    def check_streams(self, streams: Sequence[str]) -> list[str]:
+        """Symbols without a mark_price stream: a :class:`ConfigError` at start, or marked
+        from ``mark_fallback`` (:mod:`streamsim.sim.marking`); returns its data notes."""
+        self._fallback = plan_marks(self.instruments, streams, self.mark_fallback)
+        return [] if self._fallback is None else self._fallback.notes()
+
     def snapshot(self, now: int) -> AccountUpdate:
         """The account now, with every symbol's position (reason ``SNAPSHOT``)."""
+        symbols = sorted(self.instruments)
+        bankrupt = self.bankruptcy.bankrupt
         return account_update(
-            self.portfolio, now, AccountReason.SNAPSHOT, "", 0.0, sorted(self.instruments)
+            self.portfolio, now, AccountReason.SNAPSHOT, "", 0.0, symbols, bankrupt
         )
 
     def report(self) -> dict[str, Any]:
@@ -166,6 +182,8 @@ class SimExchange:
             self.books,
             self.guard_stats,
             self._guards,
+            self.bankruptcy,
+            self._fallback,
         ) | {
             "trade_depletion": self.trade_depletion,
             "fill_audit": asdict(self.fill_audit),
@@ -233,7 +251,8 @@ class SimExchange:
         """Send the account update of a change on ``symbol`` (before the order update)."""
         assert self._venue is not None, "SimExchange used before bind()"
         self._sync_ledger()
-        update = account_update(self.portfolio, now, reason, symbol, change, [symbol])
+        bankrupt = self.bankruptcy.check(now, self.portfolio.wallet)
+        update = account_update(self.portfolio, now, reason, symbol, change, [symbol], bankrupt)
         update.ref = ref
         self._produced = True
         self._venue.respond(update)
@@ -294,17 +313,20 @@ class SimExchange:
         if not self.record.equity_times and start < stop:
             self._sample(events[start].ts_exchange)
         stops = self.stops
+        fallback = self._fallback
+        books = self.books
         for i in range(start, stop):
             event = events[i]
             kind = type(event)
-            if event.symbol not in self.books:
-                continue
-            if kind is DepthUpdate:
-                self._on_depth(event)
-            elif kind is Trade:
-                self._on_trade(event)
-            elif kind is MarkPrice:
-                self._on_mark(event)
+            if event.symbol in books:
+                if kind is DepthUpdate:
+                    self._on_depth(event)
+                elif kind is Trade:
+                    self._on_trade(event)
+                elif kind is MarkPrice:
+                    self._on_mark(event)
+                if fallback is not None and kind is fallback.event_type:
+                    self._fallback_mark(fallback, event)
             if stops.triggered and (
                 i + 1 == stop or events[i + 1].ts_exchange > event.ts_exchange
             ):  # the instant is over: what its trades left is what the stops meet
@@ -360,12 +382,23 @@ class SimExchange:
             if paid:
                 self._tell_account(now, AccountReason.FUNDING_FEE, symbol, paid)
         self._funding[symbol] = (mark.next_funding_time, mark.funding_rate)
-        stops = self.stops
-        stops.mark[symbol] = mark.mark
         check_mark_against_mid(
             self.record.quality, mark, self.books[symbol], self.instruments[symbol], self.limits
         )
-        self.portfolio.mark(now, symbol, mark.mark)
+        self._apply_mark(symbol, mark.mark, now)
+
+    def _fallback_mark(self, fallback: FallbackMarks, event: DepthUpdate | Trade) -> None:
+        """Mark a symbol without a mark stream from its fallback, when one is due."""
+        symbol = event.symbol
+        price = fallback.price(event, self.books[symbol], self.instruments[symbol])
+        if price is not None:
+            self._apply_mark(symbol, price, event.ts_exchange)
+
+    def _apply_mark(self, symbol: str, price: float, now: int) -> None:
+        """A new mark: value the positions, trigger mark stops, check liquidation."""
+        stops = self.stops
+        stops.mark[symbol] = price
+        self.portfolio.mark(now, symbol, price)
         self._sample(now)
         if stops.waiting:
             stops.on_price(symbol, "mark")
@@ -440,6 +473,8 @@ class SimExchange:
 
     def _check(self, order: Order, now: int) -> tuple[int, str] | None:
         """Why the venue rejects ``order`` now (:func:`~streamsim.order_checks.venue_reject`)."""
+        if self.bankruptcy.bankrupt:
+            return self.bankruptcy.reject()
         symbol = order.symbol
         return venue_reject(
             order,

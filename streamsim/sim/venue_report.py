@@ -14,8 +14,12 @@ from typing import Any
 
 from ..account import AccountReason, AccountState, AccountUpdate, PositionState
 from ..book import L2Book
+from ..order_checks import BANKRUPT_REJECT
 from ..results.record import RunRecord
+from ..units import utc_text
+from .bankruptcy import Bankruptcy
 from .guard import GuardStats
+from .marking import FallbackMarks
 from .portfolio import LIQUIDATION_REF, Portfolio
 
 
@@ -34,15 +38,17 @@ def account_update(
     symbol: str,
     change: float,
     symbols: list[str],
+    bankrupt: bool = False,
 ) -> AccountUpdate:
     """The account now, with the positions of ``symbols``; ``change`` is the wallet change
-    of the event on ``symbol`` that caused it."""
+    of the event on ``symbol`` that caused it; ``bankrupt`` the venue's bankrupt state."""
     state = AccountState(
         wallet=portfolio.wallet,
         equity=portfolio.equity,
         margin_used=portfolio.initial_margin(),
         maintenance_margin=portfolio.maintenance_margin(),
         available=portfolio.available_balance,
+        bankrupt=bankrupt,
     )
     positions = []
     for name in symbols:
@@ -86,8 +92,11 @@ def venue_report(
     books: Mapping[str, L2Book],
     guard_stats: GuardStats,
     guarded: Collection[str],
+    bankruptcy: Bankruptcy | None = None,
+    fallback: FallbackMarks | None = None,
 ) -> dict[str, Any]:
-    """Fills, costs, the account, guard counts and book counts."""
+    """Fills, costs, the account (with its bankrupt state), how symbols without a mark
+    stream were marked, guard counts and book counts."""
     fills = portfolio.fills
     by_reason: dict[str, float] = {}
     for entry in portfolio.ledger:
@@ -104,6 +113,10 @@ def venue_report(
         "wallet": portfolio.wallet,
         "equity": portfolio.equity,
         "positions": {s: portfolio.position(s).lots for s in sorted(books)},
+        **(bankruptcy or Bankruptcy()).report(),
+        "mark_fallback": None
+        if fallback is None
+        else {"source": fallback.source, "marks": dict(fallback.marks)},
         "open_orders": open_orders,
         "median_queue_wait_ns": waits[len(waits) // 2] if waits else None,
         "guard_trips": dict(guard_stats.trips),
@@ -111,3 +124,20 @@ def venue_report(
         "books": {s: asdict(b.stats) for s, b in sorted(books.items())},
         "book_health": book_health(books, guard_stats, guarded),
     }
+
+
+def account_lines(report: Mapping[str, Any]) -> list[str]:
+    """What a person must not miss about the account, from a venue's :func:`venue_report`:
+    its liquidations, and whether (when, at what wallet) it went bankrupt; [] for a venue
+    that keeps no account."""
+    if "bankrupt" not in report:
+        return []
+    asset = report.get("margin_asset") or ""
+    lines = [f"liquidations: {report.get('liquidation_fills', 0):,}"]
+    at = report.get("bankrupt_at_ns")
+    if report["bankrupt"] and at is not None:
+        lines.append(
+            f"BANKRUPT at {utc_text(at)}: wallet {report['bankrupt_balance']:,.2f} {asset}; "
+            f"{report['bankrupt_rejected']:,} later orders rejected (code {BANKRUPT_REJECT})"
+        )
+    return lines
