@@ -559,6 +559,10 @@ class OutputConfig(_Section, frozen=True):
     dir: str | None = None
     report: bool = True
 
+    def rules(self) -> list[Rule]:
+        empty = self.dir is not None and not self.dir.strip()
+        return [(not empty, "dir", "a directory path (not empty)", self.dir)]
+
 
 class RunConfig(_Section, frozen=True):
     """A whole run (see the module docstring and ``docs/config.md``)."""

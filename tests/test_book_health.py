@@ -422,3 +422,35 @@ def test_the_cli_shows_a_crossed_book_and_fails_on_it_by_default(tmp_path: Path)
     assert "no notes" not in shown.stdout
     html = (tmp_path / "b" / "report.html").read_text()
     assert 'class="health warn"' in html and "1 crossed" in html
+
+
+def _edit_a_message(root: Path, column: str, value: Any) -> int:
+    """Set ``column`` of every row of one depth message in the middle of the day; its row."""
+    path = root / DAY05
+    table = pq.read_table(path)
+    finals = table["final_update_id"].to_numpy()
+    target = int(np.unique(finals)[len(np.unique(finals)) // 2])
+    rows = finals == target
+    values = table[column].to_numpy().copy()
+    values[rows] = target + 5 if value == "after_final" else value
+    index = table.schema.get_field_index(column)
+    table = table.set_column(index, column, pa.array(values, type=table.schema.field(column).type))
+    pq.write_table(table, path)
+    return int(np.flatnonzero(rows)[0])
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("prev_final_update_id", -1, "sequence gap"),  # a chained stream lost one id
+        ("first_update_id", "after_final", "after final_update_id"),
+    ],
+)
+def test_impossible_update_ids_are_data_errors_naming_file_row_and_column(
+    tmp_path: Path, column: str, value: Any, reason: str
+) -> None:
+    root = _sample_copy(tmp_path)
+    row = _edit_a_message(root, column, value)
+    with pytest.raises(ss.DataError) as info:
+        ss.run_backtest(_sources(root), Seller(), exchange=SimExchange([SAMPLE_INSTRUMENT]))
+    assert f"{root / DAY05}, row {row}, column '{column}': {reason}" in str(info.value)

@@ -316,3 +316,22 @@ def test_debug_shows_the_traceback_of_a_user_mistake_too(tmp_path: Path) -> None
     assert done.returncode == 2
     assert "run.speed: expected a finite number" in done.stdout
     assert "Traceback" in done.stderr and "ConfigError" in done.stderr
+
+
+@pytest.mark.parametrize("options", [["--out", ""], ["--out", "  "], ["--set", "output.dir=''"]])
+def test_an_empty_output_path_is_a_usage_error_not_the_default_directory(
+    tmp_path: Path,
+    options: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = write(tmp_path / "c.toml", f"{SAMPLE}{MM}")
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(["run", str(config), *options])
+    except SystemExit as exit_:  # argparse's usage error
+        code = exit_.code
+    assert code == 2
+    out = capsys.readouterr()
+    assert "empty" in out.out + out.err
+    assert not (tmp_path / "runs").exists()

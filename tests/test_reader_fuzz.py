@@ -421,3 +421,21 @@ def test_damaged_parquet_files_give_only_named_errors(tmp_path: Path) -> None:
             _parquet_run(root)
         except Exception as exc:
             assert_named(exc, path)
+
+
+@pytest.mark.parametrize(
+    ("override", "field", "reason"),
+    [({"U": 200}, "U", "after the final update id"), ({"pu": "102"}, "pu", "not an integer")],
+)
+def test_impossible_diff_ids_fail_naming_line_and_field(
+    tmp_path: Path, override: dict[str, Any], field: str, reason: str
+) -> None:
+    lines = _capture_lines()
+    recv, raw = lines[3].split(" ", 1)  # line 4: the third diff
+    envelope = json.loads(raw)
+    envelope["data"].update(override)
+    lines[3] = f"{recv} {json.dumps(envelope)}"
+    path = _write_capture(tmp_path / "ids.gz", lines)
+    with pytest.raises(ss.DataError, match=rf"line 4, column '{field}': {reason}") as info:
+        read_capture(path, {SYMBOL: INSTRUMENT})
+    assert_named(info.value, path)

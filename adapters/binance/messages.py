@@ -547,6 +547,9 @@ def collect_depth(
         else:
             bids = data["b"]
             asks = data["a"]
+            if "pu" in data and (reason := int_problem(data["pu"])) is not None:
+                rejects.one(i, "pu", reason)
+                continue
             first[i] = data["U"]
             final[i] = data["u"]
             prev[i] = data.get("pu", -1)
@@ -565,6 +568,9 @@ def collect_depth(
     recv = np.asarray(recv_ns, dtype=np.int64)
     exchange = _times(rejects, limits, ts, "E", optional=True)
     _clock(rejects, limits, exchange, recv, "E")
+    first_ids = np.asarray(first, dtype=np.int64)
+    final_ids = np.asarray(final, dtype=np.int64)
+    _value_flags(rejects, (Flag(first_ids > final_ids, "U", "after the final update id 'u'"),))
     with np.errstate(invalid="ignore"):
         _value_flags(
             rejects,
@@ -578,8 +584,8 @@ def collect_depth(
     return DepthColumns(
         ts_exchange=_fill_missing(exchange, recv),
         ts_recv=recv,
-        first=np.asarray(first, dtype=np.int64),
-        final=np.asarray(final, dtype=np.int64),
+        first=first_ids,
+        final=final_ids,
         prev_final=np.asarray(prev, dtype=np.int64),
         is_snapshot=np.asarray(snap, dtype=np.bool_),
         level_offsets=offsets,

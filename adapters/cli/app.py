@@ -27,6 +27,13 @@ from adapters.cli.validate import cmd_validate
 FORCE_HELP = "replace an existing output directory wholly (only a previous run's)"
 
 
+def _path(text: str) -> str:
+    """A path argument: an empty one is a usage error, never the default's stand-in."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; give a file or directory")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``streamsim``."""
     parser = argparse.ArgumentParser(prog="streamsim", description=__doc__.splitlines()[0])
@@ -35,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run the bundled sample with the market maker")
-    demo.add_argument("--out", default="runs/demo", help="artifacts directory")
+    demo.add_argument("--out", type=_path, default="runs/demo", help="artifacts directory")
     demo.add_argument("--force", action="store_true", help=FORCE_HELP)
     demo.set_defaults(handler=cmd_demo)
 
@@ -49,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--mode", choices=MODES, help="override run.mode")
     run.add_argument("--speed", type=float, help="override run.speed (paper-replay, paper-live)")
-    run.add_argument("--out", help="artifacts directory (default output.dir or runs/<name>)")
+    run.add_argument(
+        "--out", type=_path, help="artifacts directory (default output.dir or runs/<name>)"
+    )
     run.add_argument("--force", action="store_true", help=FORCE_HELP)
     run.set_defaults(handler=cmd_run)
 
@@ -57,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument(
         "--data", required=True, help="'sample', a CryptoHFTData root, or a config .toml"
     )
-    comp.add_argument("--out", required=True, help="store directory")
+    comp.add_argument("--out", type=_path, required=True, help="store directory")
     comp.add_argument("--symbol", help="symbols, comma-separated")
     comp.add_argument("--kinds", help="kinds, comma-separated")
     comp.add_argument("--start", help="ISO-8601 UTC, inclusive")
@@ -89,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rebuild report.html from a run's artifacts")
     rep.add_argument("artifacts", help="artifacts directory (from run or demo)")
-    rep.add_argument("--out", help="HTML file (default <artifacts>/report.html)")
+    rep.add_argument("--out", type=_path, help="HTML file (default <artifacts>/report.html)")
     rep.add_argument(
         "--check", action="store_true", help="only verify the files against the manifest"
     )

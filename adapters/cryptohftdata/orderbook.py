@@ -68,6 +68,7 @@ class DepthState:
     last_key: int | None = None
     last_time: int | None = None
     last_final: int | None = None  # final_update_id of the last diff kept
+    chained: bool = False  # a diff had a prev_final_update_id: the stream is chained by it
     bad_keys: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     recent_keys: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
@@ -236,7 +237,8 @@ def check_messages(frame: Frame, state: DepthState, ingest: Ingest, file: str) -
 
     ``frame`` holds whole messages grouped by message key. Dropped: messages with a bad
     row (reported when decoded), messages whose rows disagree on their shared fields,
-    update ids not after the previous message's (stale or duplicate), and ``event_time``
+    update ids not after the previous message's (stale or duplicate), a
+    ``first_update_id`` after the message's ``final_update_id``, and ``event_time``
     going backwards while update ids increase (the stream cannot be re-sorted by time
     without breaking the update-id chain).
     """
@@ -286,6 +288,9 @@ def check_messages(frame: Frame, state: DepthState, ingest: Ingest, file: str) -
             state.conflicting_duplicates += int((old & hit).sum())
             reasons.append((old & hit, "final_update_id", CONFLICTING))
         reasons.append((old & ~hit, "final_update_id", "update id not increasing"))
+    inverted = frame["first_update_id"][starts] > frame["final_update_id"][starts]
+    if inverted.any():
+        reasons.append((inverted, "first_update_id", "after final_update_id"))
     times = frame["event_time"][starts]
     snapshot = frame["event_type"][starts] == _SNAPSHOT
     # The update-id chain's times must not go back; a snapshot is not part of the chain.
@@ -384,7 +389,7 @@ def check_chain(frame: Frame, state: DepthState, ingest: Ingest, file: str) -> N
     """Report each break of the diffs' update-id chain: a diff whose
     ``prev_final_update_id`` is not the previous diff's ``final_update_id`` (Binance
     futures ``pu`` / ``u``, :mod:`streamsim.sequencing`; snapshots are outside the chain;
-    -1 means no id, unchecked).
+    -1 means no id, unchecked, in a stream that never had one).
 
     Such a message is not bad in itself (one before it is missing), so under quarantine it
     is recorded and counted but kept: the run's book sees the gap and resyncs. Under the
@@ -400,7 +405,11 @@ def check_chain(frame: Frame, state: DepthState, ingest: Ingest, file: str) -> N
     first = frame["first_update_id"][diffs]
     ok, before = links(first, final, prev, futures=True, before=state.last_final)
     state.last_final = int(final[-1])
-    breaks = np.flatnonzero(~ok & (before >= 0) & (prev >= 0))
+    # -1 is "no id" only in a stream that never had one: once chained, a -1 is a break.
+    has_prev = prev >= 0
+    chained = np.logical_or.accumulate(np.concatenate(([state.chained], has_prev[:-1])))
+    state.chained = bool(chained[-1] or has_prev[-1])
+    breaks = np.flatnonzero(~ok & (before >= 0) & (has_prev | chained))
     if not len(breaks):
         return
     sizes = np.diff(np.append(starts, len(key)))
