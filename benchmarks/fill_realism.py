@@ -1,8 +1,9 @@
 """Fill realism: stop and taker fills on liquidity a trade had already printed through.
 
 Runs the stop-entry breakout (``strategies.StopBreakout``: a buy and a sell stop around
-the last trade, market exit after a hold) over the bundled sample and a real Binance
-USD-M capture, with trade depletion on and off, and prints per run how many stop fills
+the last trade, market exit after a hold) and a sweep chaser (a market order after each
+large trade, in its direction) over the bundled sample and the real Binance
+USD-M captures, with trade depletion on and off, and prints per run how many stop fills
 and other taker fills took a level a trade had printed through since the symbol's last
 depth message (``SimExchange.report()["fill_audit"]``), and where the stops filled
 against their stop price. The last line sums the on / off figures.
@@ -18,12 +19,22 @@ from typing import Any
 
 import streamsim as ss
 from adapters.binance import SAMPLE_INSTRUMENT, capture_sources, sample_sources
-from strategies import StopBreakout
+from strategies import StopBreakout, SweepChaser, Tracked
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BTC = ss.Instrument("BTCUSDT", tick_size="0.1", lot_size="0.001")
 DATASETS: dict[str, tuple[Callable[[], list[Any]], ss.Instrument]] = {
     "sample (2023-04-04 BTCUSDT, 8.6 min)": (sample_sources, SAMPLE_INSTRUMENT),
+    "binance-usdm-capture btcusdt_20230404-05 (8.6 min, raw)": (
+        lambda: capture_sources(
+            [
+                DATA / "binance-usdm-capture" / "btcusdt_20230404.dat.gz",
+                DATA / "binance-usdm-capture" / "btcusdt_20230405.dat.gz",
+            ],
+            {"BTCUSDT": BTC},
+        ),
+        BTC,
+    ),
     "binance-usdm-capture btcusdt_20240808 (5.7 min)": (
         lambda: capture_sources(
             [DATA / "binance-usdm-capture" / "btcusdt_20240808.gz"], {"BTCUSDT": BTC}
@@ -33,15 +44,22 @@ DATASETS: dict[str, tuple[Callable[[], list[Any]], ss.Instrument]] = {
 }
 
 
-def run(sources: list[Any], instrument: ss.Instrument, trade_depletion: bool) -> dict[str, Any]:
-    """The venue's report of one breakout run, and the stops' slippage in ticks."""
+def run(
+    sources: list[Any],
+    instrument: ss.Instrument,
+    trade_depletion: bool,
+    strategy: Tracked | None = None,
+) -> dict[str, Any]:
+    """The venue's report of one run (the breakout by default), and the stops' slippage in
+    ticks."""
     exchange = ss.SimExchange(  # mark_fallback: the 2024 capture has no mark price stream
         [instrument],
         initial_balance=1_000_000.0,
         trade_depletion=trade_depletion,
         mark_fallback="mid",
     )
-    strategy = StopBreakout(instrument.symbol, distance=20, lots=5, hold=2 * ss.SECOND)
+    if strategy is None:
+        strategy = StopBreakout(instrument.symbol, distance=20, lots=5, hold=2 * ss.SECOND)
     result = ss.run_backtest(
         sources,
         strategy,
@@ -51,7 +69,7 @@ def run(sources: list[Any], instrument: ss.Instrument, trade_depletion: bool) ->
     report = dict(result.exchange)
     slips = []
     for record in exchange.record.fills:
-        stop = strategy.stop_prices.get(record.client_id)
+        stop = getattr(strategy, "stop_prices", {}).get(record.client_id)
         if stop is None or record.fill.price_ticks is None:
             continue
         slips.append((record.fill.price_ticks - stop) * record.fill.side)
@@ -80,7 +98,20 @@ def main() -> None:
             row[1] += audit["stop_fills"]
             row[2] += audit["taker_fills_printed_through"]
             row[3] += audit["taker_fills"]
+    chased = {True: [0, 0], False: [0, 0]}
+    for name, (make, instrument) in DATASETS.items():
+        for depletion in (False, True):
+            audit = run(make(), instrument, depletion, SweepChaser(instrument.symbol))["fill_audit"]
+            print(
+                f"{name}, sweep chaser, trade depletion {'on ' if depletion else 'off'}: "
+                f"taker fills on printed-through levels {audit['taker_fills_printed_through']} "
+                f"of {audit['taker_fills']}"
+            )
+            chased[depletion][0] += audit["taker_fills_printed_through"]
+            chased[depletion][1] += audit["taker_fills"]
     on, off = totals[True], totals[False]
+    on[2], on[3] = on[2] + chased[True][0], on[3] + chased[True][1]
+    off[2], off[3] = off[2] + chased[False][0], off[3] + chased[False][1]
     print(
         f"printed-through fills, trade depletion on: stops {on[0]}/{on[1]}, takers "
         f"{on[2]}/{on[3]}; off: stops {off[0]}/{off[1]}, takers {off[2]}/{off[3]}"

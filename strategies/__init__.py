@@ -11,6 +11,7 @@ from .ma_cross import BarBuilder, MovingAverageCross
 from .market_maker import MarketMaker
 from .oracles import AlwaysLong, AlwaysShort, Flat, Oracle, RandomOracle
 from .schedule import Scheduled
+from .sweep_chaser import SweepChaser
 
 __all__ = [
     "AlwaysLong",
@@ -24,5 +25,6 @@ __all__ = [
     "RandomOracle",
     "Scheduled",
     "StopBreakout",
+    "SweepChaser",
     "Tracked",
 ]

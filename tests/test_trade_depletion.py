@@ -12,7 +12,7 @@ from test_matching import BTC, Market, book_market, depth, mark, trade
 
 import streamsim as ss
 from adapters.binance import SAMPLE_INSTRUMENT, capture_sources, sample_sources
-from strategies import StopBreakout
+from strategies import StopBreakout, SweepChaser, Tracked
 from streamsim.orders import OrderType
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -180,25 +180,44 @@ def test_no_taker_fill_is_on_a_level_a_trade_printed_through(
     assert m.exchange.report()["fill_audit"]["taker_fills_printed_through"] == 0
 
 
-def breakout(sources: list[object], instrument: ss.Instrument, depletion: bool) -> dict[str, int]:
+def audit(
+    sources: list[object], instrument: ss.Instrument, depletion: bool, strategy: Tracked
+) -> dict[str, int]:
     exchange = ss.SimExchange(  # the 2024 capture has no mark price stream
         [instrument], initial_balance=1e6, trade_depletion=depletion, mark_fallback="mid"
     )
-    strategy = StopBreakout(instrument.symbol, distance=20, lots=5, hold=2 * ss.SECOND)
     latency = ss.LognormalLatency(entry_median=20 * ss.MS, floor=5 * ss.MS, seed=7)
     result = ss.run_backtest(sources, strategy, exchange=exchange, latency=latency)
     return dict(result.exchange["fill_audit"])
 
 
-@pytest.mark.parametrize("dataset", ["sample", "usdm-2024"])
+CAPTURES = {
+    "usdm-2023": ["btcusdt_20230404.dat.gz", "btcusdt_20230405.dat.gz"],
+    "usdm-2024": ["btcusdt_20240808.gz"],
+}
+
+
+@pytest.mark.parametrize("dataset", ["sample", *CAPTURES])
 def test_on_real_data_no_stop_fills_on_liquidity_its_sweep_took(dataset: str) -> None:
     if dataset == "sample":
         make, instrument = sample_sources, SAMPLE_INSTRUMENT
     else:
-        path = DATA / "binance-usdm-capture" / "btcusdt_20240808.gz"
-        make, instrument = (lambda: capture_sources([path], {"BTCUSDT": BTC})), BTC
-    on = breakout(make(), instrument, True)
+        paths = [DATA / "binance-usdm-capture" / name for name in CAPTURES[dataset]]
+        make, instrument = (lambda: capture_sources(paths, {"BTCUSDT": BTC})), BTC
+
+    def breakout() -> StopBreakout:
+        return StopBreakout(instrument.symbol, distance=20, lots=5, hold=2 * ss.SECOND)
+
+    on = audit(make(), instrument, True, breakout())
     assert on["stop_fills"] >= 5 and on["taker_fills"] >= 5
     assert on["stop_fills_printed_through"] == 0 and on["taker_fills_printed_through"] == 0
-    off = breakout(make(), instrument, False)
+    off = audit(make(), instrument, False, breakout())
     assert off["stop_fills_printed_through"] >= 3  # the optimism the rule removes
+
+
+def test_on_a_real_capture_no_taker_fill_takes_what_a_sweep_printed_through() -> None:
+    paths = [DATA / "binance-usdm-capture" / name for name in CAPTURES["usdm-2024"]]
+    on = audit(capture_sources(paths, {"BTCUSDT": BTC}), BTC, True, SweepChaser("BTCUSDT"))
+    assert on["taker_fills"] >= 20 and on["taker_fills_printed_through"] == 0
+    off = audit(capture_sources(paths, {"BTCUSDT": BTC}), BTC, False, SweepChaser("BTCUSDT"))
+    assert off["taker_fills_printed_through"] >= 5
