@@ -22,6 +22,25 @@ def book_levels(bids: Sequence[tuple[int, int]], asks: Sequence[tuple[int, int]]
     )
 
 
+class Venue:
+    """The exchange's side of a run, by hand: a clock, a record and the responses."""
+
+    def __init__(self) -> None:
+        self.t = 0
+        self.record = ss.RunRecord()
+        self.updates: list[ss.OrderUpdate] = []
+        self.account: list[ss.AccountUpdate] = []
+
+    def now(self) -> int:
+        return self.t
+
+    def respond(self, update: ss.OrderUpdate | ss.AccountUpdate) -> None:
+        if isinstance(update, ss.AccountUpdate):
+            self.account.append(update)
+        else:
+            self.updates.append(update)
+
+
 def split(n: int, sizes: Sequence[int]) -> list[tuple[int, int]]:
     """Cut ``range(n)`` into consecutive chunks of the given sizes (cycled, never empty)."""
     bounds, lo, i = [], 0, 0

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from helpers import book_levels
+from helpers import Venue, book_levels
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -37,22 +37,6 @@ from streamsim.sim.matching import SimExchange
 BTC = ss.Instrument("BTCUSDT", tick_size="0.1", lot_size="0.001", min_notional="0.05")
 S = ss.SECOND
 DAY05 = "orderbook/binance_futures/BTCUSDT/2023/04/05/orderbook_00.parquet"
-
-
-class Venue:
-    """The exchange's side of a run, by hand: a clock, a record and the responses."""
-
-    def __init__(self) -> None:
-        self.t = 0
-        self.record = ss.RunRecord()
-        self.updates: list[ss.OrderUpdate] = []
-
-    def now(self) -> int:
-        return self.t
-
-    def respond(self, update: Any) -> None:
-        if isinstance(update, ss.OrderUpdate):
-            self.updates.append(update)
 
 
 def msg(

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import book_levels
+from helpers import Venue, book_levels
 
 import streamsim as ss
 from streamsim.book import AWAITING_SNAPSHOT, BookPolicy, L2Book
@@ -213,22 +213,6 @@ def test_paper_live_delivers_by_the_same_rule() -> None:
 
 
 # -- the exchange side ----------------------------------------------------------------------
-
-
-class Venue:
-    """The exchange's side of a run, by hand: a clock, a record and the responses."""
-
-    def __init__(self) -> None:
-        self.t = 0
-        self.record = ss.RunRecord()
-        self.updates: list[ss.OrderUpdate] = []
-
-    def now(self) -> int:
-        return self.t
-
-    def respond(self, response: Any) -> None:
-        if isinstance(response, ss.OrderUpdate):
-            self.updates.append(response)
 
 
 def test_the_venue_rejects_orders_until_its_book_is_synced_and_counts_no_trip() -> None:

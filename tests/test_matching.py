@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import book_levels
+from helpers import Venue, book_levels
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,25 +22,6 @@ from streamsim.sim.queue_models import Conservative, LogQueue, PowerQueue
 
 BTC = ss.Instrument("BTCUSDT", tick_size="0.1", lot_size="0.001", min_notional="0.05")
 S = ss.SECOND
-
-
-class Venue:
-    """The exchange's side of a run, by hand: a clock, a record and the responses."""
-
-    def __init__(self) -> None:
-        self.t = 0
-        self.record = ss.RunRecord()
-        self.updates: list[ss.OrderUpdate] = []
-        self.account: list[ss.AccountUpdate] = []
-
-    def now(self) -> int:
-        return self.t
-
-    def respond(self, update: ss.OrderUpdate | ss.AccountUpdate) -> None:
-        if isinstance(update, ss.AccountUpdate):
-            self.account.append(update)
-        else:
-            self.updates.append(update)
 
 
 def depth(
