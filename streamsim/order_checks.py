@@ -133,6 +133,13 @@ def _is_number(value: object) -> bool:
     )
 
 
+def reducible(side: int, position: int) -> int:
+    """Lots a reduce-only order of ``side`` may still fill against ``position`` (signed
+    lots): the position's size if the order is on its other side, else 0 (the venue then
+    expires the order)."""
+    return abs(position) if position * side < 0 else 0
+
+
 def order_fault(order: object) -> str | None:
     """What makes ``order`` a programming error (None if its fields are well typed).
 
@@ -245,8 +252,7 @@ def venue_reject(
         reason = guard.blocks(book, now)
         if reason is not None:
             return (GUARD_REJECT, GUARD_MESSAGE.format(reason))
-    position = portfolio.position(order.symbol).lots
-    reduces = position * order.side < 0 and order.qty <= abs(position)
+    reduces = order.qty <= reducible(order.side, portfolio.position(order.symbol).lots)
     if order.reduce_only and not reduces:
         return REDUCE_ONLY
     if order.type in _STOPS and would_trigger(order):

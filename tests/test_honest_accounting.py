@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from helpers import Venue, book_levels
 from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
@@ -19,7 +20,9 @@ from adapters.cli import main
 from adapters.cli.progress import summary_table
 from strategies.market_maker import MarketMaker
 from streamsim.config import RunConfig
+from streamsim.events import DepthUpdate
 from streamsim.feed import synthetic
+from streamsim.orders import OrderRequest, OrderType
 from streamsim.results.artifacts import write_artifacts
 from streamsim.results.report import render_report
 from streamsim.sim.bankruptcy import Bankruptcy
@@ -410,3 +413,49 @@ def test_a_bankrupt_account_can_still_cancel_its_open_orders() -> None:
     assert strategy.resting is not None
     assert strategy.resting.status is ss.OrderStatus.CANCELED
     assert result.exchange["open_orders"] == 0
+
+
+def test_a_bankrupt_account_has_its_orders_cancelled_and_may_still_reduce() -> None:
+    btc = ss.Instrument("BTCUSDT", tick_size="0.1", lot_size="0.001")
+    eth = ss.Instrument("ETHUSDT", tick_size="0.01", lot_size="0.001")
+    exchange = ss.SimExchange(
+        [btc, eth], sequencing=None, initial_balance=1000.0, fees=ss.Fees(0.0, 0.0)
+    )
+    venue = Venue()
+    exchange.bind(venue)
+
+    def book(symbol: str, bid: int, ask: int) -> DepthUpdate:
+        levels = book_levels([(bid, 100)], [(ask, 100)])
+        return DepthUpdate(symbol, 0, None, 0, -1, -1, -1, True, levels, 0)
+
+    def mark(symbol: str, price: float, t: int, rate: float, next_funding: int) -> ss.MarkPrice:
+        return ss.MarkPrice(symbol, t, None, t, price, price, price, rate, next_funding)
+
+    def feed(*events: object) -> None:
+        start = 0
+        while start < len(events):
+            venue.t = events[start].ts_exchange  # type: ignore[attr-defined]
+            start = exchange.on_market(list(events), start, len(events))
+
+    def send(symbol: str, side: int, qty: int, price: int | None = None, **kw: object) -> str:
+        cid = f"o{len(venue.updates)}"
+        kind = OrderType.LIMIT if price is not None else OrderType.MARKET
+        order = ss.Order(symbol, side, qty, price, type=kind, client_id=cid, **kw)  # type: ignore[arg-type]
+        exchange.on_order(OrderRequest("new", cid, order, venue.t))
+        return cid
+
+    feed(book("BTCUSDT", 600000, 600001), book("ETHUSDT", 300000, 300001))
+    feed(mark("BTCUSDT", 60000.0, 0, 0.2, 10), mark("ETHUSDT", 3000.0, 0, 0.0, 10**18))
+    send("BTCUSDT", ss.BUY, 100)  # 0.1 BTC, 6,000 USDT: a 20 % funding is 1,200 > 1,000
+    bid = send("ETHUSDT", ss.BUY, 100, 290000)
+    feed(mark("BTCUSDT", 60000.0, 20, 0.2, 10**18))
+    assert exchange.bankruptcy.bankrupt and exchange.portfolio.wallet < 0
+    last = [u for u in venue.updates if u.client_id == bid][-1]
+    assert last.status is ss.OrderStatus.CANCELED and last.reason == "bankrupt"
+    rejected = send("ETHUSDT", ss.BUY, 1, 290000)
+    assert [u for u in venue.updates if u.client_id == rejected][-1].code == -9002
+    # The funding mark also liquidated the BTC long; a reduce-only order passes the
+    # bankrupt check and meets the venue's own (-2022: nothing left to reduce).
+    assert exchange.portfolio.position("BTCUSDT").lots == 0
+    close = send("BTCUSDT", ss.SELL, 100, reduce_only=True)
+    assert [u for u in venue.updates if u.client_id == close][-1].code == -2022

@@ -221,3 +221,45 @@ def test_on_a_real_capture_no_taker_fill_takes_what_a_sweep_printed_through() ->
     assert on["taker_fills"] >= 20 and on["taker_fills_printed_through"] == 0
     off = audit(capture_sources(paths, {"BTCUSDT": BTC}), BTC, False, SweepChaser("BTCUSDT"))
     assert off["taker_fills_printed_through"] >= 5
+
+
+def statuses(m: Market, cid: str) -> list[str]:
+    return [u.status.value for u in m.venue.updates if u.client_id == cid]
+
+
+@pytest.mark.parametrize("trigger", ["last", "mark"])
+def test_a_stop_triggered_in_the_instant_of_a_liquidation_fills_before_it_is_checked(
+    trigger: str,
+) -> None:
+    m = book_market(initial_balance=0.03, leverage=20)
+    m.feed(mark(100.0, 0))
+    m.send(ss.BUY, 5)  # long 5 lots near 100.1: a mark of 90 would liquidate it
+    stop = 999 if trigger == "last" else 960
+    cid = m.send(
+        ss.SELL,
+        5,
+        None,
+        type=OrderType.STOP_MARKET,
+        stop_price=stop,
+        reduce_only=True,
+        trigger=trigger,
+    )
+    m.feed(trade(999, 1, ss.SELL, t=5), mark(90.0, 5))  # one instant: the stop, then the mark
+    assert statuses(m, cid)[-1] == "FILLED"
+    assert not [u for u in m.venue.updates if u.is_liquidation]
+    assert m.exchange.portfolio.position("BTCUSDT").lots == 0
+
+
+def test_a_stop_fed_one_event_at_a_time_as_paper_live_does_waits_for_its_instant() -> None:
+    m = book_market()
+    m.feed(depth([(998, 7)], [], t=1))
+    cid = m.send(ss.SELL, 3, None, type=OrderType.STOP_MARKET, stop_price=1000)
+    sweep = [
+        trade(1000, 5, ss.SELL, t=2),
+        trade(999, 10, ss.SELL, t=2),
+        trade(998, 2, ss.SELL, t=2),
+    ]
+    m.venue.t = 2
+    for i in range(len(sweep)):  # the live runtime's call: the batch, one event per call
+        m.exchange.on_market(sweep, i, i + 1)
+    assert fills(m, cid) == [(998, 3)]

@@ -31,6 +31,7 @@ from streamsim.feed.batches import (
 )
 from streamsim.feed.plausibility import Flag
 from streamsim.instruments import Instrument
+from streamsim.sequencing import links
 
 BoolArray = npt.NDArray[np.bool_]
 #: Examples kept of each problem.
@@ -180,39 +181,32 @@ class DepthCheck:
             self.crossed.add(crossed, examples)
 
     def _gaps(self, batch: DepthBatch) -> None:
-        """Vectorised chain check over the batch's diffs, continuing the previous batch."""
+        """Vectorised chain check over the batch's diffs (:func:`streamsim.sequencing.links`),
+        continuing the previous batch; a diff right after a snapshot that straddles the
+        snapshot's id resyncs the chain."""
         snapshot = np.asarray(batch.is_snapshot, dtype=np.bool_)
-        n = len(snapshot)
         final, prev, first = batch.final, batch.prev_final, batch.first
-        positions = np.arange(n)
-        # The final id of the last diff before each message (from earlier batches first).
-        diff_at = np.where(~snapshot, positions, -1)
-        last_diff = np.maximum.accumulate(np.concatenate(([-1], diff_at[:-1])))
-        before = np.where(
-            last_diff >= 0,
-            final[np.maximum(last_diff, 0)],
-            -1 if self._last_diff_final is None else self._last_diff_final,
-        )
-        known = (last_diff >= 0) | (self._last_diff_final is not None)
-        # A diff right after a snapshot resyncs if it straddles the snapshot's id.
+        diffs = np.flatnonzero(~snapshot)
         prev_snapshot = np.concatenate(([self._last_was_snapshot], snapshot[:-1]))
         snap_id = np.where(snapshot, final, np.iinfo(np.int64).min)
         running = np.maximum.accumulate(np.concatenate(([self._last_snapshot_id], snap_id[:-1])))
         straddles = prev_snapshot & (first <= running)
-        gap = ~snapshot & known & (prev != before) & ~straddles
-        if gap.any():
-            where = np.flatnonzero(gap)
-            self.gaps.add(
-                len(where),
-                [
-                    f"final_update_id {int(final[i])} at {format_time(int(batch.ts_exchange[i]))}"
-                    f": prev_final_update_id {int(prev[i])} != previous final_update_id "
-                    f"{int(before[i])}"
-                    for i in where[:EXAMPLES].tolist()
-                ],
-            )
-        diffs = np.flatnonzero(~snapshot)
         if len(diffs):
+            ok, before = links(
+                first[diffs], final[diffs], prev[diffs], futures=True, before=self._last_diff_final
+            )
+            broken = np.flatnonzero(~ok & ~straddles[diffs])
+            shown = broken[:EXAMPLES].tolist()
+            if len(broken):
+                self.gaps.add(
+                    len(broken),
+                    [
+                        f"final_update_id {int(final[i])} at "
+                        f"{format_time(int(batch.ts_exchange[i]))}: prev_final_update_id "
+                        f"{int(prev[i])} != previous final_update_id {int(before[b])}"
+                        for i, b in zip(diffs[shown].tolist(), shown, strict=True)
+                    ],
+                )
             self._last_diff_final = int(final[diffs[-1]])
         self._last_was_snapshot = bool(snapshot[-1])
         if snapshot.any():

@@ -327,8 +327,9 @@ class LiveRuntime:
                     opened = True
                     self._opened(times[0])
                     await self._gate.wait()
-                for ts_exchange, ts_local, event in zip(
-                    times, prepared.ts_local.tolist(), prepared.events, strict=True
+                events = prepared.events
+                for i, (ts_exchange, ts_local, event) in enumerate(
+                    zip(times, prepared.ts_local.tolist(), events, strict=True)
                 ):
                     if self.replay:
                         if self.end is not None and ts_exchange > self.end:
@@ -336,7 +337,8 @@ class LiveRuntime:
                         if ts_exchange > clock.now():
                             await clock.sleep_until(ts_exchange)
                     if self.exchange is not None:
-                        self.exchange.on_market([event], 0, 1)
+                        # The batch lets the venue see where an instant ends.
+                        self.exchange.on_market(events, i, i + 1)
                     if self.replay and ts_local > clock.now():
                         self._in_flight += 1
                         clock.schedule(

@@ -2,9 +2,10 @@
 
 No insurance fund is modelled, so a fill, fee, funding payment or liquidation can leave
 the wallet balance negative. The venue then records, once, when and at what wallet the
-account went bankrupt, rejects every later new order (and amend) with
+account went bankrupt, cancels its open orders and stops at the end of that instant,
+rejects every later new order (and amend) but a reduce-only one with
 :data:`~streamsim.order_checks.BANKRUPT` and counts those rejects. Cancels still work;
-open orders and positions stay (the liquidation rule still applies to them). The state
+positions stay (the liquidation rule still applies to them). The state
 reaches the strategy as ``AccountState.bankrupt`` on every account update from then on.
 """
 

@@ -44,6 +44,7 @@ from ..order_checks import (
     NO_SUCH_ORDER,
     UNKNOWN_ORDER,
     UNKNOWN_ORDER_MESSAGE,
+    reducible,
     venue_reject,
 )
 from ..orders import (
@@ -131,6 +132,11 @@ class SimExchange:
         self._live: dict[str, int] = {}
         self._funding: dict[str, tuple[int, float]] = {}
         self._produced = False
+        # Work left for the end of the current instant (see _end_instant), and its time.
+        self._after_instant = False
+        self._liquidation_due = False
+        self._bankrupt_cancelled = False
+        self._instant = 0
         self._maker_fills = 0
         self._liquidation_ids = count(1)
         self._record: RunRecord | None = None
@@ -251,7 +257,11 @@ class SimExchange:
         """Send the account update of a change on ``symbol`` (before the order update)."""
         assert self._venue is not None, "SimExchange used before bind()"
         self._sync_ledger()
+        solvent = not self.bankruptcy.bankrupt
         bankrupt = self.bankruptcy.check(now, self.portfolio.wallet)
+        if bankrupt and solvent:  # its orders are cancelled at the end of the instant
+            self._after_instant = True
+            self._instant = now
         update = account_update(self.portfolio, now, reason, symbol, change, [symbol], bankrupt)
         update.ref = ref
         self._produced = True
@@ -327,13 +337,28 @@ class SimExchange:
                     self._on_mark(event)
                 if fallback is not None and kind is fallback.event_type:
                     self._fallback_mark(fallback, event)
-            if stops.triggered and (
-                i + 1 == stop or events[i + 1].ts_exchange > event.ts_exchange
-            ):  # the instant is over: what its trades left is what the stops meet
-                self._fill_triggered(event.ts_exchange)
+            if (stops.triggered or self._after_instant) and (
+                i + 1 == len(events) or events[i + 1].ts_exchange > event.ts_exchange
+            ):
+                self._end_instant(event.ts_exchange)
             if self._produced:
                 return i + 1
         return stop
+
+    def _end_instant(self, now: int) -> None:
+        """What waits for the end of an exchange instant (every event of time ``now``
+        applied): triggered stops fill on the book its trades left, then liquidation is
+        checked, then a newly bankrupt account's orders are cancelled."""
+        if self.stops.triggered:
+            self._fill_triggered(now)
+        if self._liquidation_due:
+            self._liquidation_due = False
+            self._check_liquidation(now)
+        if self.bankruptcy.bankrupt and not self._bankrupt_cancelled:
+            self._bankrupt_cancelled = True
+            for symbol in sorted(self.instruments):
+                self._cancel_all(symbol, now, "bankrupt")
+        self._after_instant = False
 
     def _on_depth(self, update: DepthUpdate) -> None:
         symbol = update.symbol
@@ -366,6 +391,8 @@ class SimExchange:
         stops.last[symbol] = trade.price
         if stops.waiting:
             stops.on_price(symbol, "last")
+            if stops.triggered:
+                self._instant = trade.ts_exchange
         now = trade.ts_exchange
         resting = self._resting[symbol]
         if not resting or self._halted(symbol, now) is not None:
@@ -402,6 +429,11 @@ class SimExchange:
         self._sample(now)
         if stops.waiting:
             stops.on_price(symbol, "mark")
+        self._liquidation_due = self._after_instant = True
+        self._instant = now
+
+    def _check_liquidation(self, now: int) -> None:
+        """Liquidate if the account's margin is exhausted (after the instant's stops)."""
         portfolio = self.portfolio
         fills, booked = len(portfolio.fills), len(portfolio.ledger)
         for liquidated in portfolio.check_liquidation(now):
@@ -435,8 +467,8 @@ class SimExchange:
     def on_order(self, request: OrderRequest) -> None:
         assert self._venue is not None, "SimExchange used before bind()"
         now = self._venue.now()
-        if self.stops.triggered:  # an instant's stops fill before anything that follows it
-            self._fill_triggered(now)
+        if self.stops.triggered or self._after_instant:  # the last instant's work first
+            self._end_instant(self._instant)
         order = request.order
         symbol = order.symbol
         cid = request.client_id
@@ -470,10 +502,13 @@ class SimExchange:
             self.stops.add(cid, order)
             return
         self._execute(cid, order, now)
+        if self._after_instant:  # the order's fills made the account bankrupt
+            self._end_instant(now)
 
     def _check(self, order: Order, now: int) -> tuple[int, str] | None:
-        """Why the venue rejects ``order`` now (:func:`~streamsim.order_checks.venue_reject`)."""
-        if self.bankruptcy.bankrupt:
+        """Why the venue rejects ``order`` now (:func:`~streamsim.order_checks.venue_reject`);
+        a bankrupt account may still reduce its positions."""
+        if self.bankruptcy.bankrupt and not order.reduce_only:
             return self.bankruptcy.reject()
         symbol = order.symbol
         return venue_reject(
@@ -519,8 +554,7 @@ class SimExchange:
 
     def _maker_fill(self, symbol: str, order: RestingOrder, lots: int, now: int) -> None:
         if order.order.reduce_only:
-            position = self.portfolio.position(symbol).lots
-            allowed = abs(position) if position * order.side < 0 else 0
+            allowed = reducible(order.side, self.portfolio.position(symbol).lots)
             if allowed == 0:
                 # The position it was reducing is gone: the venue expires it.
                 self._resting[symbol].remove(order)
@@ -554,11 +588,11 @@ class SimExchange:
                 )
                 continue
             if order.reduce_only:
-                position = self.portfolio.position(symbol).lots
-                if position * order.side >= 0:  # nothing left to reduce: it expires
+                allowed = reducible(order.side, self.portfolio.position(symbol).lots)
+                if allowed == 0:  # nothing left to reduce: it expires
                     self._respond(symbol, cid, OrderStatus.EXPIRED, now)
                     continue
-                order = replace(order, qty=min(order.qty, abs(position)))
+                order = replace(order, qty=min(order.qty, allowed))
             self._execute(cid, order, now)
 
     def _cancel(self, symbol: str, cid: str, now: int, serial: int) -> None:

@@ -54,18 +54,16 @@ class StopBook:
         return False
 
     def cancel_symbol(self, symbol: str) -> list[str]:
-        """Remove every stop of ``symbol``; their client ids."""
+        """Remove every waiting stop of ``symbol``; their client ids. Stops already
+        triggered still fill (or expire) at the end of their instant."""
         gone = [cid for cid, order in self.waiting.items() if order.symbol == symbol]
         for cid in gone:
             del self.waiting[cid]
-        gone += [cid for cid, order in self.triggered if order.symbol == symbol]
-        self.triggered = [(c, o) for c, o in self.triggered if o.symbol != symbol]
         return gone
 
     def count(self, symbol: str) -> int:
-        return sum(1 for order in self.waiting.values() if order.symbol == symbol) + sum(
-            1 for _, order in self.triggered if order.symbol == symbol
-        )
+        """Waiting stops of ``symbol``."""
+        return sum(1 for order in self.waiting.values() if order.symbol == symbol)
 
     def on_price(self, symbol: str, source: Trigger) -> None:
         """The last trade or mark of ``symbol`` changed: trigger the stops it reaches."""
