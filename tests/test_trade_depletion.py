@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -180,15 +182,60 @@ def test_no_taker_fill_is_on_a_level_a_trade_printed_through(
     assert m.exchange.report()["fill_audit"]["taker_fills_printed_through"] == 0
 
 
-def audit(
-    sources: list[object], instrument: ss.Instrument, depletion: bool, strategy: Tracked
-) -> dict[str, int]:
+def run(
+    sources: list[object], depletion: bool, strategy: Tracked, instrument: ss.Instrument = BTC
+) -> ss.SimExchange:
     exchange = ss.SimExchange(  # the 2024 capture has no mark price stream
-        [instrument], initial_balance=1e6, trade_depletion=depletion, mark_fallback="mid"
+        [instrument],
+        initial_balance=1e6,
+        trade_depletion=depletion,
+        mark_fallback="mid",
     )
     latency = ss.LognormalLatency(entry_median=20 * ss.MS, floor=5 * ss.MS, seed=7)
-    result = ss.run_backtest(sources, strategy, exchange=exchange, latency=latency)
-    return dict(result.exchange["fill_audit"])
+    ss.run_backtest(sources, strategy, exchange=exchange, latency=latency)
+    return exchange
+
+
+def audit(sources: list[object], depletion: bool, strategy: Tracked) -> dict[str, int]:
+    return dict(run(sources, depletion, strategy).report()["fill_audit"])
+
+
+def trade_prints(sources: list[object]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every trade of the sources' trade stream, read straight from the data: exchange
+    times, prices (ticks) and aggressor sides."""
+
+    async def read() -> list[ss.TradeBatch]:
+        source = next(s for s in sources if s.stream.kind == "trades")  # type: ignore[attr-defined]
+        return [batch async for batch in source]  # type: ignore[attr-defined]
+
+    batches = anyio.run(read)
+    return tuple(  # type: ignore[return-value]
+        np.concatenate([getattr(b, name) for b in batches])
+        for name in ("ts_exchange", "price", "side")
+    )
+
+
+def stops_filled_through_their_sweep(
+    exchange: ss.SimExchange, strategy: StopBreakout, prints: tuple[np.ndarray, ...]
+) -> tuple[int, int]:
+    """The oracle, from the raw trades alone: of the stop fills at an instant with prints on
+    the stop's side, how many are beyond the furthest price those prints reached (a sell
+    stop above the lowest sell print of its instant: liquidity the sweep had taken)."""
+    ts, price, side = prints
+    checked = beyond = 0
+    for record in exchange.record.fills:
+        fill = record.fill
+        if record.client_id not in strategy.stop_prices or fill.price_ticks is None:
+            continue
+        at = (ts == fill.ts) & (side == fill.side)
+        if not at.any():
+            continue
+        checked += 1
+        reached = price[at].max() if fill.side == ss.BUY else price[at].min()
+        beyond += bool(
+            fill.price_ticks < reached if fill.side == ss.BUY else fill.price_ticks > reached
+        )
+    return checked, beyond
 
 
 CAPTURES = {
@@ -208,18 +255,26 @@ def test_on_real_data_no_stop_fills_on_liquidity_its_sweep_took(dataset: str) ->
     def breakout() -> StopBreakout:
         return StopBreakout(instrument.symbol, distance=20, lots=5, hold=2 * ss.SECOND)
 
-    on = audit(make(), instrument, True, breakout())
+    prints = trade_prints(make())
+    strategy = breakout()
+    exchange = run(make(), True, strategy, instrument)
+    on = exchange.report()["fill_audit"]
     assert on["stop_fills"] >= 5 and on["taker_fills"] >= 5
     assert on["stop_fills_printed_through"] == 0 and on["taker_fills_printed_through"] == 0
-    off = audit(make(), instrument, False, breakout())
-    assert off["stop_fills_printed_through"] >= 3  # the optimism the rule removes
+    checked, beyond = stops_filled_through_their_sweep(exchange, strategy, prints)
+    assert checked >= 5 and beyond == 0
+    strategy = breakout()
+    exchange = run(make(), False, strategy, instrument)
+    assert exchange.report()["fill_audit"]["stop_fills_printed_through"] >= 3
+    checked, beyond = stops_filled_through_their_sweep(exchange, strategy, prints)
+    assert beyond >= 3  # the optimism the rule removes, seen by the oracle too
 
 
 def test_on_a_real_capture_no_taker_fill_takes_what_a_sweep_printed_through() -> None:
     paths = [DATA / "binance-usdm-capture" / name for name in CAPTURES["usdm-2024"]]
-    on = audit(capture_sources(paths, {"BTCUSDT": BTC}), BTC, True, SweepChaser("BTCUSDT"))
+    on = audit(capture_sources(paths, {"BTCUSDT": BTC}), True, SweepChaser("BTCUSDT"))
     assert on["taker_fills"] >= 20 and on["taker_fills_printed_through"] == 0
-    off = audit(capture_sources(paths, {"BTCUSDT": BTC}), BTC, False, SweepChaser("BTCUSDT"))
+    off = audit(capture_sources(paths, {"BTCUSDT": BTC}), False, SweepChaser("BTCUSDT"))
     assert off["taker_fills_printed_through"] >= 5
 
 
