@@ -21,6 +21,13 @@ Where each rule lives (this class only routes events and orders to them):
 * the bankrupt state of a wallet below zero: :mod:`streamsim.sim.bankruptcy`;
 * the book guard: :mod:`streamsim.sim.guard`;
 * the report, book health and account updates: :mod:`streamsim.sim.venue_report`.
+
+How to read the class: :meth:`SimExchange.on_market` routes each market event
+(``_on_depth``, ``_on_trade``, ``_on_mark``) and, after the last event of an exchange
+instant, runs ``_end_instant`` (triggered stops fill, liquidation is checked, a newly
+bankrupt account's orders are cancelled); :meth:`SimExchange.on_order` checks an order and
+``_execute``s it (take what crosses, then rest or expire); every fill goes through
+``_fill`` (fee, account, record, account update, then order update).
 """
 
 from __future__ import annotations
