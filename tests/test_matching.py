@@ -601,3 +601,23 @@ def test_report_carries_metrics_from_the_sampled_equity() -> None:
     assert stats["fills"] == 2 and stats["maker_share"] == 0.0
     assert stats["fees"] == pytest.approx(sum(f.fee for f in portfolio.fills))  # paid
     assert stats["max_drawdown"] > 0
+
+
+H8 = 8 * 3_600 * ss.SECOND
+
+
+@pytest.mark.parametrize(("hole", "skipped"), [(False, 0), (True, 1)])
+def test_funding_times_a_mark_stream_skipped_are_noted_never_silently_lost(
+    hole: bool, skipped: int
+) -> None:
+    m = book_market()
+    m.feed(mark(100.0, 0, rate=0.001, next_funding=H8))
+    m.send(ss.BUY, 2)
+    after = 2 * H8 + 1 if hole else H8 + 1  # with a hole, the mark at H8 + 1 never came
+    m.feed(mark(100.0, after, rate=0.001, next_funding=(3 if hole else 2) * H8))
+    funding = [e for e in m.exchange.portfolio.ledger if e.reason == "funding"]
+    assert len(funding) == 1 and funding[0].ts == H8  # the one at the first mark after it
+    notes = [n for n in m.venue.record.quality.notes if "skipped" in n]
+    assert len(notes) == skipped
+    if skipped:
+        assert "skipped 1 funding time(s)" in notes[0] and "not charged" in notes[0]

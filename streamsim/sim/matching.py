@@ -16,7 +16,8 @@ Where each rule lives (this class only routes events and orders to them):
 * resting orders and the maker fills market events give them: :mod:`streamsim.sim.resting`,
   by the queue rule of :mod:`streamsim.sim.queue_models`;
 * fee rates: :mod:`streamsim.sim.fees`;
-* the account, margin, funding and liquidation: :mod:`streamsim.sim.portfolio`;
+* the account, margin, funding and liquidation: :mod:`streamsim.sim.portfolio`; when
+  funding is due (and what a mark stream with holes skipped): :mod:`streamsim.sim.funding`;
 * marks without a mark-price stream: :mod:`streamsim.sim.marking`;
 * the bankrupt state of a wallet below zero: :mod:`streamsim.sim.bankruptcy`;
 * the book guard: :mod:`streamsim.sim.guard`;
@@ -68,6 +69,7 @@ from .bankruptcy import Bankruptcy
 from .exchange import Venue
 from .fees import FeeModel
 from .fees import Fees as Fees  # noqa: PLC0414 (re-export)
+from .funding import FundingClock
 from .guard import BookGuard, GuardConfig, GuardStats
 from .liquidity import FillAudit, Liquidity
 from .marking import FallbackMarks, MarkFallback, check_mark_fallback, plan_marks
@@ -137,7 +139,7 @@ class SimExchange:
         # Client id -> broker serial of each open order (a client id is unique among open
         # orders; answers carry the serial so they reach the right handle).
         self._live: dict[str, int] = {}
-        self._funding: dict[str, tuple[int, float]] = {}
+        self._funding = FundingClock()
         self._produced = False
         # Work left for the end of the current instant (see _end_instant), and its time.
         self._after_instant = False
@@ -410,12 +412,11 @@ class SimExchange:
     def _on_mark(self, mark: MarkPrice) -> None:
         symbol = mark.symbol
         now = mark.ts_exchange
-        due = self._funding.get(symbol)
-        if due is not None and now >= due[0]:
+        due = self._funding.on_mark(mark, self.record.quality)
+        if due is not None:
             paid = self.portfolio.apply_funding(due[0], symbol, due[1], mark.mark)
             if paid:
                 self._tell_account(now, AccountReason.FUNDING_FEE, symbol, paid)
-        self._funding[symbol] = (mark.next_funding_time, mark.funding_rate)
         check_mark_against_mid(
             self.record.quality, mark, self.books[symbol], self.instruments[symbol], self.limits
         )
