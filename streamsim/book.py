@@ -125,6 +125,9 @@ class BookStats:
     resyncs: int = 0
     rebuilds: int = 0
     invalid_ns: int = 0
+    #: Diffs with update ids but no ``prev_final`` (spot data) a ``"futures"`` book checked
+    #: by the spot rule instead of calling every one a gap.
+    spot_rule: int = 0
 
     @property
     def damaged(self) -> bool:
@@ -296,16 +299,20 @@ class L2Book:
         last = self.last_update_id
         if mode is None or last is None:
             return True
+        spot = mode == "spot"
+        if not spot and update.prev_final < 0 <= update.first:
+            stats.spot_rule += 1  # no pu in the data: spot diffs, chained by first
+            spot = True
         if self._after_snapshot:
-            if update.final < last or (mode == "spot" and update.final == last):
+            if update.final < last or (spot and update.final == last):
                 stats.stale_skipped += 1
                 return False
-            straddles = update.first <= last + 1 if mode == "spot" else update.first <= last
+            straddles = update.first <= last + 1 if spot else update.first <= last
             if not straddles:
                 return self._gap(update)
             self._after_snapshot = False
             return True
-        if follows(mode == "futures", update.first, update.prev_final, last):
+        if follows(not spot, update.first, update.prev_final, last):
             return True
         return self._gap(update)
 

@@ -134,3 +134,13 @@ def test_data_without_update_ids_never_replays_over_a_snapshot() -> None:
     book.apply(message([(100, 5)], []))
     book.apply(message([(100, 7)], [], snapshot=True))
     assert book.qty_at(BID, 100) == 7
+
+
+def test_a_futures_book_checks_diffs_without_prev_ids_by_the_spot_rule_and_counts_them() -> None:
+    book = L2Book(sequencing="futures", policy=BookPolicy(resync="snapshot"))
+    book.apply(message([(100, 1)], [(101, 1)], final=10, snapshot=True))
+    assert book.apply(message([(100, 2)], [], first=9, final=12))  # spot data: no pu
+    assert book.apply(message([(100, 3)], [], first=13, final=14))
+    assert book.valid and book.stats.gaps == 0 and book.stats.spot_rule == 2
+    assert not book.apply(message([(100, 4)], [], first=16, final=17))  # 15 is missing
+    assert book.stats.gaps == 1 and book.stats.spot_rule == 3

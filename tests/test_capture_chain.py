@@ -178,3 +178,23 @@ def test_deleted_diffs_break_the_chain_exactly_where_it_resumes(tmp_path: Path, 
                 read_capture(path)
         else:
             read_capture(path)
+
+
+def test_spot_data_run_with_the_default_sequencing_is_checked_by_the_spot_rule_and_noted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "spot.gz"
+    lines = [f"{1_700_000_000_000_000 + 100} {json.dumps(_snapshot(100))}"]
+    lines += [
+        f"{1_700_000_000_000_000 + 1000 * i} {json.dumps(_diff(100 + i, 100 + i, None))}"
+        for i in range(1, 20)
+    ]
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    result = ss.run_backtest(
+        capture_sources([path], {SYMBOL: SAMPLE_INSTRUMENT}),
+        Recorder(),
+        exchange=ss.SimExchange([SAMPLE_INSTRUMENT], mark_fallback="mid"),
+    )
+    for side in (result.quality.books, result.quality.exchange_books):
+        assert side[SYMBOL]["gaps"] == 0 and side[SYMBOL]["spot_rule"] >= 15, side
+    assert any("spot rule" in note for note in result.quality.notes)

@@ -158,3 +158,14 @@ def note_book_health(quality: DataQuality, exchange_books: Mapping[str, dict[str
         line = book_health_line(symbol, counts, "strategy side")
         if line is not None:
             quality.notes.append(line)
+    for symbol in sorted({*quality.exchange_books, *quality.books}):
+        spot = max(
+            side.get(symbol, {}).get("spot_rule", 0)
+            for side in (quality.exchange_books, quality.books)
+        )
+        if spot:
+            quality.notes.append(
+                f"book {symbol}: {spot:,} depth diffs carry update ids but no "
+                "prev_final_update_id (pu), as spot data does: they were checked by the "
+                "spot rule (first == previous final + 1); set sequencing = \"spot\" to say so"
+            )
