@@ -167,5 +167,5 @@ def note_book_health(quality: DataQuality, exchange_books: Mapping[str, dict[str
             quality.notes.append(
                 f"book {symbol}: {spot:,} depth diffs carry update ids but no "
                 "prev_final_update_id (pu), as spot data does: they were checked by the "
-                "spot rule (first == previous final + 1); set sequencing = \"spot\" to say so"
+                'spot rule (first == previous final + 1); set sequencing = "spot" to say so'
             )
