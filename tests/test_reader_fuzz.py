@@ -439,3 +439,30 @@ def test_impossible_diff_ids_fail_naming_line_and_field(
     with pytest.raises(ss.DataError, match=rf"line 4, column '{field}': {reason}") as info:
         read_capture(path, {SYMBOL: INSTRUMENT})
     assert_named(info.value, path)
+
+
+def test_a_few_off_grid_depth_levels_are_dropped_and_counted_but_a_wrong_grid_fails(
+    tmp_path: Path,
+) -> None:
+    lines = _capture_lines()[:6]  # the snapshot and five diffs: 10 levels
+    snapshot = json.loads(lines[0].split(" ", 1)[1])
+    snapshot["bids"].append(["27999.85", "1.000"])  # resting since a tick size change
+    lines[0] = f"{T0_US} {json.dumps(snapshot)}"
+    path = _write_capture(tmp_path / "grid.gz", lines)
+    assert read_capture(path, {SYMBOL: INSTRUMENT})[SYMBOL].dropped_levels == 1
+    with pytest.raises(ss.DataError, match="off the grid"):
+        read_capture(path, {SYMBOL: INSTRUMENT}, off_grid="raise")
+    wrong = ss.Instrument(SYMBOL, "0.2", "0.001")  # puts 4 of 11 levels off its grid
+    with pytest.raises(ss.DataError, match="off the grid") as info:
+        read_capture(path, {SYMBOL: wrong})
+    assert_named(info.value, path)
+
+
+def test_the_cryptofeed_recording_runs_with_the_defaults_and_says_what_was_assumed() -> None:
+    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "binance-futures-ws"
+    names = ("BINANCE_FUTURES.0", "BINANCE_FUTURES.http.0.0", "BINANCE_FUTURES.ws.1.0")
+    result = ss.run_backtest(capture_sources([root / n for n in names]), Recorder())
+    assert len(result.events) == 8 and sum(result.events.values()) == 859
+    notes = " ".join(result.quality.notes)
+    assert "131 levels off the" in notes and "ts_exchange moved to the nearest" in notes
+    assert all(book["gaps"] == 0 for book in result.quality.books.values())

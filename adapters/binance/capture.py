@@ -55,6 +55,15 @@ _STREAM_KIND = {"depth": "depth", "trade": "trades", "mark_price": "mark_price"}
 _STREAM_KIND["book_ticker"] = "book_ticker"
 
 
+#: What to do with depth levels off the instrument's grid: ``"raise"`` (bad input),
+#: ``"drop"`` (left out, counted and noted) or ``"auto"`` (the default: drop them when
+#: they are at most :data:`AUTO_DROP_SHARE` of the symbol's levels, as orders resting
+#: since a tick size change are (6.7 % of CTKUSDT's in binance-futures-ws); a wrong tick
+#: size puts most levels off the grid: then they are bad input).
+OffGrid = Literal["raise", "drop", "auto"]
+AUTO_DROP_SHARE = 0.25
+
+
 @dataclass(frozen=True, eq=False)
 class SymbolCapture:
     """Everything one capture holds for one symbol, as columnar arrays.
@@ -205,7 +214,7 @@ def _url_symbol(url: str) -> str | None:
 def read_capture(
     paths: PathLike | Iterable[PathLike],
     instruments: Mapping[str, Instrument] | None = None,
-    off_grid: Literal["raise", "drop"] = "raise",
+    off_grid: OffGrid = "auto",
     *,
     policy: Policy = "fail",
     quarantine: Quarantine | None = None,
@@ -355,7 +364,7 @@ def _build(
     streams: dict[str, _Bucket],
     instrument: Instrument | None,
     names: list[str],
-    off_grid: Literal["raise", "drop"],
+    off_grid: OffGrid,
     limits: Limits,
     policy: Policy,
     quarantine: Quarantine | None,
@@ -408,12 +417,16 @@ def _build(
     elif instrument.symbol != symbol:
         raise DataError(f"instrument {instrument.symbol} given for symbol {symbol}")
     dropped = 0
-    if off_grid == "drop":
+    drop = off_grid == "drop"
+    if off_grid != "raise":
         flags = depth.off_grid(instrument)
         dropped = int(flags.sum())
-        if dropped:
+        drop = drop or dropped <= AUTO_DROP_SHARE * len(flags)
+        if dropped and drop:
             depth = depth.without_levels(flags)
-    depth, positions = _grid_stage(depth, d, kept[0], instrument, grid=off_grid != "drop")
+        else:
+            dropped = 0
+    depth, positions = _grid_stage(depth, d, kept[0], instrument, grid=not drop)
     check_chain(depth, positions, d)
     trades, _ = _grid_stage(trades, t, kept[1], instrument)
     tickers, _ = _grid_stage(tickers, b, kept[2], instrument)

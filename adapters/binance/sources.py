@@ -10,9 +10,10 @@ Depth keeps the capture's receive order, REST snapshot included, so the strategy
 book applies the venue's own sync procedure (diffs buffered before the snapshot are
 replayed after it; stale ones skipped). A snapshot's ``E`` comes from the REST server and
 can be earlier than the ``E`` of the diff received just before it (59 ms in
-``btcusdt_20240808.gz``); a source must be ordered by ``ts_exchange``, so such a snapshot
-gets ``ts_exchange = max(its E, the previous message's ts_exchange)``. Every snapshot so
-raised is counted and described in the depth source's ``notes`` (which the run's
+``btcusdt_20240808.gz``), or after diffs received after it (``binance-futures-ws``); a
+source must be ordered by ``ts_exchange``, so such a snapshot's ``ts_exchange`` is moved
+within its neighbours' (``max(latest before, min(E, earliest after))``). Every snapshot so
+moved is counted and described in the depth source's ``notes`` (which the run's
 data-quality report includes); diffs are never altered (a diff whose ``E`` went backwards
 is left to the run's ``out_of_order`` policy).
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ from streamsim.feed.quarantine import Policy, Quarantine
 from streamsim.feed.sources import MemorySource, Source, Stream
 from streamsim.instruments import Instrument
 
-from .capture import Capture, SymbolCapture, read_capture
+from .capture import Capture, OffGrid, SymbolCapture, read_capture
 
 PathLike = str | os.PathLike[str]
 
@@ -74,7 +75,7 @@ def capture_sources(
     kinds: Sequence[str] = CAPTURE_KINDS,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    off_grid: Literal["raise", "drop"] = "raise",
+    off_grid: OffGrid = "auto",
     policy: Policy = "fail",
     quarantine: Quarantine | None = None,
     plausibility: Limits | Mapping[str, Any] | None = None,
@@ -162,7 +163,9 @@ def _symbol_notes(symbol: str, data: SymbolCapture, kinds: Sequence[str]) -> lis
     if data.dropped_levels:
         notes.append(
             f"{symbol}.depth: {data.dropped_levels:,} levels off the {data.instrument.tick_size}"
-            f"/{data.instrument.lot_size} grid dropped when reading (off_grid='drop')"
+            f"/{data.instrument.lot_size} grid dropped when reading: at most 25 % of its "
+            "levels, as orders resting since a tick size change are (off_grid='raise' "
+            "makes them bad input)"
         )
     if data.mark_price is not None and "mark_price" not in kinds:
         notes.append(f"{symbol}: {len(data.mark_price):,} mark prices not requested (kinds)")
@@ -182,32 +185,34 @@ def _source(symbol: str, data: SymbolCapture, kind: str, batch_size: int) -> Cap
 
 
 def snapshot_times_in_order(depth: DepthBatch) -> tuple[DepthBatch, list[str]]:
-    """``depth`` with each REST snapshot's ``ts_exchange`` raised to the largest
-    ``ts_exchange`` received before it where its own ``E`` is earlier, and a note
-    describing what was raised (no note, same batch, when nothing is)."""
+    """``depth`` with each REST snapshot's ``ts_exchange`` moved within the times of the
+    diffs received around it (``max(latest before, min(E, earliest after))``): a snapshot's
+    ``E`` comes from another server and may lie before a diff received before it or after
+    one received after it. A note describes what was moved (no note, same batch, when
+    nothing is)."""
     ts = depth.ts_exchange
-    if len(ts) < 2 or not depth.is_snapshot[1:].any():
+    snapshot = np.asarray(depth.is_snapshot, dtype=np.bool_)
+    if len(ts) < 2 or not snapshot.any():
         return depth, []
-    previous = np.maximum.accumulate(ts)[:-1]
-    late = np.zeros(len(ts), dtype=np.bool_)
-    late[1:] = depth.is_snapshot[1:] & (ts[1:] < previous)
-    if not late.any():
+    low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    diffs_before = np.maximum.accumulate(np.concatenate(([low], np.where(snapshot, low, ts)[:-1])))
+    after = np.minimum.accumulate(np.where(snapshot, high, ts)[::-1])[::-1]
+    diffs_after = np.concatenate((after[1:], [high]))
+    fixed = np.where(snapshot, np.maximum(diffs_before, np.minimum(ts, diffs_after)), ts)
+    moved = fixed != ts
+    if not moved.any():
         return depth, []
-    # The target is the running maximum over the messages not raised: a raised snapshot
-    # takes exactly that maximum, so it never changes the target of a later one.
-    fixed = ts.copy()
-    fixed[late] = np.maximum.accumulate(np.where(late, np.iinfo(np.int64).min, ts))[late]
-    shift = fixed[late] - ts[late]
-    where = np.flatnonzero(late)
+    shift = np.abs(fixed[moved] - ts[moved])
+    where = np.flatnonzero(moved)
     ids = ", ".join(str(int(depth.final[i])) for i in where[:5])
     more = f" and {len(where) - 5} more" if len(where) > 5 else ""
-    low, high = int(shift.min()) / 1e6, int(shift.max()) / 1e6
-    by = f"{low:g} ms" if low == high else f"{low:g} to {high:g} ms"
+    least, most = int(shift.min()) / 1e6, int(shift.max()) / 1e6
+    by = f"{least:g} ms" if least == most else f"{least:g} to {most:g} ms"
     note = (
         f"{depth.symbol}.depth: {len(where)} REST snapshot(s) (lastUpdateId {ids}{more}) "
-        "had an E earlier than a depth message received before; ts_exchange raised to the "
-        f"latest earlier one, by {by}, keeping receive order (update ids, receive times "
-        "and levels unchanged)"
+        "had an E outside the times of the depth messages received around them; "
+        f"ts_exchange moved to the nearest of those, by {by}, keeping receive order "
+        "(update ids, receive times and levels unchanged)"
     )
     return replace(depth, ts_exchange=fixed), [note]
 
