@@ -145,6 +145,21 @@ def test_incremental_book_messages(tmp_path: Path, block_size: int) -> None:
     assert result.quality.quarantined == {}
 
 
+def test_updates_before_the_first_snapshot_are_skipped_counted_and_noted(tmp_path: Path) -> None:
+    early = [
+        (900, 905, "false", "bid", "90.0", "7.000"),  # a level of a book nobody has seen
+        (950, 955, "false", "ask", "91.0", "1.000"),
+    ]
+    tree(tmp_path, "incremental_book_L2", L2, early + l2_rows())
+    sources = tardis_sources(tmp_path, EX, SYM, "incremental_book_L2", DAY, INST)
+    events, result = run(sources)
+    assert len(events) == 6 and events[0].is_snapshot  # the book starts at the snapshot
+    assert all(price != 900 for e in events for price, _ in levels(e)[0])  # 90.0 never set
+    assert any(
+        "2 update messages before the first snapshot skipped" in n for n in result.quality.notes
+    )
+
+
 def naive_messages(rows: Sequence[tuple[Any, ...]]) -> list[tuple[bool, list[tuple[Any, ...]]]]:
     """Reference grouping, row by row in Python: (resets the book, rows) per message."""
     out: list[tuple[bool, list[tuple[Any, ...]]]] = []

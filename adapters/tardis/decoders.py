@@ -129,7 +129,9 @@ class IncrementalBookDecoder(Decoder):
     at a false->true switch (or at the start of a file); its first message has
     ``is_snapshot=True`` (the book resets) and the rest of the run, if it spans several
     local timestamps, follows as plain level updates. ``ts_exchange`` of a message is the
-    largest ``timestamp`` among its rows; update ids are -1 (Tardis has none).
+    largest ``timestamp`` among its rows; update ids are -1 (Tardis has none). Updates
+    before the stream's first snapshot change a book nobody has seen: they are skipped,
+    counted and noted (the book starts at the first snapshot).
     """
 
     kind = "depth"
@@ -142,9 +144,19 @@ class IncrementalBookDecoder(Decoder):
         self._prev_flag = 0  # is_snapshot of the last row with a valid flag in this file
         self._run = 0  # snapshot runs started so far
         self._reset_run = -1  # the last run whose first message was emitted as a snapshot
+        self.before_snapshot = 0  # update messages skipped before the first snapshot
 
     def start_file(self) -> None:
         self._prev_flag = 0
+
+    def notes(self, stream: str) -> list[str]:
+        if not self.before_snapshot:
+            return []
+        return [
+            f"{stream}: {self.before_snapshot:,} update messages before the first snapshot "
+            "skipped (they change levels of a book not yet known; the book starts at the "
+            "snapshot)"
+        ]
 
     def decode(self, chunk: Chunk) -> DepthBatch | None:
         table, checks, inst = chunk.table, chunk.checks, self.instrument
@@ -188,6 +200,10 @@ class IncrementalBookDecoder(Decoder):
         mates[pos[msg_bad[msg] & ~row_bad]] = True
         checks.add(mates, None, "in a depth message with a bad row", primary=False)
         keep = ~msg_bad[msg]
+        unsynced = (run == 0) & (filled != 1)  # no snapshot seen yet in this stream
+        if unsynced.any():
+            self.before_snapshot += len(np.unique(msg[keep & unsynced]))
+            keep &= ~unsynced
         kpos = pos[keep]
         if not len(kpos):
             return None
