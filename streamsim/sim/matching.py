@@ -141,11 +141,10 @@ class SimExchange:
         self._live: dict[str, int] = {}
         self._funding = FundingClock()
         self._produced = False
-        # Work left for the end of the current instant (see _end_instant), and its time.
+        # Work left for the end of the current instant (see _end_instant).
         self._after_instant = False
         self._liquidation_due = False
         self._bankrupt_cancelled = False
-        self._instant = 0
         self._maker_fills = 0
         self._liquidation_ids = count(1)
         self._record: RunRecord | None = None
@@ -270,7 +269,6 @@ class SimExchange:
         bankrupt = self.bankruptcy.check(now, self.portfolio.wallet)
         if bankrupt and solvent:  # its orders are cancelled at the end of the instant
             self._after_instant = True
-            self._instant = now
         update = account_update(self.portfolio, now, reason, symbol, change, [symbol], bankrupt)
         update.ref = ref
         self._produced = True
@@ -400,8 +398,6 @@ class SimExchange:
         stops.last[symbol] = trade.price
         if stops.waiting:
             stops.on_price(symbol, "last")
-            if stops.triggered:
-                self._instant = trade.ts_exchange
         now = trade.ts_exchange
         resting = self._resting[symbol]
         if not resting or self._halted(symbol, now) is not None:
@@ -438,7 +434,6 @@ class SimExchange:
         if stops.waiting:
             stops.on_price(symbol, "mark")
         self._liquidation_due = self._after_instant = True
-        self._instant = now
 
     def _check_liquidation(self, now: int) -> None:
         """Liquidate if the account's margin is exhausted (after the instant's stops)."""
@@ -475,8 +470,10 @@ class SimExchange:
     def on_order(self, request: OrderRequest) -> None:
         assert self._venue is not None, "SimExchange used before bind()"
         now = self._venue.now()
-        if self.stops.triggered or self._after_instant:  # the last instant's work first
-            self._end_instant(self._instant)
+        if self.stops.triggered or self._after_instant:
+            # Live only (the kernel ends every instant before an order arrives): the last
+            # instant's work first, now.
+            self._end_instant(now)
         order = request.order
         symbol = order.symbol
         cid = request.client_id
