@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -20,12 +20,11 @@ from streamsim.sim.venue_report import account_lines
 
 
 class _Progress:
-    """Rows read and the first and latest ``ts_exchange`` seen, shared by the sources."""
+    """Rows read and the first ``ts_exchange`` seen, shared by the sources."""
 
     def __init__(self) -> None:
         self.rows = 0
         self.first = 0
-        self.now = 0
 
 
 class _CountingSource:
@@ -50,8 +49,56 @@ class _CountingSource:
                 progress.rows += len(batch)
                 first = int(batch.ts_exchange[0])
                 progress.first = min(progress.first, first) if progress.first else first
-                progress.now = max(progress.now, int(batch.ts_exchange[-1]))
             yield batch
+
+
+def eta_seconds(start: int, delivered: int, until: int | None, wall: float) -> float | None:
+    """Wall seconds left at the rate simulated time was *delivered* so far (``start`` to
+    ``delivered``, ns, in ``wall`` seconds) to reach ``until``; ``None`` while unknown
+    (no end, no simulated time delivered yet)."""
+    covered = delivered - start
+    if until is None or covered <= 0 or wall <= 0:
+        return None
+    return max(until - delivered, 0) / (covered / wall)
+
+
+class ProgressLine:
+    """The live progress text: simulated time delivered (the run's clock, not the rows the
+    merge has read ahead), its share of the data's span and an ETA from its rate, and the
+    rows read. ``timer`` (wall seconds) is injectable for tests."""
+
+    def __init__(
+        self,
+        progress: _Progress,
+        clock: ss.Clock,
+        until: int | None,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.progress = progress
+        self.clock = clock
+        self.until = until
+        self.timer = timer
+        self.began = timer()
+
+    def text(self) -> str:
+        """One redraw of the line."""
+        wall = max(self.timer() - self.began, 1e-9)
+        rows = self.progress.rows
+        start = self.progress.first
+        delivered = self.clock.now()
+        started = bool(start) and delivered >= start
+        sim = format_time(delivered) if started else "-"
+        text = f"[cyan]sim {sim}"
+        if started and self.until is not None and self.until > start:
+            share = min((delivered - start) / (self.until - start), 1.0)
+            text += f" ({share:.0%})"
+        eta = eta_seconds(start, delivered, self.until, wall) if started else None
+        if eta is not None:
+            text += f", ETA {eta:,.0f} s"
+        return text + f", {rows:,} rows read ({rows / wall:,.0f}/s)"
+
+    def __rich__(self) -> str:
+        return self.text()
 
 
 def run_with_progress(
@@ -63,34 +110,19 @@ def run_with_progress(
 ) -> ss.RunResult:
     """``run_backtest`` with a live progress line when ``console`` is a terminal.
 
-    Progress counts rows as the merge reads them (slightly ahead of delivery): events/s,
-    simulated time and, when ``until`` (the data's last time) is known, an ETA from the
-    simulated-time rate so far. The engine is untouched.
+    The line reads the run's simulated clock (given in ``options`` or made here), so it
+    shows the simulated time delivered to the strategy and, when ``until`` (the data's
+    last time) is known, an ETA from the delivered simulated-time rate so far. The engine
+    is untouched.
     """
     if not console.is_terminal:
         return ss.run_backtest(sources, strategy, **options)
     progress = _Progress()
     wrapped: list[Source] = [_CountingSource(s, progress) for s in sources]
-    began = time.perf_counter()
-
-    def line() -> str:
-        wall = max(time.perf_counter() - began, 1e-9)
-        sim = format_time(progress.now) if progress.now else "-"
-        text = (
-            f"[cyan]{progress.rows:,} events read, {progress.rows / wall:,.0f} events/s, sim {sim}"
-        )
-        covered = progress.now - progress.first
-        if until is not None and covered > 0:
-            eta = max(until - progress.now, 0) / (covered / wall)
-            text += f", ETA {eta:,.0f} s"
-        return text
-
-    class _Line:
-        def __rich__(self) -> str:
-            return line()
-
-    with Live(_Line(), console=console, refresh_per_second=4, transient=True):
-        return ss.run_backtest(wrapped, strategy, **options)
+    clock = options.get("clock") or ss.VirtualClock()
+    line = ProgressLine(progress, clock, until)
+    with Live(line, console=console, refresh_per_second=4, transient=True):
+        return ss.run_backtest(wrapped, strategy, **{**options, "clock": clock})
 
 
 def book_health_text(quality: DataQuality) -> str:
