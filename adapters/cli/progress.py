@@ -14,7 +14,7 @@ from rich.table import Table
 import streamsim as ss
 from adapters.cli.config import format_time
 from streamsim.feed.batches import Batch
-from streamsim.feed.quality import DataQuality
+from streamsim.feed.quality import DataQuality, skipped_lines
 from streamsim.feed.sources import Source, Stream
 from streamsim.sim.venue_report import account_lines
 
@@ -166,8 +166,6 @@ def summary_table(result: ss.RunResult, title: str) -> Table:
     table.add_row("max drawdown", pct("max_drawdown"))
     table.add_row("maker share", pct("maker_share"))
     table.add_row("book health", book_health_text(result.quality))
-    notes = list(result.quality.notes)
-    for stream, reasons in sorted(result.quality.quarantined.items()):
-        notes.append(f"{stream}: quarantined {sum(reasons.values()):,} rows")
+    notes = skipped_lines(result.quality.to_dict()) + list(result.quality.notes)
     table.add_row("data quality", "\n".join(notes) if notes else "no notes")
     return table

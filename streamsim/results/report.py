@@ -23,7 +23,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..feed.quality import book_health_line
+from ..feed.quality import book_health_line, skipped_lines
 from ..order_checks import BANKRUPT_REJECT
 from ..units import utc_text
 from .atomic import replace_file
@@ -682,27 +682,18 @@ def _notes_section(manifest: Mapping[str, Any]) -> str:
     note of the run (synthetic streams, skipped files, duplicates); warning-styled when
     input was skipped or flagged, absent when there is nothing to say."""
     quality = (manifest.get("run") or {}).get("quality") or {}
-    skipped = [
-        f"{stream}: {count:,} rows quarantined ({reason})"
-        for stream, reasons in sorted((quality.get("quarantined") or {}).items())
-        for reason, count in sorted(reasons.items())
-    ]
-    flagged = [
-        f"{stream}: {count:,} values {reason} (used as given)"
-        for stream, reasons in sorted((quality.get("implausible") or {}).items())
-        for reason, count in sorted(reasons.items())
-    ]
+    skipped = skipped_lines(quality)
     notes = [str(note) for note in quality.get("notes") or ()]
-    if not skipped and not flagged and not notes:
+    if not skipped and not notes:
         return ""
-    warn = " warn" if skipped or flagged else ""
+    warn = " warn" if skipped else ""
     lead = (
         "<p><strong>Warning: some input was skipped or flagged.</strong> The results rest "
         "on the data that was left.</p>"
         if warn
         else ""
     )
-    items = "".join(f"<li>{_e(line)}</li>" for line in skipped + flagged + notes)
+    items = "".join(f"<li>{_e(line)}</li>" for line in skipped + notes)
     return (
         f'<section id="data-notes" class="health{warn}"><h2>Data notes</h2>{lead}'
         f"<ul>{items}</ul></section>\n"
