@@ -16,6 +16,7 @@ from adapters.cli.config import format_time
 from streamsim.feed.batches import Batch
 from streamsim.feed.quality import DataQuality, skipped_lines
 from streamsim.feed.sources import Source, Stream
+from streamsim.results.caveats import is_short, sample_caveats
 from streamsim.sim.venue_report import account_lines
 
 
@@ -165,7 +166,24 @@ def summary_table(result: ss.RunResult, title: str) -> Table:
     table.add_row("total return", pct("total_return"))
     table.add_row("max drawdown", pct("max_drawdown"))
     table.add_row("maker share", pct("maker_share"))
+    table.add_row("sharpe / PSR / DSR", ratios_text(stats))
     table.add_row("book health", book_health_text(result.quality))
     notes = skipped_lines(result.quality.to_dict()) + list(result.quality.notes)
     table.add_row("data quality", "\n".join(notes) if notes else "no notes")
+    caveats = sample_caveats(stats)
+    if caveats:
+        table.add_row("caveats", escape("\n".join(caveats)), style="yellow")
     return table
+
+
+def ratios_text(metrics: Mapping[str, Any]) -> str:
+    """The annualised Sharpe, PSR and DSR, marked when the sample is too short for them."""
+
+    def num(key: str) -> str:
+        value = metrics.get(key)
+        return "-" if value is None else f"{value:,.3f}"
+
+    text = f"{num('sharpe')} / {num('psr')} / {num('dsr')}"
+    if is_short(metrics):
+        text += " [yellow](not meaningful: short sample, see caveats)[/]"
+    return text
