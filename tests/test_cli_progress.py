@@ -47,11 +47,14 @@ def test_the_line_reads_the_clock_not_the_rows_read_ahead() -> None:
     progress.rows, progress.first = 50_000, SAMPLE_START
     timer.now += 1.0
     assert line.text() == "[cyan]sim -, 50,000 rows read (50,000/s)"
+    clock._now = SAMPLE_START + 10 * S
+    timer.now += 5.0  # opening the data took long: it does not count in the rate
+    assert "(10%)" in line.text() and "ETA" not in line.text()
     clock._now = SAMPLE_START + 25 * S
     timer.now += 1.0
     text = line.text()
     assert "sim 2023-04-04T23:58:45.000Z (25%)" in text
-    assert "ETA 6 s" in text  # 75 s left at 12.5 simulated s per wall second
+    assert "ETA 5 s" in text  # 75 s left at 15 simulated s per wall second
 
 
 def test_a_terminal_run_shows_delivered_time_and_still_returns_the_result() -> None:

@@ -66,7 +66,9 @@ def eta_seconds(start: int, delivered: int, until: int | None, wall: float) -> f
 class ProgressLine:
     """The live progress text: simulated time delivered (the run's clock, not the rows the
     merge has read ahead), its share of the data's span and an ETA from its rate, and the
-    rows read. ``timer`` (wall seconds) is injectable for tests."""
+    rows read. The rate is measured from the first redraw that saw simulated time, so the
+    wall time spent opening the data does not inflate the ETA. ``timer`` (wall seconds)
+    is injectable for tests."""
 
     def __init__(
         self,
@@ -80,10 +82,13 @@ class ProgressLine:
         self.until = until
         self.timer = timer
         self.began = timer()
+        #: (wall, simulated) at the first redraw that saw delivered simulated time.
+        self.mark: tuple[float, int] | None = None
 
     def text(self) -> str:
         """One redraw of the line."""
-        wall = max(self.timer() - self.began, 1e-9)
+        now = self.timer()
+        wall = max(now - self.began, 1e-9)
         rows = self.progress.rows
         start = self.progress.first
         delivered = self.clock.now()
@@ -93,7 +98,11 @@ class ProgressLine:
         if started and self.until is not None and self.until > start:
             share = min((delivered - start) / (self.until - start), 1.0)
             text += f" ({share:.0%})"
-        eta = eta_seconds(start, delivered, self.until, wall) if started else None
+        eta = None
+        if started:
+            if self.mark is None:
+                self.mark = (now, delivered)
+            eta = eta_seconds(self.mark[1], delivered, self.until, now - self.mark[0])
         if eta is not None:
             text += f", ETA {eta:,.0f} s"
         return text + f", {rows:,} rows read ({rows / wall:,.0f}/s)"
