@@ -161,9 +161,12 @@ def build_sample(
 
 def sample_sources(
     kinds: Sequence[str] = ("depth", "trades", "mark_price", "open_interest"),
+    start: int = SAMPLE_START,
+    end: int = SAMPLE_END,
     **options: Any,
 ) -> list[CryptoHFTSource]:
-    """Sources over the bundled sample (local Parquet), the synthetic open interest noted;
+    """Sources over the bundled sample (local Parquet) from ``start`` to ``end`` (ns), the
+    synthetic open interest noted for every window (the one place the note is attached);
     ``options`` (``policy``, ``quarantine``, ``plausibility``) go to :class:`CryptoHFTData`."""
     dataset = CryptoHFTData(
         LocalStore(sample_path()),
@@ -173,7 +176,7 @@ def sample_sources(
     )
     sources = [
         source
-        for source in dataset.sources([SAMPLE_SYMBOL], kinds, start=SAMPLE_START, end=SAMPLE_END)
+        for source in dataset.sources([SAMPLE_SYMBOL], kinds, start=start, end=end)
         if isinstance(source, CryptoHFTSource)
     ]
     for source in sources:

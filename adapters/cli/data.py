@@ -78,15 +78,8 @@ def _plan(data: DataConfig, base: Path, options: dict[str, Any]) -> DataPlan:
         symbols = list(data.symbols or [SAMPLE_SYMBOL])
         if symbols != [SAMPLE_SYMBOL]:
             raise CliError(f"data.symbols: the sample holds only {SAMPLE_SYMBOL}")
-        sources: list[Source] = list(sample_sources(kinds, **options))
-        if start is not None or end is not None:
-            dataset = CryptoHFTData(
-                LocalStore(sample_path()),
-                exchange=SAMPLE_EXCHANGE,
-                instruments={SAMPLE_SYMBOL: SAMPLE_INSTRUMENT},
-                **options,
-            )
-            sources = dataset.sources(symbols, kinds, start or SAMPLE_START, end or SAMPLE_END - 1)
+        window = (start or SAMPLE_START, end or SAMPLE_END)
+        sources: list[Source] = list(sample_sources(kinds, *window, **options))
         dataset = CryptoHFTData(LocalStore(sample_path()), exchange=SAMPLE_EXCHANGE)
         inputs = cryptohftdata_inputs(dataset, sources)
         return DataPlan(sources, [SAMPLE_INSTRUMENT], inputs, symbols, end or SAMPLE_END)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -14,18 +14,18 @@ from rich.table import Table
 import streamsim as ss
 from adapters.cli.config import format_time
 from streamsim.feed.batches import Batch
-from streamsim.feed.quality import DataQuality
+from streamsim.feed.quality import DataQuality, skipped_lines
 from streamsim.feed.sources import Source, Stream
+from streamsim.results.caveats import is_short, sample_caveats
 from streamsim.sim.venue_report import account_lines
 
 
 class _Progress:
-    """Rows read and the first and latest ``ts_exchange`` seen, shared by the sources."""
+    """Rows read and the first ``ts_exchange`` seen, shared by the sources."""
 
     def __init__(self) -> None:
         self.rows = 0
         self.first = 0
-        self.now = 0
 
 
 class _CountingSource:
@@ -50,8 +50,65 @@ class _CountingSource:
                 progress.rows += len(batch)
                 first = int(batch.ts_exchange[0])
                 progress.first = min(progress.first, first) if progress.first else first
-                progress.now = max(progress.now, int(batch.ts_exchange[-1]))
             yield batch
+
+
+def eta_seconds(start: int, delivered: int, until: int | None, wall: float) -> float | None:
+    """Wall seconds left at the rate simulated time was *delivered* so far (``start`` to
+    ``delivered``, ns, in ``wall`` seconds) to reach ``until``; ``None`` while unknown
+    (no end, no simulated time delivered yet)."""
+    covered = delivered - start
+    if until is None or covered <= 0 or wall <= 0:
+        return None
+    return max(until - delivered, 0) / (covered / wall)
+
+
+class ProgressLine:
+    """The live progress text: simulated time delivered (the run's clock, not the rows the
+    merge has read ahead), its share of the data's span and an ETA from its rate, and the
+    rows read. The rate is measured from the first redraw that saw simulated time, so the
+    wall time spent opening the data does not inflate the ETA. ``timer`` (wall seconds)
+    is injectable for tests."""
+
+    def __init__(
+        self,
+        progress: _Progress,
+        clock: ss.Clock,
+        until: int | None,
+        timer: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.progress = progress
+        self.clock = clock
+        self.until = until
+        self.timer = timer
+        self.began = timer()
+        #: (wall, simulated) at the first redraw that saw delivered simulated time.
+        self.mark: tuple[float, int] | None = None
+
+    def text(self) -> str:
+        """One redraw of the line."""
+        now = self.timer()
+        wall = max(now - self.began, 1e-9)
+        rows = self.progress.rows
+        start = self.progress.first
+        delivered = self.clock.now()
+        started = bool(start) and delivered >= start
+        sim = format_time(delivered) if started else "-"
+        text = f"[cyan]sim {sim}"
+        if started and self.until is not None and self.until > start:
+            share = min((delivered - start) / (self.until - start), 1.0)
+            text += f" ({share:.0%})"
+        eta = None
+        if started:
+            if self.mark is None:
+                self.mark = (now, delivered)
+            eta = eta_seconds(self.mark[1], delivered, self.until, now - self.mark[0])
+        if eta is not None:
+            text += f", ETA {eta:,.0f} s"
+        return text + f", {rows:,} rows read ({rows / wall:,.0f}/s)"
+
+    def __rich__(self) -> str:
+        return self.text()
 
 
 def run_with_progress(
@@ -63,34 +120,19 @@ def run_with_progress(
 ) -> ss.RunResult:
     """``run_backtest`` with a live progress line when ``console`` is a terminal.
 
-    Progress counts rows as the merge reads them (slightly ahead of delivery): events/s,
-    simulated time and, when ``until`` (the data's last time) is known, an ETA from the
-    simulated-time rate so far. The engine is untouched.
+    The line reads the run's simulated clock (given in ``options`` or made here), so it
+    shows the simulated time delivered to the strategy and, when ``until`` (the data's
+    last time) is known, an ETA from the delivered simulated-time rate so far. The engine
+    is untouched.
     """
     if not console.is_terminal:
         return ss.run_backtest(sources, strategy, **options)
     progress = _Progress()
     wrapped: list[Source] = [_CountingSource(s, progress) for s in sources]
-    began = time.perf_counter()
-
-    def line() -> str:
-        wall = max(time.perf_counter() - began, 1e-9)
-        sim = format_time(progress.now) if progress.now else "-"
-        text = (
-            f"[cyan]{progress.rows:,} events read, {progress.rows / wall:,.0f} events/s, sim {sim}"
-        )
-        covered = progress.now - progress.first
-        if until is not None and covered > 0:
-            eta = max(until - progress.now, 0) / (covered / wall)
-            text += f", ETA {eta:,.0f} s"
-        return text
-
-    class _Line:
-        def __rich__(self) -> str:
-            return line()
-
-    with Live(_Line(), console=console, refresh_per_second=4, transient=True):
-        return ss.run_backtest(wrapped, strategy, **options)
+    clock = options.get("clock") or ss.VirtualClock()
+    line = ProgressLine(progress, clock, until)
+    with Live(line, console=console, refresh_per_second=4, transient=True):
+        return ss.run_backtest(wrapped, strategy, **{**options, "clock": clock})
 
 
 def book_health_text(quality: DataQuality) -> str:
@@ -133,9 +175,24 @@ def summary_table(result: ss.RunResult, title: str) -> Table:
     table.add_row("total return", pct("total_return"))
     table.add_row("max drawdown", pct("max_drawdown"))
     table.add_row("maker share", pct("maker_share"))
+    table.add_row("sharpe / PSR / DSR", ratios_text(stats))
     table.add_row("book health", book_health_text(result.quality))
-    notes = list(result.quality.notes)
-    for stream, reasons in sorted(result.quality.quarantined.items()):
-        notes.append(f"{stream}: quarantined {sum(reasons.values()):,} rows")
+    notes = skipped_lines(result.quality.to_dict()) + list(result.quality.notes)
     table.add_row("data quality", "\n".join(notes) if notes else "no notes")
+    caveats = sample_caveats(stats)
+    if caveats:
+        table.add_row("caveats", escape("\n".join(caveats)), style="yellow")
     return table
+
+
+def ratios_text(metrics: Mapping[str, Any]) -> str:
+    """The annualised Sharpe, PSR and DSR, marked when the sample is too short for them."""
+
+    def num(key: str) -> str:
+        value = metrics.get(key)
+        return "-" if value is None else f"{value:,.3f}"
+
+    text = f"{num('sharpe')} / {num('psr')} / {num('dsr')}"
+    if is_short(metrics):
+        text += " [yellow](not meaningful: short sample, see caveats)[/]"
+    return text

@@ -143,6 +143,23 @@ def book_health_line(symbol: str, counts: Mapping[str, int], side: str) -> str |
     return f"book {symbol}{where}: " + "; ".join(parts)
 
 
+def skipped_lines(quality: Mapping[str, Any]) -> list[str]:
+    """One line per stream and reason of input skipped (``quarantined``) or flagged as
+    implausible, from :meth:`DataQuality.to_dict` (or a manifest's ``run.quality``): the
+    one wording the CLI summary and ``report.html`` share."""
+    quarantined = quality.get("quarantined") or {}
+    implausible = quality.get("implausible") or {}
+    return [
+        f"{stream}: {count:,} rows quarantined ({reason})"
+        for stream, reasons in sorted(quarantined.items())
+        for reason, count in sorted(reasons.items())
+    ] + [
+        f"{stream}: {count:,} values {reason} (used as given)"
+        for stream, reasons in sorted(implausible.items())
+        for reason, count in sorted(reasons.items())
+    ]
+
+
 def note_book_health(quality: DataQuality, exchange_books: Mapping[str, dict[str, int]]) -> None:
     """Record the exchange-side book health in ``quality`` and add a note per symbol
     whose book broke (exchange side; the strategy side for symbols the venue has no

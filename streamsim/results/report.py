@@ -23,10 +23,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..feed.quality import book_health_line
+from ..feed.quality import book_health_line, skipped_lines
 from ..order_checks import BANKRUPT_REJECT
 from ..units import utc_text
 from .atomic import replace_file
+from .caveats import CAVEATED_KEYS, is_short, sample_caveats, span_text
 from .metrics import SUMMARY_KEYS
 
 FloatArray = npt.NDArray[np.float64]
@@ -526,9 +527,10 @@ def _metrics_section(metrics: Mapping[str, Any]) -> str:
         return _no_data("Metrics")
     keys = [k for k in SUMMARY_KEYS if k in metrics]
     keys += sorted(k for k in metrics if k not in SUMMARY_KEYS)
+    marked = set(CAVEATED_KEYS) if is_short(metrics) else set()
     body = "".join(
         f'<tr><td class="t">{_e(k)}</td><td title="{_e(repr(metrics[k]))}">'
-        f"{_e(_metric_text(k, metrics[k]))}</td></tr>"
+        f"{_e(_metric_text(k, metrics[k]))}{' †' if k in marked else ''}</td></tr>"
         for k in keys
     )
     return (
@@ -536,15 +538,26 @@ def _metrics_section(metrics: Mapping[str, Any]) -> str:
     )
 
 
-def _header(manifest: Mapping[str, Any], title: str) -> str:
+def _title(manifest: Mapping[str, Any], title: str) -> str:
+    """The first line a reader sees: strategies, the simulated span and its length, seed."""
     run = manifest.get("run") or {}
     strategies = ", ".join(str(s) for s in run.get("strategies") or []) or _DASH
-    lines = [
-        f"<h1>{_e(title)}</h1>",
-        f'<p class="sub">strategies: {_e(strategies)} · '
-        f"{_e(_utc(run.get('start_time')))} → {_e(_utc(run.get('end_time')))} · "
-        f"seed {_e(format_value(manifest.get('seed')))}</p>",
-    ]
+    start, end = run.get("start_time"), run.get("end_time")
+    span = ""
+    if isinstance(start, int) and isinstance(end, int):
+        span = f" ({span_text(max(end - start, 0) / 1e9)} simulated)"
+    events = sum(int(n) for n in (run.get("events") or {}).values())
+    return (
+        f"<h1>{_e(title)}</h1>"
+        f'<p class="sub" id="span">strategies: {_e(strategies)} · '
+        f"{_e(_utc(start))} → {_e(_utc(end))}{_e(span)} · {events:,} events · "
+        f"seed {_e(format_value(manifest.get('seed')))}</p>"
+    )
+
+
+def _run_facts(manifest: Mapping[str, Any]) -> str:
+    """The run's counts, its config and the versions (below what to trust)."""
+    run = manifest.get("run") or {}
     facts: list[tuple[str, object]] = [
         ("money (PnL, fees, equity) in", run.get("margin_asset") or _DASH),
         ("orders submitted", run.get("orders_submitted")),
@@ -552,7 +565,7 @@ def _header(manifest: Mapping[str, Any], title: str) -> str:
     ]
     events = run.get("events") or {}
     facts += [(f"events: {k}", events[k]) for k in sorted(events)]
-    lines.append(_table(("run", "value"), facts))
+    lines = [_table(("run", "value"), facts)]
     config = manifest.get("config")
     if config is not None:
         text = orjson.dumps(config, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2).decode()
@@ -561,7 +574,21 @@ def _header(manifest: Mapping[str, Any], title: str) -> str:
     if versions:
         joined = ", ".join(f"{k} {versions[k]}" for k in sorted(versions))
         lines.append(f'<p class="sub">versions: {_e(joined)}</p>')
-    return "".join(lines)
+    return "".join(lines) + "\n"
+
+
+def _caveats_section(metrics: Mapping[str, Any]) -> str:
+    """The metrics' caveats (a short sample, a DSR of one trial), warning-styled; absent
+    when there are none."""
+    lines = sample_caveats(metrics)
+    if not lines:
+        return ""
+    items = "".join(f"<li>{_e(line)}</li>" for line in lines)
+    return (
+        '<section id="caveats" class="health warn"><h2>Metric caveats</h2>'
+        "<p>The figures below are computed as defined in the docs; read them with these "
+        f"caveats (the marked ones † in the key metrics).</p><ul>{items}</ul></section>\n"
+    )
 
 
 _HEALTH_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -680,29 +707,23 @@ def _account_section(manifest: Mapping[str, Any], fills: Sequence[Mapping[str, A
 def _notes_section(manifest: Mapping[str, Any]) -> str:
     """The data's own caveats: rows quarantined, values flagged as implausible, and every
     note of the run (synthetic streams, skipped files, duplicates); warning-styled when
-    input was skipped or flagged, absent when there is nothing to say."""
+    input was skipped or flagged, "no notes" when there is nothing to say."""
     quality = (manifest.get("run") or {}).get("quality") or {}
-    skipped = [
-        f"{stream}: {count:,} rows quarantined ({reason})"
-        for stream, reasons in sorted((quality.get("quarantined") or {}).items())
-        for reason, count in sorted(reasons.items())
-    ]
-    flagged = [
-        f"{stream}: {count:,} values {reason} (used as given)"
-        for stream, reasons in sorted((quality.get("implausible") or {}).items())
-        for reason, count in sorted(reasons.items())
-    ]
+    skipped = skipped_lines(quality)
     notes = [str(note) for note in quality.get("notes") or ()]
-    if not skipped and not flagged and not notes:
-        return ""
-    warn = " warn" if skipped or flagged else ""
+    if not skipped and not notes:
+        return (
+            '<section id="data-notes" class="health"><h2>Data notes</h2>'
+            '<p class="none">no notes: no input skipped or flagged</p></section>\n'
+        )
+    warn = " warn" if skipped else ""
     lead = (
         "<p><strong>Warning: some input was skipped or flagged.</strong> The results rest "
         "on the data that was left.</p>"
         if warn
         else ""
     )
-    items = "".join(f"<li>{_e(line)}</li>" for line in skipped + flagged + notes)
+    items = "".join(f"<li>{_e(line)}</li>" for line in skipped + notes)
     return (
         f'<section id="data-notes" class="health{warn}"><h2>Data notes</h2>{lead}'
         f"<ul>{items}</ul></section>\n"
@@ -713,7 +734,9 @@ def _notes_section(manifest: Mapping[str, Any]) -> str:
 
 
 def render_report(artifacts_dir: Path | str, *, title: str = "streamsim run report") -> str:
-    """The report of an artifacts directory as HTML text (deterministic)."""
+    """The report of an artifacts directory as HTML text (deterministic). Its first screen
+    is what to know before trusting the numbers: the span, the account, book health, the
+    data notes and the metrics' caveats; then the run's facts and config, then the plots."""
     data = load_artifacts(artifacts_dir)
     tables = data.tables
     asset = (data.manifest.get("run") or {}).get("margin_asset")
@@ -743,9 +766,10 @@ def render_report(artifacts_dir: Path | str, *, title: str = "streamsim run repo
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_CSS}</style></head>\n"
-        f"<body>{_header(data.manifest, title)}\n"
+        f"<body>{_title(data.manifest, title)}\n"
         f"{_account_section(data.manifest, tables['fills'])}{_health_section(data.manifest)}"
-        f"{_notes_section(data.manifest)}{body}</body></html>\n"
+        f"{_notes_section(data.manifest)}{_caveats_section(data.metrics)}"
+        f"{_run_facts(data.manifest)}{body}</body></html>\n"
     )
 
 

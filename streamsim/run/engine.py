@@ -19,6 +19,7 @@ from ..feed.merge import FeedConfig, Merge, OutOfOrderPolicy
 from ..feed.quality import DataQuality, note_book_health
 from ..feed.quarantine import QuarantineCounts
 from ..feed.sources import Source
+from ..results.caveats import sample_caveats
 from ..results.metrics import from_record
 from ..results.record import RunRecord
 from ..sim.broker import SimBroker
@@ -67,7 +68,8 @@ class RunResult:
         return self.total_events / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
     def summary(self) -> str:
-        """A few lines for a terminal: span, speed, and per stream what the feed changed."""
+        """A few lines for a terminal: span, speed, per stream what the feed changed, the
+        account, the notes and the metrics' sample-length caveats."""
         span = (self.end_time - self.start_time) / 1e9
         lines = [
             f"simulated {span:,.1f} s in {self.wall_seconds:.2f} s wall, "
@@ -93,6 +95,7 @@ class RunResult:
             )
         lines.extend(f"  account: {line}" for line in account_lines(self.exchange))
         lines.extend(f"  note: {note}" for note in self.quality.notes)
+        lines.extend(f"  caveat: {line}" for line in sample_caveats(self.metrics))
         return "\n".join(lines)
 
 
