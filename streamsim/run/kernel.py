@@ -427,7 +427,8 @@ class Kernel:
             await anyio.lowlevel.checkpoint()
             epoch = await self.merge.next_epoch()
         else:
-            await self._linger(clock._now + self.linger)
+            deadline = clock._now + self.linger
+            await self._linger(deadline if self.end is None else min(deadline, self.end))
         self._finish()
 
     async def _linger(self, deadline: int) -> None:
