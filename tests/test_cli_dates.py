@@ -93,3 +93,57 @@ def test_the_run_ends_at_data_end_and_no_timer_fires_after_it(run_end: int | Non
     assert max(strategy.fired) >= end - ss.SECOND
     assert result.end_time == end
     assert result.start_time >= SAMPLE_START
+
+
+def test_window_sets_data_start_and_end_and_the_run_spans_it(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    window = "2023-04-04T23:59:00Z/2023-04-05T00:00:00Z"
+    assert main(["run", str(_config(tmp_path)), "--out", str(out), "--window", window]) == 0
+    data = _manifest_config(out)["data"]
+    assert (data["start"], data["end"]) == (MIDNIGHT - 60 * ss.SECOND, MIDNIGHT)
+    run = json.loads((out / "manifest.json").read_text())["run"]
+    assert run["end_time"] == MIDNIGHT
+
+
+def test_days_counts_from_data_start_and_replaces_the_files_end(tmp_path: Path) -> None:
+    start = "2023-04-04T23:59:00Z"
+    text = f'{SAMPLE}start = {start}\nend = "2023-04-05T00:05:00Z"\n{MM}'
+    out = tmp_path / "o"
+    assert main(["run", str(_config(tmp_path, text)), "--out", str(out), "--days", "0.0005"]) == 0
+    data = _manifest_config(out)["data"]
+    assert data["end"] == data["start"] + round(0.0005 * 86_400 * ss.SECOND) - 1
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--days", "1"], "--days counts from data.start, which the config does not set"),
+        (["--days", "0"], "--days: a number of days > 0, got 0"),
+        (
+            ["--window", "2023-04-05T00:00:00Z/2023-04-05T00:01:00Z", "--days", "1"],
+            "--window and --days both set the window",
+        ),
+        (
+            ["--window", "2023-04-05T00:00:00Z/2023-04-05T00:01:00Z", "--set", "data.start=1"],
+            "--window and --set data.start=1 both set data.start",
+        ),
+        (
+            ["--set", "data={start=1, end=2}", "--days", "1"],
+            "--days and --set data={start=1, end=2} both set data.end",
+        ),
+        (["--window", "2023-04-05T00:00:00Z"], "--window expects START/END"),
+        (
+            ["--window", "2023-04-05T00:01:00Z/2023-04-05T00:00:00Z"],
+            "--window: END (2023-04-05T00:00:00Z) is not after START",
+        ),
+        (["--window", "2023-04-05T00:00:00/2023-04-05T00:01:00Z"], "--window START: a time"),
+    ],
+)
+def test_window_and_days_conflicts_are_one_line_before_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    assert main(["run", str(_config(tmp_path)), *flags]) == 2
+    output = capsys.readouterr().out
+    assert message in output
+    assert len(output.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()

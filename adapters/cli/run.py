@@ -15,6 +15,7 @@ from adapters.cli.data import plan_data
 from adapters.cli.outputs import _write_outputs, check_out
 from adapters.cli.progress import run_with_progress, summary_table
 from adapters.cli.strategy import build_strategy, load_strategy_class
+from adapters.cli.window import window_overrides, with_days
 from streamsim.config import RunConfig, load_config
 
 
@@ -26,9 +27,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         overrides.append(f'run.mode="{args.mode}"')
     if args.speed is not None:
         overrides.append(f"run.speed={args.speed}")
+    overrides += window_overrides(args.window, args.days, overrides)
     base = path.resolve().parent
     with stage(f"loading the config {path}"):
-        config = with_absolute_paths(load_config(path, overrides), base)
+        config = with_days(load_config(path, overrides), args.days)
+        config = with_absolute_paths(config, base)
     with stage(f"loading the strategy {config.strategy.cls}"):
         cls = load_strategy_class(config.strategy.cls, base)
     out = _out_dir(args.out, config, path)
