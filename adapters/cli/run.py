@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 
 import streamsim as ss
-from adapters.cli.config import INTERRUPTED, OK, _resolve, stage
+from adapters.cli.config import INTERRUPTED, OK, _resolve, format_time, stage
+from adapters.cli.ctrl_c import first_ctrl_c_halts
 from adapters.cli.data import plan_data
 from adapters.cli.outputs import _write_outputs, check_out
 from adapters.cli.progress import run_with_progress, summary_table
@@ -54,7 +55,16 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 )
                 result = ss.run_paper_live(plan.sources, strategy, **options)
             else:
-                result = run_with_progress(console, plan.sources, strategy, plan.until, **options)
+                halt = ss.Halt()
+                with first_ctrl_c_halts(halt):
+                    result = run_with_progress(
+                        console, plan.sources, strategy, plan.until, halt=halt, **options
+                    )
+                if halt.requested:
+                    console.print(
+                        f"[yellow]stopped by Ctrl-C at {format_time(result.end_time)}; "
+                        "writing the results so far (Ctrl-C again aborts)"
+                    )
         finally:
             if plan.quarantine is not None:
                 plan.quarantine.close()
