@@ -65,6 +65,7 @@ from .results.record import FillRecord, OrderRecord, RunRecord
 from .results.verify import Verified, verify_artifacts
 from .run.clock import Clock, PacedClock, Scheduler, Timer, VirtualClock, WallClock
 from .run.engine import RunResult, backtest, run_backtest
+from .run.halt import Halt
 from .run.live import Connection, LiveRuntime, LiveTask, paper_live, run_paper_live
 from .run.parking import SimEvent
 from .sim.exchange import Exchange, NullExchange, Venue
@@ -149,6 +150,7 @@ __all__ = [
     "Fill",
     "FillRecord",
     "GuardConfig",
+    "Halt",
     "Ingest",
     "Instrument",
     "L2Book",

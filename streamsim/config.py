@@ -19,7 +19,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -77,8 +77,13 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h)\s*$")
 
 
 def _to_time(value: datetime) -> int:
+    """``value`` as int ns UTC; a time without ``Z`` or an offset is refused, since it
+    could be UTC or the reader's local time."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+        raise ValueError(
+            f"a time without a time zone is ambiguous: write {value.isoformat()}Z (UTC) "
+            "or give an offset such as +02:00"
+        )
     return int(value.timestamp()) * SECOND + value.microsecond * US
 
 
@@ -99,11 +104,15 @@ def _dec_hook(kind: type, value: Any) -> Any:
             return Time(value)
         if isinstance(value, datetime):
             return Time(_to_time(value))
+        if isinstance(value, date):
+            raise ValueError(f"a date is not a time: write {value.isoformat()}T00:00:00Z")
         if isinstance(value, str):
             try:
-                return Time(_to_time(datetime.fromisoformat(value.replace("Z", "+00:00"))))
+                parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
                 pass
+            else:
+                return Time(_to_time(parsed))
         raise ValueError(f"expected a time: int ns, ISO-8601 or a TOML datetime; got {value!r}")
     if kind is Seed:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -676,7 +685,7 @@ class RunConfig(_Section, frozen=True):
             "feed": self.feed_config(),
             "latency": self.latency_model(),
             "exchange": self.make_exchange(instruments),
-            "end": run.end,
+            "end": _run_end(run.end, self.data.end),
             "linger": int(run.linger),
             "out_of_order": run.out_of_order,
             "sequencing": _sequencing(run.sequencing),
@@ -689,6 +698,13 @@ class RunConfig(_Section, frozen=True):
             options["prefetch"] = run.prefetch
             options["clock"] = PacedClock(run.speed) if run.mode == "paper-replay" else None
         return options
+
+
+def _run_end(run_end: int | None, data_end: int | None) -> int | None:
+    """The run ends at ``run.end`` or ``data.end``, whichever comes first: past the end of
+    the data, timers would act on a book that no longer moves."""
+    ends = [int(t) for t in (run_end, data_end) if t is not None]
+    return min(ends) if ends else None
 
 
 def _window_rule(window: int) -> Rule:

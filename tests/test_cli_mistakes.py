@@ -3,6 +3,7 @@ the documented exit code, never a traceback; values are checked before the run."
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -208,6 +209,7 @@ def test_bad_values_are_named_before_the_run(
 # -- Ctrl-C, --debug and bugs ------------------------------------------------------------------
 
 SLOW = '''
+import json
 import os
 import time
 from pathlib import Path
@@ -220,25 +222,36 @@ if os.environ.get("SLOW_IMPORT"):
 
 
 class Slow(ss.Strategy):
-    """Marks its first trade in a file, then takes 2 ms of wall time per trade."""
+    """Marks its first trade in a file (then blocks ``stall`` s), then takes 2 ms of wall
+    time per trade."""
 
-    def __init__(self, marker: str) -> None:
+    def __init__(self, marker: str, stall: float = 0.0) -> None:
         self.marker = Path(marker)
+        self.stall = stall
 
     async def on_trade(self, trade: object) -> None:
         if not self.marker.exists():
             self.marker.write_text("running")
+            time.sleep(self.stall)
         time.sleep(0.002)
 '''
 
 
-def _interrupt_when(marker: Path, tmp_path: Path, env: dict[str, str]) -> tuple[int, str]:
-    """Run the slow strategy, SIGINT it once ``marker`` exists; (exit code, output)."""
+def _interrupt_when(
+    marker: Path,
+    tmp_path: Path,
+    env: dict[str, str],
+    *flags: str,
+    times: int = 1,
+    stall: float = 0.0,
+) -> tuple[int, str]:
+    """Run the slow strategy, SIGINT it ``times`` times (0.2 s apart) once ``marker``
+    exists; (exit code, output)."""
     write(tmp_path / "slow.py", SLOW)
-    params = f'params = {{marker = "{tmp_path / "running"}"}}\n'
+    params = f'params = {{marker = "{tmp_path / "running"}", stall = {stall}}}\n'
     config = write(tmp_path / "c.toml", f'{SAMPLE}[strategy]\nclass = "slow.py:Slow"\n{params}')
     process = subprocess.Popen(
-        [str(COMMAND), "run", str(config), "--out", str(tmp_path / "o")],
+        [str(COMMAND), "run", str(config), "--out", str(tmp_path / "o"), *flags],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -250,13 +263,37 @@ def _interrupt_when(marker: Path, tmp_path: Path, env: dict[str, str]) -> tuple[
             break
         time.sleep(0.05)
     assert marker.exists(), "the run never got there"
-    process.send_signal(signal.SIGINT)
+    for i in range(times):
+        if i:
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     return process.returncode, stdout + stderr
 
 
-def test_ctrl_c_during_a_backtest_exits_130_with_one_line(tmp_path: Path) -> None:
-    code, output = _interrupt_when(tmp_path / "running", tmp_path, _env())
+@pytest.mark.parametrize("mode", ["backtest", "paper-replay"])
+def test_one_ctrl_c_during_a_run_stops_it_there_and_writes_the_results(
+    tmp_path: Path, mode: str
+) -> None:
+    # Changed in issue 13: one Ctrl-C used to abort with nothing written.
+    code, output = _interrupt_when(tmp_path / "running", tmp_path, _env(), "--mode", mode)
+    assert code == 130, output
+    assert "Traceback" not in output
+    assert "stopped by Ctrl-C at 2023-04-0" in output
+    assert f"artifacts written to {tmp_path / 'o'}" in output
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    notes = manifest["run"]["quality"]["notes"]
+    assert any(n.startswith("stopped by the user at 2023-04-0") for n in notes), notes
+    run = manifest["run"]
+    assert run["end_time"] < 1_680_653_215 * 10**9  # before the sample's end
+    assert sum(run["events"].values()) < 29_000  # the whole sample is ~29,500
+
+
+def test_a_second_ctrl_c_aborts_a_run_that_has_not_stopped_yet(tmp_path: Path) -> None:
+    # The strategy blocks 8 s in a callback, so the first Ctrl-C cannot end the run yet;
+    # the second aborts it at once, with nothing written (had it not, the run would end
+    # after the stall and write its results).
+    code, output = _interrupt_when(tmp_path / "running", tmp_path, _env(), times=2, stall=8.0)
     assert code == 130, output
     assert "Traceback" not in output
     assert output.strip() == "interrupted (Ctrl-C) while running (backtest); nothing was written"

@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=MODES, help="override run.mode")
     run.add_argument("--speed", type=float, help="override run.speed (paper-replay, paper-live)")
     run.add_argument(
+        "--window",
+        metavar="START/END",
+        help="data.start and data.end (ISO-8601 with Z or an offset, both inclusive)",
+    )
+    run.add_argument("--days", type=float, metavar="N", help="data.end N days after data.start")
+    run.add_argument(
         "--out", type=_path, help="artifacts directory (default output.dir or runs/<name>)"
     )
     run.add_argument("--force", action="store_true", help=FORCE_HELP)

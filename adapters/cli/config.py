@@ -42,13 +42,17 @@ def stage(what: str) -> Iterator[None]:
 
 
 def parse_time(value: str, key: str) -> int:
-    """An ISO-8601 time (``Z`` or an offset; naive means UTC) as int ns UTC."""
+    """An ISO-8601 time with ``Z`` or an offset as int ns UTC; one without is refused (it
+    could be UTC or local time), as in the run config."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as error:
         raise CliError(f"{key}: not an ISO-8601 time: {value!r}") from error
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        raise CliError(
+            f"{key}: a time without a time zone is ambiguous: write {parsed.isoformat()}Z "
+            "(UTC) or give an offset such as +02:00"
+        )
     return int(parsed.timestamp()) * 1_000_000_000 + parsed.microsecond * 1_000
 
 

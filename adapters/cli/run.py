@@ -10,11 +10,13 @@ from rich.console import Console
 from rich.markup import escape
 
 import streamsim as ss
-from adapters.cli.config import INTERRUPTED, OK, _resolve, stage
+from adapters.cli.config import INTERRUPTED, OK, _resolve, format_time, stage
+from adapters.cli.ctrl_c import first_ctrl_c_halts
 from adapters.cli.data import plan_data
 from adapters.cli.outputs import _write_outputs, check_out
 from adapters.cli.progress import run_with_progress, summary_table
 from adapters.cli.strategy import build_strategy, load_strategy_class
+from adapters.cli.window import window_overrides, with_days
 from streamsim.config import RunConfig, load_config
 
 
@@ -26,9 +28,11 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         overrides.append(f'run.mode="{args.mode}"')
     if args.speed is not None:
         overrides.append(f"run.speed={args.speed}")
+    overrides += window_overrides(args.window, args.days, overrides)
     base = path.resolve().parent
     with stage(f"loading the config {path}"):
-        config = with_absolute_paths(load_config(path, overrides), base)
+        config = with_days(load_config(path, overrides), args.days)
+        config = with_absolute_paths(config, base)
     with stage(f"loading the strategy {config.strategy.cls}"):
         cls = load_strategy_class(config.strategy.cls, base)
     out = _out_dir(args.out, config, path)
@@ -51,7 +55,16 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 )
                 result = ss.run_paper_live(plan.sources, strategy, **options)
             else:
-                result = run_with_progress(console, plan.sources, strategy, plan.until, **options)
+                halt = ss.Halt()
+                with first_ctrl_c_halts(halt):
+                    result = run_with_progress(
+                        console, plan.sources, strategy, plan.until, halt=halt, **options
+                    )
+                if halt.requested:
+                    console.print(
+                        f"[yellow]stopped by Ctrl-C at {format_time(result.end_time)}; "
+                        "writing the results so far (Ctrl-C again aborts)"
+                    )
         finally:
             if plan.quarantine is not None:
                 plan.quarantine.close()

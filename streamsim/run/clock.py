@@ -20,6 +20,7 @@ import anyio
 
 from ..errors import ConfigError
 from ..units import MS, SECOND
+from .halt import Halt
 from .parking import Sleep
 from .timeouts import SimTimeout, WallTimeout
 
@@ -34,6 +35,8 @@ PHASE_WAKE = 5
 
 #: Paced clocks do not sleep for less than this; shorter waits are absorbed.
 PACE_RESOLUTION = 1 * MS
+#: The longest a paced wait goes without looking at a :class:`Halt` request (wall ns).
+HALT_CHECK = 100 * MS
 
 Action = tuple[int, int, int, Callable[[Any], None], Any]
 
@@ -151,8 +154,10 @@ class VirtualClock:
         """Number of queued actions."""
         return len(self._heap)
 
-    async def pace(self, when: int) -> None:
-        """Paced clocks wait here for the wall clock; virtual time never waits."""
+    async def pace(self, when: int, halt: Halt | None = None) -> bool:
+        """Paced clocks wait here for the wall clock; virtual time never waits. False when
+        ``halt`` was requested before ``when`` was reached."""
+        return True
 
     def released(self) -> float:
         """The latest simulated time the wall clock allows now (unbounded when virtual)."""
@@ -172,17 +177,23 @@ class PacedClock(VirtualClock):
         self._anchor: tuple[int, int] | None = None
         self._reached = start
 
-    async def pace(self, when: int) -> None:
-        """Wait until the wall clock reaches the moment that maps to simulated ``when``."""
+    async def pace(self, when: int, halt: Halt | None = None) -> bool:
+        """Wait until the wall clock reaches the moment that maps to simulated ``when``;
+        a long wait is taken in slices of at most :data:`HALT_CHECK`, so a ``halt``
+        request ends it within one."""
         wall = time.perf_counter_ns()
         if self._anchor is None:
             self._anchor = (wall, when)
         else:
             wall0, sim0 = self._anchor
             ahead = wall0 + (when - sim0) / self.speed - wall
-            if ahead > PACE_RESOLUTION:
-                await anyio.sleep(ahead / SECOND)
+            while ahead > PACE_RESOLUTION:
+                if halt is not None and halt.requested:
+                    return False
+                await anyio.sleep(min(ahead, HALT_CHECK) / SECOND)
+                ahead = wall0 + (when - sim0) / self.speed - time.perf_counter_ns()
         self._reached = max(self._reached, when)
+        return True
 
     def released(self) -> float:
         if self._anchor is None:

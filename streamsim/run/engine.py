@@ -27,8 +27,9 @@ from ..sim.exchange import Exchange, NullExchange
 from ..sim.latency import ConstantLatency, OrderLatency
 from ..sim.venue_report import account_lines
 from ..strategy import Strategy
-from ..units import SECOND
+from ..units import SECOND, utc_text
 from .clock import VirtualClock, WallClock
+from .halt import Halt
 from .kernel import Kernel
 from .watchdog import DEFAULT_CALLBACK_TIMEOUT, check_timeout
 
@@ -52,7 +53,8 @@ class RunResult:
     exchange: dict[str, Any] = field(default_factory=dict)
     record: RunRecord = field(default_factory=RunRecord)
     metrics: dict[str, Any] = field(default_factory=dict)
-    #: A live run stopped by SIGINT / SIGTERM: the results are those so far.
+    #: A run stopped early (a live run by SIGINT / SIGTERM, a simulated one by a
+    #: :class:`~streamsim.run.halt.Halt`): the results are those so far.
     interrupted: bool = False
     #: The :class:`~streamsim.config.RunConfig` the run was built from
     #: (``streamsim.run_config``); ``write_artifacts`` records it in the manifest.
@@ -150,6 +152,7 @@ async def backtest(
     sequencing: Sequencing = "futures",
     book_policy: BookPolicy | None = None,
     callback_timeout: float | None = DEFAULT_CALLBACK_TIMEOUT,
+    halt: Halt | None = None,
 ) -> RunResult:
     """Replay ``sources`` through the feed, the kernel and ``strategies``.
 
@@ -166,7 +169,9 @@ async def backtest(
     rejected or cancelled) is added to ``quality.exchange_books`` and to the notes.
     ``callback_timeout`` is the watchdog's budget: wall-clock seconds a callback may run
     without awaiting before the run ends with a :class:`StrategyError` naming it (``None``
-    or 0 disables it).
+    or 0 disables it). ``halt`` (a :class:`Halt`) ends the run early when requested: it
+    stops at the simulated time reached, as if the data ended there, and the result is
+    marked ``interrupted`` with a note saying when.
     An error in a source, the kernel or a strategy cancels the run and is raised here.
     """
     if isinstance(strategies, Strategy):
@@ -210,6 +215,7 @@ async def backtest(
         sequencing,
         book_policy,
         callback_timeout=budget,
+        halt=halt,
     )
     wall = time.perf_counter()
     with _young_gc_relaxed():
@@ -230,6 +236,9 @@ async def backtest(
     _collect_source_reports(sources, quality)
     venue = exchange.report()
     note_book_health(quality, venue.get("book_health", {}))
+    halted = halt is not None and halt.requested
+    if halted:
+        quality.notes.append(f"stopped by the user at {utc_text(clock.now())}: results so far")
     firsts = [q.first_ts_exchange for q in quality.streams.values() if q.first_ts_exchange]
     result = RunResult(
         quality=quality,
@@ -243,6 +252,7 @@ async def backtest(
         exchange=venue,
         record=record,
         metrics=from_record(record),
+        interrupted=halted,
     )
     log.info(
         "run done: %d events in %.3f s (%.0f events/s)",

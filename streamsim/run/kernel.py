@@ -38,6 +38,7 @@ from .callbacks import CALLBACKS, KIND_EVENT, Started, during, overrides, strate
 from .clock import PHASE_LOCAL_MARKET, PHASE_WAKE, VirtualClock
 from .depth_delivery import book_counts, bookless_routes
 from .executor import no_threads_for_strategies
+from .halt import Halt
 from .parking import NEXT_EVENT, SimEvent, Sleep, simulating
 from .timeouts import SimTimeout, Ticket, adopt, wall_timeout_error, wall_timeouts
 from .watchdog import DEFAULT_CALLBACK_TIMEOUT, CallbackOverrun, Progress, Watchdog
@@ -186,8 +187,10 @@ class Kernel:
         sequencing: Sequencing = "futures",
         book_policy: BookPolicy | None = None,
         callback_timeout: float | None = DEFAULT_CALLBACK_TIMEOUT,
+        halt: Halt | None = None,
     ) -> None:
         self.clock = clock
+        self.halt = halt or Halt()
         self.book_policy = book_policy
         self.merge = merge
         self.exchange = exchange
@@ -422,21 +425,23 @@ class Kernel:
             else:
                 limit = min(epoch.horizon, stop)
             await self._process(epoch, limit)
-            if self.end is not None and epoch.horizon >= stop:
+            if self.halt.requested or (self.end is not None and epoch.horizon >= stop):
                 break
             await anyio.lowlevel.checkpoint()
             epoch = await self.merge.next_epoch()
         else:
-            await self._linger(clock._now + self.linger)
+            deadline = clock._now + self.linger
+            await self._linger(deadline if self.end is None else min(deadline, self.end))
         self._finish()
 
     async def _linger(self, deadline: int) -> None:
         """After the last event, let callbacks still running finish (up to ``deadline``)."""
         clock = self.clock
         heap = clock._heap
+        halt = self.halt
         while heap and heap[0][0] <= deadline and not all(r.idle for r in self.runners):
-            if clock.paced:
-                await clock.pace(heap[0][0])
+            if halt.requested or (clock.paced and not await clock.pace(heap[0][0], halt)):
+                return
             when, _, _, action, arg = heappop(heap)
             clock._now = when
             action(arg)
@@ -459,8 +464,9 @@ class Kernel:
         release: float = _INF
         next_yield = YIELD_EVERY
         same = 0
+        halt = self.halt
         try:
-            while True:
+            while not halt.requested:
                 te = ex_t[ei] if ei < n_ex else _INF
                 tl = loc_t[li] if li < n_loc else _INF
                 if heap:
@@ -474,7 +480,8 @@ class Kernel:
                     upcoming = min(te, tl, th)
                     if upcoming >= limit:
                         break
-                    await clock.pace(int(upcoming))
+                    if not await clock.pace(int(upcoming), halt):
+                        break
                     release = clock.released()
                 if te <= tl and te <= th:
                     if te >= limit:
@@ -542,7 +549,7 @@ class Kernel:
     def _finish(self) -> None:
         """Stop: cancel what still waits, count what never ran, call ``on_stop``."""
         clock = self.clock
-        if self.end is not None:
+        if self.end is not None and not self.halt.requested:
             clock._now = max(clock._now, self.end)
         quality = self.quality
         quality.actions_after_end += sum(
