@@ -310,3 +310,45 @@ def test_a_missing_latency_file_and_file_with_inline_series_are_config_errors(
         RunConfig.from_toml(
             STRATEGY + '[latency]\nmodel = "recorded"\nfile = "x.csv"\ntimes = [0]\nentry = [1]\n'
         )
+
+
+def test_the_config_docs_adapter_examples_are_valid_run_configs() -> None:
+    text = (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in text.split("```toml\n")[1:]]
+    adapters = {}
+    for block in blocks:
+        if "[data]" in block and "adapter =" in block:
+            config = RunConfig.from_toml(STRATEGY + block)
+            adapters[config.data.adapter] = config
+    assert set(adapters) >= {"tardis", "capture"}
+    assert adapters["tardis"].data.instruments is not None
+    assert adapters["capture"].exchange.mark_fallback == "mid"
+
+
+def test_a_feed_model_chosen_for_one_stream_in_the_config_delays_that_stream(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_tardis_day(tmp_path / "tardis", seconds=60)
+    text = TARDIS.replace('end = "2024-01-01T00:02:00Z"', 'end = "2024-01-01T00:01:00Z"')
+    text = text.replace('root = "tardis"', f'root = "{tmp_path / "tardis"}"')
+    results = {}
+    for name, feed in (
+        ("plain", ""),
+        ("late", '[feed."BTCUSDT.depth"]\nmodel = "fixed"\ndelay = "3s"\n'),
+    ):
+        code, out = run(tmp_path / name, text + feed)
+        assert code == 0
+        results[name] = summary(out)
+    assert results["late"]["config"]["feed"] == {
+        "BTCUSDT.depth": {"model": "fixed", "delay": 3_000_000_000, "not_before_recv": False}
+    }
+    # A book seen 3 s late moves the market maker's quotes, and so its fills.
+    assert (results["plain"]["fills"], results["plain"]["equity"]) != (
+        results["late"]["fills"],
+        results["late"]["equity"],
+    )
+    # A stream the data does not hold is refused, listing the run's streams.
+    typo = text + '[feed."ETHUSDT.depth"]\nmodel = "fixed"\n'
+    assert run(tmp_path / "typo", typo)[0] == 2
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "ETHUSDT.depth" in printed and "BTCUSDT.depth" in printed
