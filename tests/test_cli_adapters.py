@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from adapters.binance.sample import sample_path
-from adapters.cli import main
+from adapters.cli import main, plan_data
+from adapters.cli.data_plan import DataPlan
 from streamsim.config import RunConfig
 from streamsim.errors import ConfigError, DataError
 from streamsim.sim.latency_file import read_latency_file
@@ -52,6 +53,11 @@ def summary(out: Path) -> dict[str, Any]:
         "config": manifest["config"],
         "notes": manifest["run"]["quality"]["notes"],
     }
+
+
+def plan_batches(plan: DataPlan) -> list[Any]:
+    """Every batch of a plan's sources (capture sources hold theirs in memory)."""
+    return [batch for source in plan.sources for batch in source.batches]
 
 
 def write_tardis_day(root: Path, seconds: int = 120) -> None:
@@ -151,6 +157,10 @@ def test_a_raw_capture_runs_from_a_config(tmp_path: Path) -> None:
     assert result["events"] > 20_000
     assert result["fills"] > 0
     assert [Path(f).name for f in result["config"]["data"]["files"]] == [CAPTURE.name]
+    # The progress line's ETA aims at the recording's last venue time.
+    plan = plan_data(RunConfig.from_toml(CAPTURE_CONFIG).data, tmp_path)
+    assert plan.until is not None
+    assert plan.until == max(int(batch.ts_exchange.max()) for batch in plan_batches(plan))
     # Without a mark price stream the run says how positions were marked.
     assert any("mark_fallback='mid'" in note for note in result["notes"])
 

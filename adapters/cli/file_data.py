@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import streamsim as ss
-from adapters.binance import read_capture, sources_from_capture
+from adapters.binance import Capture, read_capture, sources_from_capture
 from adapters.binance.sources import CAPTURE_KINDS
 from adapters.cli.config import CliError, _resolve
 from adapters.cli.data_plan import DataPlan
@@ -90,8 +90,19 @@ def plan_capture(data: DataConfig, base: Path, options: dict[str, Any]) -> DataP
     chosen = dataclasses.replace(capture, symbols={s: capture.symbols[s] for s in symbols})
     sources = sources_from_capture(chosen, kinds)
     instruments = [capture.symbols[s].instrument for s in symbols]
-    end = None if data.end is None else int(data.end)
+    end = _last_time(chosen) if data.end is None else int(data.end)
     return DataPlan(sources, instruments, files, symbols, end)
+
+
+def _last_time(capture: Capture) -> int | None:
+    """The latest venue time of the recording (for the progress line's ETA)."""
+    batches = [
+        batch
+        for data in capture.symbols.values()
+        for batch in (data.depth, data.trades, data.mark_price)
+        if batch is not None and len(batch)
+    ]
+    return max((int(batch.ts_exchange.max()) for batch in batches), default=None)
 
 
 def _located(data: DataConfig, base: Path, adapter: str) -> list[Path]:

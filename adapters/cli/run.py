@@ -88,8 +88,8 @@ def with_absolute_paths(config: RunConfig, base: Path) -> RunConfig:
         data = msgspec.structs.replace(data, files=files)
     latency = config.latency
     if isinstance(latency, RecordedLatencyModel) and latency.file is not None:
-        located = str(_resolve(latency.file, base).resolve())
-        latency = msgspec.structs.replace(latency, file=located)
+        file = str(_resolve(latency.file, base).resolve())
+        latency = msgspec.structs.replace(latency, file=file)
     strategy = config.strategy
     target, sep, name = strategy.cls.rpartition(":")
     if sep and (target.endswith(".py") or "/" in target):
