@@ -20,6 +20,7 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -36,7 +37,7 @@ from .feed.feed_models import Recorded as RecordedFeed
 from .feed.feed_models import fixed as fixed_feed
 from .feed.merge import feed_key_error
 from .feed.sources import Source
-from .instruments import Instrument
+from .instruments import ContractKind, Instrument
 from .path_parts import check_path_part
 from .run.clock import PacedClock
 from .run.engine import RunResult, run_backtest
@@ -46,6 +47,7 @@ from .sim.exchange import Exchange, NullExchange
 from .sim.fees import FeeModel, Fees, FeeTable
 from .sim.guard import GuardConfig
 from .sim.latency import ConstantLatency, LognormalLatency, OrderLatency, RecordedLatency
+from .sim.latency_file import read_latency_file
 from .sim.matching import SimExchange
 from .sim.portfolio import BracketTable, MarginBracket
 from .sim.queue_models import Conservative, LogQueue, PowerQueue, QueueModel
@@ -144,7 +146,7 @@ class _Model(msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field=
 # -- [data] --------------------------------------------------------------------------------
 
 #: The data adapters the CLI knows (``adapters/``); the core only names them.
-Adapter = Literal["sample", "cryptohftdata", "store"]
+Adapter = Literal["sample", "cryptohftdata", "store", "tardis", "capture"]
 Kind = Literal["depth", "trades", "mark_price", "open_interest", "ticker", "liquidations"]
 
 
@@ -206,6 +208,58 @@ class PlausibilityConfig(_Section, frozen=True):
         )
 
 
+class InstrumentConfig(_Section, frozen=True):
+    """An instrument's grid and contract, for adapters whose data does not carry one
+    (Tardis CSV; a capture's inferred grid can be overridden): decimal strings."""
+
+    tick_size: str
+    lot_size: str
+    min_notional: str = "0"
+    contract_size: str = "1"
+    kind: Literal["linear", "inverse"] = "linear"
+    quote: str = "USDT"
+    margin_asset: str = ""
+
+    def rules(self) -> list[Rule]:
+        return [
+            (_positive_decimal(self.tick_size), "tick_size", "a decimal > 0", self.tick_size),
+            (_positive_decimal(self.lot_size), "lot_size", "a decimal > 0", self.lot_size),
+            (
+                _positive_decimal(self.contract_size),
+                "contract_size",
+                "a decimal > 0",
+                self.contract_size,
+            ),
+            (
+                _positive_decimal(self.min_notional, zero=True),
+                "min_notional",
+                "a decimal >= 0",
+                self.min_notional,
+            ),
+        ]
+
+    def build(self, symbol: str) -> Instrument:
+        """The :class:`~streamsim.instruments.Instrument` ``symbol`` of this table."""
+        return Instrument(
+            symbol,
+            Decimal(self.tick_size),
+            Decimal(self.lot_size),
+            Decimal(self.min_notional),
+            Decimal(self.contract_size),
+            ContractKind(self.kind),
+            self.quote,
+            self.margin_asset,
+        )
+
+
+def _positive_decimal(text: str, zero: bool = False) -> bool:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return False
+    return value.is_finite() and (value > 0 or (zero and value == 0))
+
+
 class DataConfig(_Section, frozen=True):
     """Where the market data comes from; the adapters build the sources from it.
 
@@ -225,6 +279,17 @@ class DataConfig(_Section, frozen=True):
     policy: Literal["fail", "quarantine"] = "fail"
     quarantine: str | None = None
     plausibility: PlausibilityConfig = msgspec.field(default_factory=PlausibilityConfig)
+    #: ``cryptohftdata`` with an ``s3://bucket/prefix`` root: an S3-compatible server.
+    endpoint_url: str | None = None
+    #: ``capture``: the recording's files, in order; ``tardis``: files of one data type.
+    files: list[str] | None = None
+    #: ``tardis``: the data types (``incremental_book_L2``, ``trades``, ...).
+    data_types: list[str] | None = None
+    #: ``capture``: a depth level off the grid fails its message (``"raise"``, the default)
+    #: or is dropped (``"drop"``).
+    off_grid: Literal["raise", "drop"] | None = None
+    #: Per symbol: the grid and contract (required by ``tardis`` for depth and trades).
+    instruments: dict[str, InstrumentConfig] | None = None
 
 
 # -- [feed] --------------------------------------------------------------------------------
@@ -328,21 +393,34 @@ class LognormalLatencyModel(_Model, frozen=True, tag="lognormal", kw_only=True):
 
 
 class RecordedLatencyModel(_Model, frozen=True, tag="recorded", kw_only=True):
-    times: list[Time]
-    entry: list[Nanos]
+    """A recorded latency series: inline (``times``, ``entry``, ``response``) or read from
+    ``file`` (CSV or Parquet, see :func:`~streamsim.sim.latency_file.read_latency_file`)."""
+
+    times: list[Time] | None = None
+    entry: list[Nanos] | None = None
     response: list[Nanos] | None = None
+    file: str | None = None
 
     def rules(self) -> list[Rule]:
-        n = len(self.times)
+        if self.file is not None:
+            inline = self.times is None and self.entry is None and self.response is None
+            return [(inline, "file", "a file or inline times/entry, not both", self.file)]
+        times = self.times or []
+        n = len(times)
         return [
-            (n > 0, "times", "a non-empty list of times", self.times),
+            (n > 0, "times", "a non-empty list of times (or a file)", self.times),
             (
-                all(a <= b for a, b in itertools.pairwise(self.times)),
+                all(a <= b for a, b in itertools.pairwise(times)),
                 "times",
                 "non-decreasing times",
                 self.times,
             ),
-            (len(self.entry) == n, "entry", f"{n} durations, one per time", self.entry),
+            (
+                self.entry is not None and len(self.entry) == n,
+                "entry",
+                f"{n} durations, one per time",
+                self.entry,
+            ),
             (
                 self.response is None or len(self.response) == n,
                 "response",
@@ -352,7 +430,9 @@ class RecordedLatencyModel(_Model, frozen=True, tag="recorded", kw_only=True):
         ]
 
     def build(self) -> OrderLatency:
-        return RecordedLatency(self.times, self.entry, self.response)
+        if self.file is not None:
+            return read_latency_file(self.file, "latency.file")
+        return RecordedLatency(self.times or [], self.entry or [], self.response)
 
 
 LatencyConfig = ConstantLatencyModel | LognormalLatencyModel | RecordedLatencyModel

@@ -37,6 +37,19 @@ start = 2025-07-01T12:00:00Z
 end = "2025-07-01T12:59:59.5Z"
 policy = "quarantine"
 quarantine = "bad-rows.jsonl"
+endpoint_url = "http://127.0.0.1:9000"
+files = ["capture.gz"]
+data_types = ["incremental_book_L2", "trades"]
+off_grid = "drop"
+
+[data.instruments.BTCUSDT]
+tick_size = "0.1"
+lot_size = "0.001"
+min_notional = "5"
+contract_size = "100"
+kind = "inverse"
+quote = "USD"
+margin_asset = "BTC"
 
 [data.plausibility]
 time_range = [2020-01-01T00:00:00Z, 2030-01-01T00:00:00Z]

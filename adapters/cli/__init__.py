@@ -27,7 +27,8 @@ if TYPE_CHECKING:
         format_time,
         parse_time,
     )
-    from adapters.cli.data import DataPlan, plan_data
+    from adapters.cli.data import plan_data
+    from adapters.cli.data_plan import DataPlan
     from adapters.cli.demo import cmd_demo
     from adapters.cli.progress import run_with_progress, summary_table
     from adapters.cli.report import cmd_report

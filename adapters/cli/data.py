@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import streamsim as ss
 from adapters.binance.sample import (
     SAMPLE_END,
     SAMPLE_EXCHANGE,
@@ -17,25 +15,13 @@ from adapters.binance.sample import (
     sample_sources,
 )
 from adapters.cli.config import DEFAULT_KINDS, CliError, _resolve
-from adapters.cryptohftdata import CryptoHFTData, LocalStore
+from adapters.cli.data_plan import DataPlan
+from adapters.cli.file_data import plan_capture, plan_tardis
+from adapters.cryptohftdata import CryptoHFTData, LocalStore, S3Store
 from adapters.store import cryptohftdata_inputs, read_manifest, store_sources
 from streamsim.config import DataConfig
 from streamsim.feed.quarantine import Quarantine
 from streamsim.feed.sources import Source
-
-
-@dataclass
-class DataPlan:
-    """Sources of a run with the instruments, input files and symbols behind them."""
-
-    sources: list[Source]
-    instruments: list[ss.Instrument]
-    inputs: list[Path] = field(default_factory=list)
-    symbols: list[str] = field(default_factory=list)
-    #: The last simulated time the data can reach (ns), when known: for the progress ETA.
-    until: int | None = None
-    #: Where skipped rows go under ``data.policy = "quarantine"`` (closed after the run).
-    quarantine: Quarantine | None = None
 
 
 def _quarantine(data: DataConfig, base: Path, out: Path | None) -> Quarantine | None:
@@ -83,8 +69,20 @@ def _plan(data: DataConfig, base: Path, options: dict[str, Any]) -> DataPlan:
         dataset = CryptoHFTData(LocalStore(sample_path()), exchange=SAMPLE_EXCHANGE)
         inputs = cryptohftdata_inputs(dataset, sources)
         return DataPlan(sources, [SAMPLE_INSTRUMENT], inputs, symbols, end or SAMPLE_END)
+    if adapter == "tardis":
+        return plan_tardis(data, base, options)
+    if adapter == "capture":
+        return plan_capture(data, base, options)
     if data.root is None:
         raise CliError(f"data.root is required for adapter {adapter!r}")
+    if data.endpoint_url is not None and not data.root.startswith("s3://"):
+        raise CliError("data.endpoint_url: only for an s3:// data.root")
+    if data.root.startswith("s3://"):
+        if adapter != "cryptohftdata":
+            raise CliError(
+                f"data.root: an s3:// root is for adapter 'cryptohftdata', not {adapter!r}"
+            )
+        return _plan_cryptohftdata(data, _s3_store(data.root, data.endpoint_url), options)
     root = _resolve(data.root, base)
     if not root.is_dir():
         raise CliError(f"data.root: not a directory: {root}")
@@ -100,15 +98,28 @@ def _plan(data: DataConfig, base: Path, options: dict[str, Any]) -> DataPlan:
             symbols,
             end,
         )
-    if not data.symbols or start is None or end is None:
+    return _plan_cryptohftdata(data, LocalStore(root), options)
+
+
+def _s3_store(root: str, endpoint_url: str | None) -> S3Store:
+    """The :class:`S3Store` of ``s3://bucket/prefix`` (credentials: the standard chain)."""
+    bucket, _, prefix = root[len("s3://") :].partition("/")
+    if not bucket:
+        raise CliError(f"data.root: no bucket in {root!r}")
+    return S3Store(bucket, prefix, endpoint_url=endpoint_url)
+
+
+def _plan_cryptohftdata(
+    data: DataConfig, store: LocalStore | S3Store, options: dict[str, Any]
+) -> DataPlan:
+    """A CryptoHFTData tree, local or on S3 (whose files are not listed as inputs)."""
+    if not data.symbols or data.start is None or data.end is None:
         raise CliError("adapter 'cryptohftdata' needs data.symbols, data.start and data.end")
     symbols = list(data.symbols)
-    dataset = CryptoHFTData(LocalStore(root), exchange=data.exchange, **options)
-    sources = dataset.sources(symbols, kinds, start, end)
+    dataset = CryptoHFTData(store, exchange=data.exchange, **options)
+    kinds: list[str] = list(data.kinds or DEFAULT_KINDS)
+    sources = dataset.sources(symbols, kinds, int(data.start), int(data.end))
+    inputs = cryptohftdata_inputs(dataset, sources) if isinstance(store, LocalStore) else []
     return DataPlan(
-        sources,
-        [dataset.instrument(s) for s in symbols],
-        cryptohftdata_inputs(dataset, sources),
-        symbols,
-        end,
+        sources, [dataset.instrument(s) for s in symbols], inputs, symbols, int(data.end)
     )

@@ -17,7 +17,7 @@ from adapters.cli.outputs import _write_outputs, check_out
 from adapters.cli.progress import run_with_progress, summary_table
 from adapters.cli.strategy import build_strategy, load_strategy_class
 from adapters.cli.window import window_overrides, with_days
-from streamsim.config import RunConfig, load_config
+from streamsim.config import RecordedLatencyModel, RunConfig, load_config
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
@@ -90,18 +90,25 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def with_absolute_paths(config: RunConfig, base: Path) -> RunConfig:
-    """``config`` with ``data.root`` and a strategy file made absolute (as found from
-    ``base``), so its manifest replays from any directory."""
+    """``config`` with ``data.root``, ``data.files``, ``latency.file`` and a strategy file
+    made absolute (as found from ``base``), so its manifest replays from any directory."""
     data = config.data
-    if data.root is not None:
+    if data.root is not None and not data.root.startswith("s3://"):
         root = str(_resolve(data.root, base).resolve())
         data = msgspec.structs.replace(data, root=root)
+    if data.files is not None:
+        files = [str(_resolve(f, base).resolve()) for f in data.files]
+        data = msgspec.structs.replace(data, files=files)
+    latency = config.latency
+    if isinstance(latency, RecordedLatencyModel) and latency.file is not None:
+        file = str(_resolve(latency.file, base).resolve())
+        latency = msgspec.structs.replace(latency, file=file)
     strategy = config.strategy
     target, sep, name = strategy.cls.rpartition(":")
     if sep and (target.endswith(".py") or "/" in target):
         located = _resolve(target, base).resolve()
         strategy = msgspec.structs.replace(strategy, cls=f"{located}:{name}")
-    return msgspec.structs.replace(config, data=data, strategy=strategy)
+    return msgspec.structs.replace(config, data=data, latency=latency, strategy=strategy)
 
 
 def _out_dir(flag: str | None, config: RunConfig, path: Path) -> Path:
