@@ -9,6 +9,7 @@ from rich.console import Console
 
 import streamsim as ss
 from adapters.binance.sample import SAMPLE_END, SAMPLE_START, sample_sources
+from adapters.cli.keys import on_key
 from adapters.cli.progress import ProgressLine, _Progress, eta_seconds, run_with_progress
 
 S = ss.SECOND
@@ -63,3 +64,13 @@ def test_a_terminal_run_shows_delivered_time_and_still_returns_the_result() -> N
     result = run_with_progress(console, sources, ss.Strategy(), SAMPLE_END)
     assert result.total_events > 0
     assert result.end_time >= SAMPLE_START
+
+
+def test_space_pauses_and_resumes_a_paced_replay_and_the_line_says_paused() -> None:
+    clock = ss.PacedClock(speed=10.0)
+    line = ProgressLine(_Progress(), clock, until=None, timer=FakeTimer())
+    assert not on_key("x", clock) and not clock.paused  # other keys do nothing
+    assert on_key(" ", clock) and clock.paused
+    assert "paused (space resumes)" in line.text()
+    assert on_key("p", clock) and not clock.paused
+    assert "paused" not in line.text()

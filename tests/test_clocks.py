@@ -11,6 +11,7 @@ import pytest
 from helpers import Recorder, trade_source
 
 import streamsim as ss
+from streamsim.run import clock as clock_module
 from streamsim.run.clock import PHASE_RESPONSE, PHASE_WAKE
 
 S = ss.SECOND
@@ -72,3 +73,35 @@ async def test_wall_clock_sleeps_and_timers() -> None:
     assert len(fired) == count  # cancelled timers stay silent
     assert fired == sorted(fired)
     assert all(b - a == 10 * ss.MS for a, b in itertools.pairwise(fired))
+
+
+class _FakeTime:
+    """The clock module's view of the wall: ``perf_counter_ns`` returns ``t``."""
+
+    def __init__(self) -> None:
+        self.t = 0
+
+    def perf_counter_ns(self) -> int:
+        return self.t
+
+
+def test_a_paused_paced_clock_releases_no_time_and_resumes_where_it_stood(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wall = _FakeTime()
+    monkeypatch.setattr(clock_module, "time", wall)
+    clock = ss.PacedClock(speed=2.0)
+    assert anyio.run(clock.pace, 0)  # anchors: simulated 0 at wall 0
+    wall.t = ss.SECOND
+    assert clock.released() == 2 * ss.SECOND
+    clock.pause()
+    wall.t = 10 * ss.SECOND
+    assert clock.paused and clock.released() == 2 * ss.SECOND  # frozen while paused
+    halt = ss.Halt()
+    halt.request()
+    assert anyio.run(clock.pace, ss.SECOND, halt) is False  # a paused wait still halts
+    clock.resume()
+    assert not clock.paused and clock.released() == 2 * ss.SECOND  # the pause not caught up
+    wall.t = 11 * ss.SECOND
+    assert clock.released() == 4 * ss.SECOND
+    assert anyio.run(clock.pace, 4 * ss.SECOND)  # due: no wait

@@ -105,7 +105,10 @@ class ProgressLine:
             eta = eta_seconds(self.mark[1], delivered, self.until, now - self.mark[0])
         if eta is not None:
             text += f", ETA {eta:,.0f} s"
-        return text + f", {rows:,} rows read ({rows / wall:,.0f}/s)"
+        text += f", {rows:,} rows read ({rows / wall:,.0f}/s)"
+        if getattr(self.clock, "paused", False):
+            text += " [yellow]paused (space resumes)[/]"
+        return text
 
     def __rich__(self) -> str:
         return self.text()

@@ -13,6 +13,7 @@ import streamsim as ss
 from adapters.cli.config import INTERRUPTED, OK, _resolve, format_time, stage
 from adapters.cli.ctrl_c import first_ctrl_c_halts
 from adapters.cli.data import plan_data
+from adapters.cli.keys import space_pauses
 from adapters.cli.outputs import _write_outputs, check_out
 from adapters.cli.progress import run_with_progress, summary_table
 from adapters.cli.strategy import build_strategy, load_strategy_class
@@ -56,7 +57,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 result = ss.run_paper_live(plan.sources, strategy, **options)
             else:
                 halt = ss.Halt()
-                with first_ctrl_c_halts(halt):
+                with first_ctrl_c_halts(halt), space_pauses(options.get("clock")) as keys:
+                    if keys:
+                        console.print("paper replay: space pauses and resumes, Ctrl-C stops")
                     result = run_with_progress(
                         console, plan.sources, strategy, plan.until, halt=halt, **options
                     )

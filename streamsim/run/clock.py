@@ -165,7 +165,11 @@ class VirtualClock:
 
 
 class PacedClock(VirtualClock):
-    """Simulated time released at ``speed`` x wall clock (``speed=1``: paper trading on history)."""
+    """Simulated time released at ``speed`` x wall clock (``speed=1``: paper trading on history).
+
+    :meth:`pause` stops releasing simulated time and :meth:`resume` goes on from where it
+    stood (the wall time paused is not caught up); both may be called from any thread.
+    """
 
     paced = True
 
@@ -176,22 +180,52 @@ class PacedClock(VirtualClock):
         self.speed = speed
         self._anchor: tuple[int, int] | None = None
         self._reached = start
+        self._paused_at: int | None = None  # wall time (perf ns) of the pause
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_at is not None
+
+    def pause(self) -> None:
+        """Stop releasing simulated time (a no-op while paused)."""
+        if self._paused_at is None:
+            self._paused_at = time.perf_counter_ns()
+
+    def resume(self) -> None:
+        """Release simulated time again from where the pause left it."""
+        paused_at = self._paused_at
+        if paused_at is None:
+            return
+        if self._anchor is not None:
+            wall0, sim0 = self._anchor
+            self._anchor = (wall0 + time.perf_counter_ns() - paused_at, sim0)
+        self._paused_at = None
+
+    def _wall(self) -> int:
+        """The wall time the pacing sees: frozen while paused."""
+        paused_at = self._paused_at
+        return time.perf_counter_ns() if paused_at is None else paused_at
+
+    def _ahead(self, when: int) -> float:
+        """Wall ns until simulated ``when`` is due."""
+        assert self._anchor is not None
+        wall0, sim0 = self._anchor
+        return wall0 + (when - sim0) / self.speed - self._wall()
 
     async def pace(self, when: int, halt: Halt | None = None) -> bool:
-        """Wait until the wall clock reaches the moment that maps to simulated ``when``;
-        a long wait is taken in slices of at most :data:`HALT_CHECK`, so a ``halt``
-        request ends it within one."""
-        wall = time.perf_counter_ns()
-        if self._anchor is None:
-            self._anchor = (wall, when)
-        else:
-            wall0, sim0 = self._anchor
-            ahead = wall0 + (when - sim0) / self.speed - wall
-            while ahead > PACE_RESOLUTION:
-                if halt is not None and halt.requested:
-                    return False
-                await anyio.sleep(min(ahead, HALT_CHECK) / SECOND)
-                ahead = wall0 + (when - sim0) / self.speed - time.perf_counter_ns()
+        """Wait until the wall clock reaches the moment that maps to simulated ``when``
+        (and while paused); a long wait is taken in slices of at most :data:`HALT_CHECK`,
+        so a ``halt`` request ends it within one."""
+        while True:
+            paused = self._paused_at is not None
+            if not paused and self._anchor is None:
+                self._anchor = (self._wall(), when)
+            ahead = 0.0 if self._anchor is None else self._ahead(when)
+            if not paused and ahead <= PACE_RESOLUTION:
+                break
+            if halt is not None and halt.requested:
+                return False
+            await anyio.sleep((HALT_CHECK if paused else min(ahead, HALT_CHECK)) / SECOND)
         self._reached = max(self._reached, when)
         return True
 
@@ -199,7 +233,7 @@ class PacedClock(VirtualClock):
         if self._anchor is None:
             return self._reached
         wall0, sim0 = self._anchor
-        return max(self._reached, sim0 + (time.perf_counter_ns() - wall0) * self.speed)
+        return max(self._reached, sim0 + (self._wall() - wall0) * self.speed)
 
 
 class WallClock:
