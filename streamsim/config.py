@@ -285,9 +285,9 @@ class DataConfig(_Section, frozen=True):
     files: list[str] | None = None
     #: ``tardis``: the data types (``incremental_book_L2``, ``trades``, ...).
     data_types: list[str] | None = None
-    #: ``capture``: a depth level off the grid fails its message (``"raise"``, the default)
-    #: or is dropped (``"drop"``).
-    off_grid: Literal["raise", "drop"] | None = None
+    #: ``capture``: depth levels off the grid: dropped if few, else bad input (``"auto"``,
+    #: the default), always bad input (``"raise"``) or always dropped (``"drop"``).
+    off_grid: Literal["auto", "raise", "drop"] | None = None
     #: Per symbol: the grid and contract (required by ``tardis`` for depth and trades).
     instruments: dict[str, InstrumentConfig] | None = None
 

@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from adapters.binance import read_capture
+from adapters.binance.convert import write_cryptohftdata
 from adapters.binance.sample import sample_path
 from adapters.cli import main, plan_data
 from adapters.cli.data_plan import DataPlan
@@ -23,7 +25,8 @@ from streamsim.errors import ConfigError, DataError
 from streamsim.sim.latency_file import read_latency_file
 from tests.s3_server import create_bucket, moto_server, upload_tree, use_dummy_aws_env
 
-CAPTURE = Path("/work/shared/data/binance-usdm-capture/btcusdt_20240808.gz")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+CAPTURE = SHARED / "binance-usdm-capture" / "btcusdt_20240808.gz"
 STRATEGY = '[strategy]\nclass = "strategies.market_maker:MarketMaker"\nparams = {qty = 1}\n'
 #: 2024-01-01T00:00:00Z in microseconds (Tardis's unit).
 T0 = 1_704_067_200_000_000
@@ -362,3 +365,80 @@ def test_a_feed_model_chosen_for_one_stream_in_the_config_delays_that_stream(
     assert run(tmp_path / "typo", typo)[0] == 2
     printed = " ".join(capsys.readouterr().out.split())
     assert "ETHUSDT.depth" in printed and "BTCUSDT.depth" in printed
+
+
+CRYPTOFEED = SHARED / "binance-futures-ws"
+
+
+@pytest.mark.skipif(not CRYPTOFEED.is_dir(), reason="needs the shared data")
+def test_the_cryptofeed_recording_runs_from_a_config_with_the_defaults(tmp_path: Path) -> None:
+    files = ", ".join(
+        f'"{CRYPTOFEED / n}"'
+        for n in ("BINANCE_FUTURES.0", "BINANCE_FUTURES.http.0.0", "BINANCE_FUTURES.ws.1.0")
+    )
+    text = (
+        '[strategy]\nclass = "strategies.market_maker:MarketMaker"\n'
+        'params = {symbol = "SUSHIUSDT", qty = 1}\n'
+        f'[data]\nadapter = "capture"\nfiles = [{files}]\n[exchange]\nmark_fallback = "mid"\n'
+    )
+    code, out = run(tmp_path, text)
+    assert code == 0
+    notes = " ".join(summary(out)["notes"])
+    assert "levels off the" in notes and "ts_exchange moved to the nearest" in notes
+
+
+SPOT = SHARED / "binance-spot-capture" / "nexousdt_20240723.dat.gz"
+
+
+@pytest.fixture
+def spot_tree(tmp_path: Path) -> Path:
+    root = tmp_path / "spot"
+    write_cryptohftdata(read_capture([SPOT]), root, exchange="binance", compression_level=1)
+    return root
+
+
+@pytest.mark.skipif(not SPOT.is_file(), reason="needs the shared data")
+def test_a_symbol_without_a_built_in_grid_runs_from_its_config_instruments(
+    tmp_path: Path, spot_tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = (
+        f'[data]\nadapter = "cryptohftdata"\nroot = "{spot_tree}"\nexchange = "binance"\n'
+        'symbols = ["NEXOUSDT"]\nkinds = ["depth", "trades"]\n'
+        'start = "2024-07-23T15:39:00Z"\nend = "2024-07-23T15:59:59Z"\n'
+    )
+    strategy = '[strategy]\nclass = "strategies.market_maker:MarketMaker"\n'
+    strategy += 'params = {symbol = "NEXOUSDT", qty = 100}\n[exchange]\nmark_fallback = "mid"\n'
+    code, _ = run(tmp_path / "bare", strategy + data)
+    assert code == 2
+    assert "data.instruments.NEXOUSDT: no instrument" in " ".join(capsys.readouterr().out.split())
+    grid = '[data.instruments.NEXOUSDT]\ntick_size = "0.001"\nlot_size = "0.01"\n'
+    code, out = run(tmp_path / "grid", strategy + data + grid)
+    assert code == 0 and summary(out)["events"] > 1000
+    assert any("spot rule" in note for note in summary(out)["notes"])  # no pu: spot data
+
+
+@pytest.mark.skipif(not SPOT.is_file(), reason="needs the shared data")
+def test_validate_passes_the_converters_spot_output(
+    spot_tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    window = ("--start", "2024-07-23T15:39:00Z", "--end", "2024-07-23T15:59:59Z")
+    grid = ("--tick-size", "0.001", "--lot-size", "0.01", "--kinds", "depth")
+    args = ["validate", str(spot_tree), "--exchange", "binance", "--symbol", "NEXOUSDT"]
+    assert main([*args, *window, *grid]) == 0
+    assert "no problems found" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not CAPTURE.is_file(), reason="needs the shared data")
+def test_a_start_the_file_adapters_cannot_cut_is_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = CAPTURE_CONFIG.replace("[data]\n", '[data]\nstart = "2024-08-08T23:57:00Z"\n')
+    assert run(tmp_path / "capture", capture)[0] == 2
+    assert "data.start: adapter 'capture' replays the whole recording" in " ".join(
+        capsys.readouterr().out.split()
+    )
+    write_tardis_day(tmp_path / "t" / "tardis", seconds=30)
+    tardis = TARDIS.replace('start = "2024-01-01T00:00:00Z"', 'start = "2024-01-01T00:00:10Z"')
+    assert tardis != TARDIS
+    assert run(tmp_path / "t", tardis)[0] == 2
+    assert "does not cut them" in " ".join(capsys.readouterr().out.split())

@@ -18,6 +18,7 @@ from adapters.cli.config import DEFAULT_KINDS, CliError, _resolve
 from adapters.cli.data_plan import DataPlan
 from adapters.cli.file_data import plan_capture, plan_tardis
 from adapters.cryptohftdata import CryptoHFTData, LocalStore, S3Store
+from adapters.cryptohftdata.dataset import known_instrument
 from adapters.store import cryptohftdata_inputs, read_manifest, store_sources
 from streamsim.config import DataConfig
 from streamsim.feed.quarantine import Quarantine
@@ -116,7 +117,15 @@ def _plan_cryptohftdata(
     if not data.symbols or data.start is None or data.end is None:
         raise CliError("adapter 'cryptohftdata' needs data.symbols, data.start and data.end")
     symbols = list(data.symbols)
-    dataset = CryptoHFTData(store, exchange=data.exchange, **options)
+    given = {s: table.build(s) for s, table in (data.instruments or {}).items()}
+    dataset = CryptoHFTData(store, exchange=data.exchange, instruments=given or None, **options)
+    for symbol in symbols:
+        if symbol not in given and known_instrument(symbol) is None:
+            raise CliError(
+                f"data.instruments.{symbol}: no instrument for {symbol}: add "
+                f'[data.instruments.{symbol}] with tick_size = "..." and lot_size = "..." '
+                "(PRICE_FILTER.tickSize and LOT_SIZE.stepSize of the venue's exchangeInfo)"
+            )
     kinds: list[str] = list(data.kinds or DEFAULT_KINDS)
     sources = dataset.sources(symbols, kinds, int(data.start), int(data.end))
     inputs = cryptohftdata_inputs(dataset, sources) if isinstance(store, LocalStore) else []

@@ -11,12 +11,14 @@ from typing import Any
 import streamsim as ss
 from adapters.binance import Capture, read_capture, sources_from_capture
 from adapters.binance.sources import CAPTURE_KINDS
-from adapters.cli.config import CliError, _resolve
+from adapters.cli.config import CliError, _resolve, format_time
 from adapters.cli.data_plan import DataPlan
 from adapters.tardis import tardis_sources
 from adapters.tardis.sources import stream_kinds
 from streamsim.config import DataConfig
 from streamsim.feed.sources import Source
+
+_DAY = 86_400 * ss.SECOND
 
 
 def plan_tardis(data: DataConfig, base: Path, options: dict[str, Any]) -> DataPlan:
@@ -32,6 +34,12 @@ def plan_tardis(data: DataConfig, base: Path, options: dict[str, Any]) -> DataPl
     located = _located(data, base, "tardis")
     if data.files is not None and len(data.symbols) > 1:
         raise CliError("data.files: files given directly hold one symbol; data.symbols has more")
+    if data.start is not None and int(data.start) % _DAY:
+        raise CliError(
+            f"data.start: adapter 'tardis' replays whole files (days) and does not cut them "
+            f"at {format_time(int(data.start))}: start at 00:00:00Z of a day, "
+            "or leave data.start out"
+        )
     dates = None if data.files is not None else _days(data, "tardis")
     exchange = data.exchange.replace("_", "-")  # Tardis spells binance_futures binance-futures
     instruments = _instruments(data, "tardis")
@@ -77,7 +85,7 @@ def plan_capture(data: DataConfig, base: Path, options: dict[str, Any]) -> DataP
     capture = read_capture(
         files,
         given,
-        off_grid=data.off_grid or "raise",
+        off_grid=data.off_grid or "auto",
         policy=options["policy"],
         quarantine=options["quarantine"],
         plausibility=options["plausibility"],
@@ -88,21 +96,36 @@ def plan_capture(data: DataConfig, base: Path, options: dict[str, Any]) -> DataP
         held = ", ".join(sorted(capture.symbols)) or "none"
         raise CliError(f"data.symbols: {', '.join(missing)} not in the capture (it holds {held})")
     chosen = dataclasses.replace(capture, symbols={s: capture.symbols[s] for s in symbols})
+    first = _first_time(chosen)
+    if data.start is not None and first is not None and int(data.start) > first:
+        raise CliError(
+            f"data.start: adapter 'capture' replays the whole recording (from "
+            f"{format_time(first)}) and does not cut it at "
+            f"{format_time(int(data.start))}: leave data.start out (data.end does end the run)"
+        )
     sources = sources_from_capture(chosen, kinds)
     instruments = [capture.symbols[s].instrument for s in symbols]
     end = _last_time(chosen) if data.end is None else int(data.end)
     return DataPlan(sources, instruments, files, symbols, end)
 
 
-def _last_time(capture: Capture) -> int | None:
-    """The latest venue time of the recording (for the progress line's ETA)."""
-    batches = [
+def _batches(capture: Capture) -> list[Any]:
+    return [
         batch
         for data in capture.symbols.values()
         for batch in (data.depth, data.trades, data.mark_price)
         if batch is not None and len(batch)
     ]
-    return max((int(batch.ts_exchange.max()) for batch in batches), default=None)
+
+
+def _last_time(capture: Capture) -> int | None:
+    """The latest venue time of the recording (for the progress line's ETA)."""
+    return max((int(batch.ts_exchange.max()) for batch in _batches(capture)), default=None)
+
+
+def _first_time(capture: Capture) -> int | None:
+    """The earliest venue time of the recording."""
+    return min((int(batch.ts_exchange.min()) for batch in _batches(capture)), default=None)
 
 
 def _located(data: DataConfig, base: Path, adapter: str) -> list[Path]:

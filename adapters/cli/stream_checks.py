@@ -190,10 +190,12 @@ class DepthCheck:
         prev_snapshot = np.concatenate(([self._last_was_snapshot], snapshot[:-1]))
         snap_id = np.where(snapshot, final, np.iinfo(np.int64).min)
         running = np.maximum.accumulate(np.concatenate(([self._last_snapshot_id], snap_id[:-1])))
-        straddles = prev_snapshot & (first <= running)
+        # Futures diffs chain by prev_final; spot diffs (no pu: -1) by first (the book's rule).
+        by_pu = prev >= 0
+        straddles = prev_snapshot & (first <= running + np.where(by_pu, 0, 1))
         if len(diffs):
             ok, before = links(
-                first[diffs], final[diffs], prev[diffs], futures=True, before=self._last_diff_final
+                first[diffs], final[diffs], prev[diffs], by_pu[diffs], before=self._last_diff_final
             )
             broken = np.flatnonzero(~ok & ~straddles[diffs])
             shown = broken[:EXAMPLES].tolist()
@@ -202,8 +204,14 @@ class DepthCheck:
                     len(broken),
                     [
                         f"final_update_id {int(final[i])} at "
-                        f"{format_time(int(batch.ts_exchange[i]))}: prev_final_update_id "
-                        f"{int(prev[i])} != previous final_update_id {int(before[b])}"
+                        f"{format_time(int(batch.ts_exchange[i]))}: "
+                        + (
+                            f"prev_final_update_id {int(prev[i])} != previous final_update_id "
+                            if by_pu[i]
+                            else f"first_update_id {int(first[i])} != previous "
+                            "final_update_id + 1 = "
+                        )
+                        + f"{int(before[b])}"
                         for i, b in zip(diffs[shown].tolist(), shown, strict=True)
                     ],
                 )
