@@ -442,3 +442,21 @@ def test_a_start_the_file_adapters_cannot_cut_is_refused_not_ignored(
     assert tardis != TARDIS
     assert run(tmp_path / "t", tardis)[0] == 2
     assert "does not cut them" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("off_grid", '"drop"'),
+        ("files", '["a.gz"]'),
+        ("instruments", '{BTCUSDT = {tick_size = "1", lot_size = "1"}}'),
+        ("root", '"somewhere"'),
+    ],
+)
+def test_a_data_key_the_adapter_does_not_read_is_an_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, value: str
+) -> None:
+    text = f'{STRATEGY}[data]\nadapter = "sample"\n{key} = {value}\n'
+    assert run(tmp_path, text)[0] == 2
+    printed = " ".join(capsys.readouterr().out.split())
+    assert f"data.{key}: adapter 'sample' does not read it" in printed

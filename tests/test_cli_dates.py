@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import Recorder, trade_source
 
 import streamsim as ss
 from adapters.binance.sample import SAMPLE_START
@@ -147,3 +148,13 @@ def test_window_and_days_conflicts_are_one_line_before_the_run(
     assert message in output
     assert len(output.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_data_that_ends_before_the_run_end_ends_the_span_after_the_linger_and_says_so() -> None:
+    last = 10 * ss.SECOND
+    source = trade_source("BTCUSDT", [ss.SECOND, last])
+    result = ss.run_backtest(
+        [source], Recorder(), end=3_600 * ss.SECOND, linger=5 * ss.SECOND, feed=ss.Constant(0)
+    )
+    assert result.end_time == last + 5 * ss.SECOND  # not the hour the window asked for
+    assert any("the data ended at" in note for note in result.quality.notes)

@@ -42,9 +42,26 @@ def _quarantine(data: DataConfig, base: Path, out: Path | None) -> Quarantine | 
     return Quarantine(path)
 
 
+#: The ``[data]`` keys only some adapters read: set for another, they are a mistake.
+ADAPTER_KEYS = {
+    "root": ("cryptohftdata", "store", "tardis", "capture"),  # capture: says to use files
+    "endpoint_url": ("cryptohftdata",),
+    "files": ("tardis", "capture"),
+    "data_types": ("tardis",),
+    "off_grid": ("capture",),
+    "instruments": ("cryptohftdata", "tardis", "capture"),
+}
+
+
 def plan_data(data: DataConfig, base: Path = Path(), out: Path | None = None) -> DataPlan:
     """Sources for a ``[data]`` section (relative paths are tried against ``base``; ``out``,
     the run's artifacts directory, places the default quarantine file)."""
+    for key, adapters in ADAPTER_KEYS.items():
+        if getattr(data, key) is not None and data.adapter not in adapters:
+            raise CliError(
+                f"data.{key}: adapter {data.adapter!r} does not read it "
+                f"(read by {', '.join(repr(a) for a in adapters)})"
+            )
     quarantine = _quarantine(data, base, out)
     options = {
         "policy": data.policy,

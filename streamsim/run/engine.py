@@ -161,12 +161,14 @@ async def backtest(
     ``recorded`` where the data has ``ts_recv``. ``latency`` is the order latency model
     (default: 0 ns). ``clock`` is a :class:`VirtualClock` (default) or a
     :class:`PacedClock` for paper replay. ``end`` stops the run at that simulated time
-    (inclusive); without it the run ends at the last event, after giving callbacks still
-    running up to ``linger`` ns of simulated time to finish. ``sequencing`` is the update-id
-    rule of the strategy-side books (``"futures"``, ``"spot"`` or ``None``), ``book_policy``
-    what they do when they break (:class:`~streamsim.book.BookPolicy`; give the exchange
-    the same one). Book health (gaps, crossings, resyncs, time invalid, orders the guard
-    rejected or cancelled) is added to ``quality.exchange_books`` and to the notes.
+    (inclusive); without it, or when the data ends first, the run ends at the last event,
+    after giving callbacks still running up to ``linger`` ns of simulated time to finish
+    (with ``end``, the span then reaches ``linger`` past the last event, at most ``end``).
+    ``sequencing`` is the update-id rule of the strategy-side books (``"futures"``,
+    ``"spot"`` or ``None``), ``book_policy`` what they do when they break
+    (:class:`~streamsim.book.BookPolicy`; give the exchange the same one). Book health
+    (gaps, crossings, resyncs, time invalid, orders the guard rejected or cancelled) is
+    added to ``quality.exchange_books`` and to the notes.
     ``callback_timeout`` is the watchdog's budget: wall-clock seconds a callback may run
     without awaiting before the run ends with a :class:`StrategyError` naming it (``None``
     or 0 disables it). ``halt`` (a :class:`Halt`) ends the run early when requested: it

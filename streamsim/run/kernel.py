@@ -191,6 +191,7 @@ class Kernel:
     ) -> None:
         self.clock = clock
         self.halt = halt or Halt()
+        self._at_end = False  # the run stopped at ``end`` (the data went on past it)
         self.book_policy = book_policy
         self.merge = merge
         self.exchange = exchange
@@ -419,19 +420,34 @@ class Kernel:
             runner.deliver(started)
         stop = _INF if self.end is None else self.end + 1
         while epoch is not None:
-            if epoch.horizon == _INF and self.end is None:
+            if epoch.horizon == _INF:  # the last epoch: up to the last event, or the end
                 last = self.merge.last_local
                 limit: float = max(clock._now, last if last is not None else clock._now) + 1
+                limit = min(limit, stop)
             else:
                 limit = min(epoch.horizon, stop)
             await self._process(epoch, limit)
-            if self.halt.requested or (self.end is not None and epoch.horizon >= stop):
+            if self.halt.requested:
+                break
+            if limit >= stop:  # the data reaches the run's end: it stops there
+                self._at_end = True
                 break
             await anyio.lowlevel.checkpoint()
             epoch = await self.merge.next_epoch()
         else:
             deadline = clock._now + self.linger
-            await self._linger(deadline if self.end is None else min(deadline, self.end))
+            if self.end is None:
+                await self._linger(deadline)
+            else:  # the data ran out first: the span is its last event plus the linger
+                last, until = clock._now, min(deadline, self.end)
+                await self._linger(until)
+                clock._now = max(clock._now, until)
+                if until < self.end:
+                    self.quality.notes.append(
+                        f"the data ended at {last} ns, {(self.end - last) / SECOND:,.1f} s "
+                        f"before the run's end {self.end} ns; the run stopped "
+                        f"{self.linger / SECOND:g} s (linger) after its last event"
+                    )
         self._finish()
 
     async def _linger(self, deadline: int) -> None:
@@ -549,7 +565,7 @@ class Kernel:
     def _finish(self) -> None:
         """Stop: cancel what still waits, count what never ran, call ``on_stop``."""
         clock = self.clock
-        if self.end is not None and not self.halt.requested:
+        if self._at_end and self.end is not None:
             clock._now = max(clock._now, self.end)
         quality = self.quality
         quality.actions_after_end += sum(
