@@ -77,6 +77,16 @@ def moto_server() -> Iterator[str]:
         werkzeug_log.setLevel(level)
 
 
+@contextmanager
+def loopback_s3(config_dir: Path) -> Iterator[str]:
+    """A moto S3 server with dummy credentials and loopback-only sockets (for a fixture
+    wider than one test, where ``monkeypatch`` is not at hand); yields its URL."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        use_dummy_aws_env(monkeypatch, config_dir)
+        with moto_server() as url:
+            yield url
+
+
 def use_dummy_aws_env(monkeypatch: pytest.MonkeyPatch, config_dir: Path) -> None:
     """Dummy credentials and region; no real AWS setting or proxy; loopback connections only.
 

@@ -23,7 +23,7 @@ from adapters.cli.data_plan import DataPlan
 from streamsim.config import RunConfig
 from streamsim.errors import ConfigError, DataError
 from streamsim.sim.latency_file import read_latency_file
-from tests.s3_server import create_bucket, moto_server, upload_tree, use_dummy_aws_env
+from tests.s3_server import create_bucket, loopback_s3, upload_tree
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CAPTURE = SHARED / "binance-usdm-capture" / "btcusdt_20240808.gz"
@@ -189,10 +189,8 @@ def test_a_capture_config_mistake_names_the_key(
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto S3 server with dummy credentials and loopback-only sockets."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        use_dummy_aws_env(monkeypatch, tmp_path_factory.mktemp("aws"))
-        with moto_server() as url:
-            yield url
+    with loopback_s3(tmp_path_factory.mktemp("aws")) as url:
+        yield url
 
 
 def test_cryptohftdata_over_s3_runs_like_the_local_tree(tmp_path: Path, s3_endpoint: str) -> None:

@@ -20,9 +20,8 @@ from s3_server import (
     FaultProxy,
     create_bucket,
     fault_proxy,
-    moto_server,
+    loopback_s3,
     upload_tree,
-    use_dummy_aws_env,
 )
 
 import streamsim as ss
@@ -39,10 +38,8 @@ SECRET = DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A moto S3 server for the module, with dummy credentials and loopback-only sockets."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        use_dummy_aws_env(monkeypatch, tmp_path_factory.mktemp("aws"))
-        with moto_server() as url:
-            yield url
+    with loopback_s3(tmp_path_factory.mktemp("aws")) as url:
+        yield url
 
 
 @pytest.fixture
