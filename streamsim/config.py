@@ -278,6 +278,9 @@ class DataConfig(_Section, frozen=True):
     end: Time | None = None
     policy: Literal["fail", "quarantine"] = "fail"
     quarantine: str | None = None
+    #: ``cryptohftdata``: a file the window needs that is absent fails the run, or is
+    #: skipped and listed in the run's notes.
+    missing: Literal["fail", "skip"] = "fail"
     plausibility: PlausibilityConfig = msgspec.field(default_factory=PlausibilityConfig)
     #: ``cryptohftdata`` with an ``s3://bucket/prefix`` root: an S3-compatible server.
     endpoint_url: str | None = None

@@ -18,7 +18,8 @@ class OutOfOrderError(DataError):
         super().__init__(
             f"stream {stream!r}: ts_exchange goes backwards at row {row}: "
             f"{current} ns after {previous} ns (by {previous - current} ns); "
-            "sort the source, or pass out_of_order='clamp' to clamp and count such rows"
+            "sort the source, or pass out_of_order='clamp' (run.out_of_order in a run "
+            "config) to clamp and count such rows"
         )
         self.stream = stream
         self.row = row

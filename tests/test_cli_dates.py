@@ -158,3 +158,14 @@ def test_data_that_ends_before_the_run_end_ends_the_span_after_the_linger_and_sa
     )
     assert result.end_time == last + 5 * ss.SECOND  # not the hour the window asked for
     assert any("the data ended at" in note for note in result.quality.notes)
+
+
+def test_a_window_outside_the_sample_names_its_span(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    window = "2030-01-01T00:00:00Z/2030-01-02T00:00:00Z"
+    assert (
+        main(["run", str(_config(tmp_path)), "--out", str(tmp_path / "o"), "--window", window]) == 2
+    )
+    said = " ".join(capsys.readouterr().out.split())
+    assert "the sample spans 2023-04-04T23:58:20" in said and "holds none of it" in said

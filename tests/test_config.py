@@ -37,6 +37,7 @@ start = 2025-07-01T12:00:00Z
 end = "2025-07-01T12:59:59.5Z"
 policy = "quarantine"
 quarantine = "bad-rows.jsonl"
+missing = "skip"
 endpoint_url = "http://127.0.0.1:9000"
 files = ["capture.gz"]
 data_types = ["incremental_book_L2", "trades"]

@@ -14,7 +14,7 @@ from adapters.binance.sample import (
     sample_path,
     sample_sources,
 )
-from adapters.cli.config import DEFAULT_KINDS, CliError, _resolve
+from adapters.cli.config import DEFAULT_KINDS, CliError, _resolve, format_time
 from adapters.cli.data_plan import DataPlan
 from adapters.cli.file_data import plan_capture, plan_tardis
 from adapters.cryptohftdata import CryptoHFTData, LocalStore, S3Store
@@ -51,13 +51,16 @@ ADAPTER_KEYS = {
     "off_grid": ("capture",),
     "instruments": ("cryptohftdata", "tardis", "capture"),
 }
+#: The same for keys with a default: set to another value for another adapter.
+ADAPTER_DEFAULTS = {"missing": ("fail", ("cryptohftdata",))}
 
 
 def plan_data(data: DataConfig, base: Path = Path(), out: Path | None = None) -> DataPlan:
     """Sources for a ``[data]`` section (relative paths are tried against ``base``; ``out``,
     the run's artifacts directory, places the default quarantine file)."""
-    for key, adapters in ADAPTER_KEYS.items():
-        if getattr(data, key) is not None and data.adapter not in adapters:
+    used = {key: (None, adapters) for key, adapters in ADAPTER_KEYS.items()}
+    for key, (default, adapters) in {**used, **ADAPTER_DEFAULTS}.items():
+        if getattr(data, key) != default and data.adapter not in adapters:
             raise CliError(
                 f"data.{key}: adapter {data.adapter!r} does not read it "
                 f"(read by {', '.join(repr(a) for a in adapters)})"
@@ -83,6 +86,12 @@ def _plan(data: DataConfig, base: Path, options: dict[str, Any]) -> DataPlan:
         if symbols != [SAMPLE_SYMBOL]:
             raise CliError(f"data.symbols: the sample holds only {SAMPLE_SYMBOL}")
         window = (start or SAMPLE_START, end or SAMPLE_END)
+        if window[0] > SAMPLE_END or window[1] < SAMPLE_START or window[0] > window[1]:
+            raise CliError(
+                f"data.start / data.end: the sample spans {format_time(SAMPLE_START)} to "
+                f"{format_time(SAMPLE_END)}; the window {format_time(window[0])} to "
+                f"{format_time(window[1])} holds none of it"
+            )
         sources: list[Source] = list(sample_sources(kinds, *window, **options))
         dataset = CryptoHFTData(LocalStore(sample_path()), exchange=SAMPLE_EXCHANGE)
         inputs = cryptohftdata_inputs(dataset, sources)
@@ -135,7 +144,13 @@ def _plan_cryptohftdata(
         raise CliError("adapter 'cryptohftdata' needs data.symbols, data.start and data.end")
     symbols = list(data.symbols)
     given = {s: table.build(s) for s, table in (data.instruments or {}).items()}
-    dataset = CryptoHFTData(store, exchange=data.exchange, instruments=given or None, **options)
+    dataset = CryptoHFTData(
+        store,
+        exchange=data.exchange,
+        instruments=given or None,
+        missing=data.missing,
+        **options,
+    )
     for symbol in symbols:
         if symbol not in given and known_instrument(symbol) is None:
             raise CliError(

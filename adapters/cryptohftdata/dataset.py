@@ -383,8 +383,8 @@ class CryptoHFTSource:
             if self._data.missing == "fail":
                 raise DataError(
                     f"{self._stream}: missing file {store.describe(ref.key)}{alternative}; "
-                    "pass missing='skip' to skip missing files (they are listed in the "
-                    "run's notes)"
+                    "pass missing='skip' (data.missing in a run config) to skip missing "
+                    "files (they are listed in the run's notes)"
                 )
             self.missing_files.append(ref.key)
             skipped = True
