@@ -124,3 +124,12 @@ def test_a_report_without_notes_says_there_are_none(tmp_path: Path) -> None:
     write_artifacts(result, tmp_path / "run", config={}, seed=8)
     html = render_report(tmp_path / "run")
     assert "no notes: no input skipped or flagged" in html
+
+
+def test_the_short_sample_caveat_names_the_threshold_the_run_missed() -> None:
+    long_but_few = {"periods": 12, "duration_s": 30 * 86_400.0, "step_s": 86_400.0 * 2.5}
+    short_but_many = {"periods": 1_216, "duration_s": 1_216.0, "step_s": 1.0}
+    (few,) = sample_caveats(long_but_few)
+    (brief,) = sample_caveats(short_but_many)
+    assert "fewer than 30 returns" in few and "days" not in few.split(";")[1].split(")")[0]
+    assert "shorter than 7 days" in brief and "fewer than" not in brief

@@ -58,9 +58,14 @@ def sample_caveats(metrics: Mapping[str, Any]) -> list[str]:
         periods = int(metrics["periods"])
         span = span_text(float(metrics["duration_s"]))
         step = span_text(float(metrics.get("step_s") or 0.0))
+        short = []
+        if float(metrics["duration_s"]) < MIN_SPAN_S:
+            short.append(f"shorter than {MIN_SPAN_S / 86_400:g} days")
+        if periods < MIN_RETURNS:
+            short.append(f"fewer than {MIN_RETURNS} returns")
         lines.append(
-            f"short sample: {span} ({periods:,} returns on a {step} grid; fewer than "
-            f"{MIN_SPAN_S / 86_400:g} days or {MIN_RETURNS} returns): the annualised Sharpe, "
+            f"short sample: {span} ({periods:,} returns on a {step} grid; "
+            f"{' and '.join(short)}): the annualised Sharpe, "
             "Sortino, CAGR, volatility and Calmar extrapolate it to a year, and PSR and DSR "
             "rest on too short a sample: they are not meaningful"
         )
