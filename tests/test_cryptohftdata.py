@@ -922,36 +922,6 @@ def test_a_source_can_be_iterated_again(tmp_path: Path) -> None:
     assert len(source.notes) == 1 and "1 missing daily file(s) skipped" in source.notes[0]
 
 
-@pytest.mark.parametrize(
-    ("scale", "unit"), [(1 / 1000, "seconds"), (1000, "microseconds"), (1_000_000, "nanoseconds")]
-)
-def test_a_next_funding_time_in_another_unit_is_a_data_error_naming_the_column(
-    tmp_path: Path, scale: float, unit: str
-) -> None:
-    n = 3
-    times = [START_MS + 1000 * i for i in range(n)]
-    funding = [START_MS + 4 * 3_600_000] * n
-    funding[1] = int(funding[1] * scale)
-    marks = pa.table(
-        {
-            "received_time": pa.array([t * ss.MS + 7 for t in times], pa.int64()),
-            "event_time": pa.array(times, pa.int64()),
-            "symbol": ["BTCUSDT"] * n,
-            "mark_price": ["100.5"] * n,
-            "index_price": ["100.4"] * n,
-            "estimated_settle_price": ["100.45"] * n,
-            "funding_rate": ["-0.0001"] * n,
-            "next_funding_time": pa.array(funding, pa.int64()),
-        }
-    )
-    path = write(tmp_path, "mark_price", marks, "mark_price.parquet")
-    with pytest.raises(ss.DataError) as caught:
-        replay([one_stream(tmp_path, "mark_price")])
-    text = str(caught.value)
-    assert str(path) in text and "row 1" in text and "column 'next_funding_time'" in text
-    assert f"looks like {unit}" in text
-
-
 def marks_table(n: int = 5) -> pa.Table:
     times = [START_MS + 1000 * i for i in range(n)]
     return pa.table(
@@ -966,6 +936,21 @@ def marks_table(n: int = 5) -> pa.Table:
             "next_funding_time": pa.array([START_MS + 4 * 3_600_000] * n, pa.int64()),
         }
     )
+
+
+@pytest.mark.parametrize(
+    ("scale", "unit"), [(1 / 1000, "seconds"), (1000, "microseconds"), (1_000_000, "nanoseconds")]
+)
+def test_a_next_funding_time_in_another_unit_is_a_data_error_naming_the_column(
+    tmp_path: Path, scale: float, unit: str
+) -> None:
+    marks = replace(marks_table(3), "next_funding_time", 1, int((START_MS + 4 * 3_600_000) * scale))
+    path = write(tmp_path, "mark_price", marks, "mark_price.parquet")
+    with pytest.raises(ss.DataError) as caught:
+        replay([one_stream(tmp_path, "mark_price")])
+    text = str(caught.value)
+    assert str(path) in text and "row 1" in text and "column 'next_funding_time'" in text
+    assert f"looks like {unit}" in text
 
 
 @pytest.mark.parametrize(

@@ -271,23 +271,24 @@ def _fill_missing(ts: IntArray, recv: IntArray) -> IntArray:
     return np.where(ts == -1, recv, ts)
 
 
-#: A character the venue's decimal strings never hold (they are ``-?digits[.digits]``);
-#: NumPy and ``float()`` would read ``"1_000"``, ``"+1"``, ``" 1"``, ``"1e3"``, ``"inf"``.
-_NOT_DECIMAL = re.compile(r"[^0-9.\n-]")
+#: The characters of the venue's decimal strings (``-?digits[.digits]``), and the newline
+#: that joins them; NumPy and ``float()`` would also read ``"1_000"``, ``"+1"``, ``" 1"``,
+#: ``"1e3"``, ``"inf"``.
 _DECIMAL_BYTES = b"0123456789.-\n"
 
 
-def _plain_decimals(joined: str) -> bool:
-    """True if ``joined`` (strings joined by newlines) holds only decimal characters."""
-    return joined.isascii() and not joined.encode().translate(None, _DECIMAL_BYTES)
+def _plain_decimals(text: str) -> bool:
+    """True if ``text`` (one string, or strings joined by newlines) holds only decimal
+    characters."""
+    return text.isascii() and not text.encode().translate(None, _DECIMAL_BYTES)
 
 
 def _decimals(values: Sequence[Any]) -> tuple[FloatArray, BoolArray | None]:
     """Numbers or numeric strings to float64 in one NumPy call (C-level parsing), and which
     could not be read (None when all could; only then is each value tried on its own).
 
-    A string is read only in the venue's plain decimal form: one regex scan over all of
-    them finds a stray character (an underscore, a sign, a space, an exponent)."""
+    A string is read only in the venue's plain decimal form: one scan over all of them
+    finds a stray character (an underscore, a sign, a space, an exponent)."""
     try:
         floats = np.asarray(values, dtype=np.float64)
         joined = "\n".join(values)
@@ -300,7 +301,7 @@ def _decimals(values: Sequence[Any]) -> tuple[FloatArray, BoolArray | None]:
     bad = np.zeros(len(values), dtype=np.bool_)
     for i, value in enumerate(values):
         try:
-            if isinstance(value, str) and _NOT_DECIMAL.search(value) is not None:
+            if isinstance(value, str) and not _plain_decimals(value):
                 raise ValueError(value)
             out[i] = float(value)
         except (TypeError, ValueError, OverflowError):

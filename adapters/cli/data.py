@@ -42,24 +42,23 @@ def _quarantine(data: DataConfig, base: Path, out: Path | None) -> Quarantine | 
     return Quarantine(path)
 
 
-#: The ``[data]`` keys only some adapters read: set for another, they are a mistake.
-ADAPTER_KEYS = {
-    "root": ("cryptohftdata", "store", "tardis", "capture"),  # capture: says to use files
-    "endpoint_url": ("cryptohftdata",),
-    "files": ("tardis", "capture"),
-    "data_types": ("tardis",),
-    "off_grid": ("capture",),
-    "instruments": ("cryptohftdata", "tardis", "capture"),
+#: The ``[data]`` keys only some adapters read, with their defaults: set to anything else
+#: for another adapter, they are a mistake.
+ADAPTER_KEYS: dict[str, tuple[object, tuple[str, ...]]] = {
+    "root": (None, ("cryptohftdata", "store", "tardis", "capture")),  # capture: use files
+    "endpoint_url": (None, ("cryptohftdata",)),
+    "files": (None, ("tardis", "capture")),
+    "data_types": (None, ("tardis",)),
+    "off_grid": (None, ("capture",)),
+    "instruments": (None, ("cryptohftdata", "tardis", "capture")),
+    "missing": ("fail", ("cryptohftdata",)),
 }
-#: The same for keys with a default: set to another value for another adapter.
-ADAPTER_DEFAULTS = {"missing": ("fail", ("cryptohftdata",))}
 
 
 def plan_data(data: DataConfig, base: Path = Path(), out: Path | None = None) -> DataPlan:
     """Sources for a ``[data]`` section (relative paths are tried against ``base``; ``out``,
     the run's artifacts directory, places the default quarantine file)."""
-    used = {key: (None, adapters) for key, adapters in ADAPTER_KEYS.items()}
-    for key, (default, adapters) in {**used, **ADAPTER_DEFAULTS}.items():
+    for key, (default, adapters) in ADAPTER_KEYS.items():
         if getattr(data, key) != default and data.adapter not in adapters:
             raise CliError(
                 f"data.{key}: adapter {data.adapter!r} does not read it "

@@ -18,8 +18,6 @@ from adapters.tardis.sources import stream_kinds
 from streamsim.config import DataConfig
 from streamsim.feed.sources import Source
 
-_DAY = 86_400 * ss.SECOND
-
 
 def plan_tardis(data: DataConfig, base: Path, options: dict[str, Any]) -> DataPlan:
     """Tardis CSV: under ``data.root`` (the days of ``data.start`` .. ``data.end``) or the
@@ -34,7 +32,7 @@ def plan_tardis(data: DataConfig, base: Path, options: dict[str, Any]) -> DataPl
     located = _located(data, base, "tardis")
     if data.files is not None and len(data.symbols) > 1:
         raise CliError("data.files: files given directly hold one symbol; data.symbols has more")
-    if data.start is not None and int(data.start) % _DAY:
+    if data.start is not None and int(data.start) % ss.DAY:
         raise CliError(
             f"data.start: adapter 'tardis' replays whole files (days) and does not cut them "
             f"at {format_time(int(data.start))}: start at 00:00:00Z of a day, "

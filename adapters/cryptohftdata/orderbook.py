@@ -408,7 +408,7 @@ def check_chain(frame: Frame, state: DepthState, ingest: Ingest, file: str) -> N
     # -1 is "no id" only in a stream that never had one: once chained, a -1 is a break.
     has_prev = prev >= 0
     chained = np.logical_or.accumulate(np.concatenate(([state.chained], has_prev[:-1])))
-    state.chained = bool(chained[-1] or has_prev[-1])
+    state.chained = state.chained or bool(has_prev.any())
     breaks = np.flatnonzero(~ok & (before >= 0) & (has_prev | chained))
     if not len(breaks):
         return

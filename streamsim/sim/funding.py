@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from ..events import MarkPrice
 from ..feed.quality import DataQuality
+from ..units import HOUR
 
 #: The longest funding interval of the venue (Binance: 8 h; some symbols fund every 1-4 h).
-MAX_INTERVAL = 8 * 3_600 * 1_000_000_000
+MAX_INTERVAL = 8 * HOUR
 
 
 class FundingClock:
