@@ -52,7 +52,7 @@ from .sim.matching import SimExchange
 from .sim.portfolio import BracketTable, MarginBracket
 from .sim.queue_models import Conservative, LogQueue, PowerQueue, QueueModel
 from .strategy import Strategy
-from .units import HOUR, MINUTE, MS, NS, SECOND, US
+from .units import HOUR, MINUTE, MS, NS, SECOND, US, utc_ns
 
 
 class Nanos(int):
@@ -78,17 +78,6 @@ _UNITS = {"ns": NS, "us": US, "ms": MS, "s": SECOND, "m": MINUTE, "h": HOUR}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h)\s*$")
 
 
-def _to_time(value: datetime) -> int:
-    """``value`` as int ns UTC; a time without ``Z`` or an offset is refused, since it
-    could be UTC or the reader's local time."""
-    if value.tzinfo is None:
-        raise ValueError(
-            f"a time without a time zone is ambiguous: write {value.isoformat()}Z (UTC) "
-            "or give an offset such as +02:00"
-        )
-    return int(value.timestamp()) * SECOND + value.microsecond * US
-
-
 def _dec_hook(kind: type, value: Any) -> Any:
     if kind is Nanos:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -105,7 +94,7 @@ def _dec_hook(kind: type, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return Time(value)
         if isinstance(value, datetime):
-            return Time(_to_time(value))
+            return Time(utc_ns(value))
         if isinstance(value, date):
             raise ValueError(f"a date is not a time: write {value.isoformat()}T00:00:00Z")
         if isinstance(value, str):
@@ -114,7 +103,7 @@ def _dec_hook(kind: type, value: Any) -> Any:
             except ValueError:
                 pass
             else:
-                return Time(_to_time(parsed))
+                return Time(utc_ns(parsed))
         raise ValueError(f"expected a time: int ns, ISO-8601 or a TOML datetime; got {value!r}")
     if kind is Seed:
         if isinstance(value, int) and not isinstance(value, bool):

@@ -13,6 +13,17 @@ HOUR = 60 * MINUTE
 DAY = 24 * HOUR
 
 
+def utc_ns(value: dt.datetime) -> int:
+    """``value`` as int ns since the epoch; a time without a zone (``Z`` or an offset) is a
+    :class:`ValueError`, since it could be UTC or the reader's local time."""
+    if value.tzinfo is None:
+        raise ValueError(
+            f"a time without a time zone is ambiguous: write {value.isoformat()}Z (UTC) "
+            "or give an offset such as +02:00"
+        )
+    return int(value.timestamp()) * SECOND + value.microsecond * US
+
+
 def seconds(value: float) -> int:
     """Convert seconds to integer nanoseconds (rounded to the nearest ns)."""
     return round(value * SECOND)

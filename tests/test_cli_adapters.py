@@ -298,6 +298,7 @@ def test_a_latency_file_without_response_uses_entry_both_ways(tmp_path: Path) ->
         ("when,entry\n0,1\n", "no column 'time'"),
         ("time,entry\n0,1\n-5,1\n", "non-decreasing"),
         ("time,entry\nyesterday,1\n", "not an ISO-8601 time"),
+        ("time,entry\n2023-04-04T00:00:00,1\n", "a time without a time zone is ambiguous"),
         ("time,entry\n0,\n", "column 'entry': 1 empty value"),
         ("time,entry\n", "no rows"),
     ],

@@ -2,14 +2,15 @@
 
 The file is Parquet (``.parquet``, ``.pq``) or CSV (any other name, gzip allowed), with
 one row per measurement and the columns ``time`` (when it was measured: int ns since the
-epoch UTC, a timestamp, or an ISO-8601 string), ``entry`` (the order's delay to the venue)
-and optionally ``response`` (the venue's answer back; ``entry`` when absent), each in int
-ns or as a duration. Rows are sorted by time as given: times going backwards are refused.
+epoch UTC, or a timestamp or ISO-8601 string with a time zone), ``entry`` (the order's
+delay to the venue) and optionally ``response`` (the venue's answer back; ``entry`` when
+absent), each in int ns or as a duration. Rows are sorted by time as given: times going
+backwards are refused.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,6 +19,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from ..errors import ConfigError, DataError
+from ..units import utc_ns
 from .latency import RecordedLatency
 
 #: The columns a latency file holds (``response`` may be left out).
@@ -68,6 +70,11 @@ def _times(column: pa.ChunkedArray, where: str) -> list[int]:
     if pa.types.is_integer(kind):
         return [int(v) for v in column.to_pylist()]
     if pa.types.is_timestamp(kind):
+        if kind.tz is None:
+            raise DataError(
+                f"{where}: a time without a time zone is ambiguous: give times with Z (UTC) "
+                "or an offset such as +02:00"
+            )
         as_ns = pc.cast(column, pa.timestamp("ns", kind.tz)).cast(pa.int64())
         return [int(v) for v in as_ns.to_pylist()]
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -80,9 +87,10 @@ def _iso(text: str, where: str) -> int:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
         raise DataError(f"{where}: not an ISO-8601 time: {text!r}") from error
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp()) * 1_000_000_000 + moment.microsecond * 1_000
+    try:
+        return utc_ns(moment)
+    except ValueError as error:
+        raise DataError(f"{where}: {text!r}: {error}") from None
 
 
 def _durations(column: pa.ChunkedArray, where: str) -> list[int]:
