@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from streamsim.config import Adapter, Mode
+from streamsim.units import utc_ns
 
 #: Exit codes (130: stopped by Ctrl-C, as a shell reports SIGINT; 70: a bug in streamsim,
 #: ``EX_SOFTWARE`` of sysexits.h).
@@ -48,12 +49,10 @@ def parse_time(value: str, key: str) -> int:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as error:
         raise CliError(f"{key}: not an ISO-8601 time: {value!r}") from error
-    if parsed.tzinfo is None:
-        raise CliError(
-            f"{key}: a time without a time zone is ambiguous: write {parsed.isoformat()}Z "
-            "(UTC) or give an offset such as +02:00"
-        )
-    return int(parsed.timestamp()) * 1_000_000_000 + parsed.microsecond * 1_000
+    try:
+        return utc_ns(parsed)
+    except ValueError as error:
+        raise CliError(f"{key}: {error}") from None
 
 
 def format_time(ns: int) -> str:
