@@ -20,13 +20,14 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import orjson
 
 from streamsim.errors import DataError
 from streamsim.events import BUY, SELL
 from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.feed.plausibility import DEFAULT_LIMITS, Flag, Limits, beyond_book
 from streamsim.instruments import GRID_TOLERANCE, ContractKind, Instrument
+
+from .wire.codec import loads
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -56,11 +57,8 @@ _CHANNELS = frozenset(("depth", "trade", "aggTrade", "markPrice", "bookTicker"))
 
 
 def decode(raw: bytes | str) -> Any:
-    """Parse one JSON document with orjson; :class:`DataError` if it is not JSON."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise DataError(f"not valid JSON: {exc}") from exc
+    """Parse one JSON document (the wire codec's :func:`~adapters.binance.wire.loads`)."""
+    return loads(raw)
 
 
 def payload(message: Mapping[str, Any]) -> Mapping[str, Any]:
