@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from streamsim.errors import DataError
 from streamsim.instruments import ContractKind, Instrument
+
+from .exchange_info import (
+    ExchangeInfo,
+    LotSizeFilter,
+    MaxNumFilter,
+    MinNotionalFilter,
+    PriceFilter,
+    RateLimit,
+    SymbolInfo,
+)
 
 
 def parse_exchange_info(info: Mapping[str, Any]) -> dict[str, Instrument]:
@@ -73,3 +83,87 @@ def _contract_terms(
         f"exchangeInfo symbol {symbol}: marginAsset {margin!r} is neither its quote {quote!r} "
         f"nor its base {base!r}; such contracts are not supported"
     )
+
+
+#: The USD-M limits a venue serves when given none (the recorded 2021 exchangeInfo's).
+DEFAULT_RATE_LIMITS: tuple[RateLimit, ...] = (
+    RateLimit(rate_limit_type="REQUEST_WEIGHT", interval="MINUTE", interval_num=1, limit=2400),
+    RateLimit(rate_limit_type="ORDERS", interval="MINUTE", interval_num=1, limit=1200),
+    RateLimit(rate_limit_type="ORDERS", interval="SECOND", interval_num=10, limit=300),
+)
+_ORDER_TYPES = ("LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET")
+_TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX", "GTD")
+#: Far bounds for the filter fields an Instrument does not hold.
+_MAX_PRICE = "1000000"
+_MAX_QTY = "1000000"
+
+
+def _places(step: Decimal) -> int:
+    exponent = step.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _base_asset(instrument: Instrument) -> str:
+    if instrument.kind is ContractKind.INVERSE:
+        return instrument.margin_asset
+    name = instrument.symbol.split("_", 1)[0]
+    return name.removesuffix(instrument.quote) or name
+
+
+def symbol_entry(instrument: Instrument) -> SymbolInfo:
+    """The exchangeInfo ``symbols`` entry of ``instrument``, as a loopback venue serves it.
+
+    Tick, lot, minimum notional, contract size, quote and margin asset come from the
+    instrument (so :func:`parse_exchange_info` gives the same instrument back); the fields
+    it does not hold get neutral values: price and size ranges from one step to far above,
+    precisions from the steps, status ``TRADING``, a perpetual contract.
+    """
+    tick, lot = str(instrument.tick_size), str(instrument.lot_size)
+    inverse = instrument.kind is ContractKind.INVERSE
+    return SymbolInfo(
+        symbol=instrument.symbol,
+        pair=instrument.symbol.split("_", 1)[0],
+        contract_type="PERPETUAL",
+        status="TRADING",
+        base_asset=_base_asset(instrument),
+        quote_asset=instrument.quote,
+        margin_asset=instrument.margin_asset,
+        contract_size=str(instrument.contract_size) if inverse else None,
+        price_precision=_places(instrument.tick_size),
+        quantity_precision=_places(instrument.lot_size),
+        filters=(
+            PriceFilter(
+                filter_type="PRICE_FILTER", min_price=tick, max_price=_MAX_PRICE, tick_size=tick
+            ),
+            LotSizeFilter(filter_type="LOT_SIZE", min_qty=lot, max_qty=_MAX_QTY, step_size=lot),
+            LotSizeFilter(
+                filter_type="MARKET_LOT_SIZE", min_qty=lot, max_qty=_MAX_QTY, step_size=lot
+            ),
+            MaxNumFilter(filter_type="MAX_NUM_ORDERS", limit=200),
+            MaxNumFilter(filter_type="MAX_NUM_ALGO_ORDERS", limit=10),
+            MinNotionalFilter(filter_type="MIN_NOTIONAL", notional=str(instrument.min_notional)),
+        ),
+        order_types=_ORDER_TYPES,
+        time_in_force=_TIME_IN_FORCE,
+    )
+
+
+def exchange_info(
+    instruments: Iterable[Instrument],
+    server_time: int,
+    rate_limits: tuple[RateLimit, ...] = DEFAULT_RATE_LIMITS,
+) -> ExchangeInfo:
+    """The ``exchangeInfo`` response a loopback venue serves for ``instruments``."""
+    return ExchangeInfo(
+        timezone="UTC",
+        server_time=server_time,
+        futures_type="U_MARGINED",
+        rate_limits=rate_limits,
+        exchange_filters=[],
+        symbols=tuple(symbol_entry(i) for i in instruments),
+    )
+
+
+def instruments_of(info: ExchangeInfo) -> dict[str, Instrument]:
+    """The instruments of a typed exchangeInfo (see :func:`parse_exchange_info`)."""
+    return parse_exchange_info(info.to_wire())
