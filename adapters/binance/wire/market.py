@@ -38,8 +38,8 @@ class AggTrade(WireMessage):
     EVENT: ClassVar[str | None] = "aggTrade"
     event_type: str = key("e")
     event_time: int = key("E")
-    symbol: str = key("s")
     agg_trade_id: int = key("a")
+    symbol: str = key("s")
     price: str = key("p")
     quantity: str = key("q")
     normal_quantity: str | None = optional("nq")
