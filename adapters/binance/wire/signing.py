@@ -200,12 +200,10 @@ def verify(
     credentials = keys.get(api_key)
     if credentials is None:
         raise SignatureError(ERRORS[-2015])
-    if body:
-        signed_query = query
+    signed_query, signature = _split_signature(query)
+    signed_body = body
+    if signature is None and body:
         signed_body, signature = _split_signature(body)
-    else:
-        signed_query, signature = _split_signature(query)
-        signed_body = ""
     payload = signed_query + signed_body
     params = dict(parse_qsl(signed_query, keep_blank_values=True))
     params.update(parse_qsl(signed_body, keep_blank_values=True))
