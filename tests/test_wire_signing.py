@@ -106,6 +106,11 @@ def test_a_tampered_parameter_is_rejected_with_1022() -> None:
     assert _code(request.query.replace("quantity=0.001", "quantity=1.000")) == -1022
 
 
+def test_a_signature_that_is_not_hex_is_rejected_with_1022_not_an_exception() -> None:
+    unsigned = signed_request(HMAC, PARAMS, NOW).query.rsplit("&signature=", 1)[0]
+    assert _code(unsigned + "&signature=\u00e9t\u00e9") == -1022
+
+
 def test_a_stale_timestamp_is_rejected_with_1021() -> None:
     request = signed_request(HMAC, PARAMS, NOW - 5001)
     assert _code(request.query) == -1021

@@ -50,14 +50,14 @@ def key(wire: str, *, codec: tuple[Reader, Writer] | None = None) -> Any:
     return dataclasses.field(metadata={"wire": wire, "codec": codec})
 
 
-def optional(wire: str, *, default: None = None, codec: tuple[Reader, Writer] | None = None) -> Any:
+def optional(wire: str, *, codec: tuple[Reader, Writer] | None = None) -> Any:
     """A field stored under ``wire`` that may be absent (``None`` when it is)."""
-    return dataclasses.field(default=default, metadata={"wire": wire, "codec": codec})
+    return dataclasses.field(default=None, metadata={"wire": wire, "codec": codec})
 
 
-def extra_keys(*, default_factory: Callable[[], dict[str, Any]] = dict) -> Any:
+def extra_keys() -> Any:
     """The ``extra`` field: wire keys the class does not name, kept for the round trip."""
-    return dataclasses.field(default_factory=default_factory, metadata={"extra": True})
+    return dataclasses.field(default_factory=dict, metadata={"extra": True})
 
 
 _T = typing.TypeVar("_T")

@@ -216,7 +216,8 @@ def verify(
     if not window_text.isdigit() or not 0 < int(window_text) <= MAX_RECV_WINDOW_MS:
         raise SignatureError(ERRORS[-1130], "recvWindow")
     if credentials.algorithm == "hmac":
-        valid = hmac.compare_digest(hmac_signature(credentials.secret, payload), signature.lower())
+        expected = hmac_signature(credentials.secret, payload).encode()
+        valid = hmac.compare_digest(expected, signature.lower().encode())
     else:
         valid = _ed25519_valid(credentials.secret, payload, unquote(signature))
     if not valid:
