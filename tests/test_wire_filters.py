@@ -89,5 +89,5 @@ def test_an_inverse_instrument_round_trips_with_its_contract_size_and_coin_margi
         margin_asset="BTC",
     )
     entry = symbol_entry(inverse)
-    assert (entry.base_asset, entry.contract_size) == ("BTC", "100")
+    assert (entry.base_asset, entry.contract_size) == ("BTC", 100)
     assert parse_exchange_info({"symbols": [entry.to_wire()]}) == {"BTCUSD_PERP": inverse}
