@@ -12,7 +12,11 @@ within ``pong_timeout``, and closes every connection at ``max_lifetime``.
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import logging
+import struct
+import termios
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -30,6 +34,8 @@ from .streams import served_on
 log = logging.getLogger(__name__)
 
 POLICY_VIOLATION = 1008
+#: Longest wait for a connection's frames in flight to reach the client before it closes.
+CLOSE_FLUSH_SECONDS = 10.0
 METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 _EXPECTED = ", ".join(f"`{m}`" for m in METHODS)
 
@@ -45,7 +51,31 @@ class Connection:
         self.opened_at = 0
         self.last_pong = 0
         self.pings_sent = 0
+        #: Set once a close the venue started has finished its handshake.
+        self.closing: asyncio.Event | None = None
         self._incoming: deque[float] = deque()
+
+    async def flushed(self, timeout: float) -> None:
+        """Wait (up to ``timeout`` wall seconds) until every byte written has left the
+        process and been acknowledged by the client's kernel, so that closing cannot cut
+        off frames in flight."""
+        transport = self.ws._req.transport if self.ws._req is not None else None
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            unsent = transport.get_write_buffer_size()
+            if not unsent and sock is not None:
+                try:
+                    unsent = struct.unpack(
+                        "i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0" * 4)
+                    )[0]
+                except OSError:
+                    unsent = 0
+            if not unsent:
+                return
+            await asyncio.sleep(0.005)
 
     async def send(self, name: bytes, payload: bytes) -> None:
         """One frame of stream ``name`` (enveloped on combined connections)."""
@@ -151,9 +181,18 @@ class Hub:
             self.drop(connection)
 
     async def close(self, connection: Connection, code: int, reason: str) -> None:
+        """Close with the handshake: the frames already written reach the client first,
+        and the socket closes only after the client's close frame (or the timeout)."""
+        if connection.closing is not None:
+            return
         log.info("closing a %s connection: %s", connection.route, reason)
+        connection.closing = asyncio.Event()
         self.drop(connection)
-        await connection.ws.close(code=code, message=reason.encode())
+        try:
+            await connection.flushed(CLOSE_FLUSH_SECONDS)
+            await connection.ws.close(code=code, message=reason.encode())
+        finally:
+            connection.closing.set()
 
     # -- serving --------------------------------------------------------------------------
 
@@ -184,6 +223,8 @@ class Hub:
                     if len(connection.streams) > self.config.max_streams:
                         await self.close(connection, POLICY_VIOLATION, "too many streams")
                         break
+            if connection.closing is not None:  # closed by the venue from another task
+                await connection.closing.wait()
         finally:
             self.drop(connection)
         return ws

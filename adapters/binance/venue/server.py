@@ -147,9 +147,11 @@ class LoopbackVenue:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for connection in list(self.hub.connections):
-            with contextlib.suppress(Exception):
-                await connection.ws.close(code=1001, message=b"venue shutting down")
+        closing = [
+            self.hub.close(connection, 1001, "venue shutting down")
+            for connection in list(self.hub.connections)
+        ]
+        await asyncio.gather(*closing, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
 
