@@ -154,6 +154,21 @@ class VirtualClock:
         """Number of queued actions."""
         return len(self._heap)
 
+    def next_due(self) -> int | None:
+        """Time of the earliest queued action (None when the queue is empty)."""
+        return self._heap[0][0] if self._heap else None
+
+    def advance(self, when: int) -> None:
+        """Run the queued actions due up to ``when`` (each at its own time, in queue order),
+        then stand at ``when``: how a driver outside the kernel (the loopback venue) moves
+        simulated time. Time never goes back."""
+        heap = self._heap
+        while heap and heap[0][0] <= when:
+            due, _, _, action, arg = heapq.heappop(heap)
+            self._now = max(self._now, due)
+            action(arg)
+        self._now = max(self._now, when)
+
     async def pace(self, when: int, halt: Halt | None = None) -> bool:
         """Paced clocks wait here for the wall clock; virtual time never waits. False when
         ``halt`` was requested before ``when`` was reached."""

@@ -50,14 +50,14 @@ def key(wire: str, *, codec: tuple[Reader, Writer] | None = None) -> Any:
     return dataclasses.field(metadata={"wire": wire, "codec": codec})
 
 
-def optional(wire: str, *, default: None = None, codec: tuple[Reader, Writer] | None = None) -> Any:
+def optional(wire: str, *, codec: tuple[Reader, Writer] | None = None) -> Any:
     """A field stored under ``wire`` that may be absent (``None`` when it is)."""
-    return dataclasses.field(default=default, metadata={"wire": wire, "codec": codec})
+    return dataclasses.field(default=None, metadata={"wire": wire, "codec": codec})
 
 
-def extra_keys(*, default_factory: Callable[[], dict[str, Any]] = dict) -> Any:
+def extra_keys() -> Any:
     """The ``extra`` field: wire keys the class does not name, kept for the round trip."""
-    return dataclasses.field(default_factory=default_factory, metadata={"extra": True})
+    return dataclasses.field(default_factory=dict, metadata={"extra": True})
 
 
 _T = typing.TypeVar("_T")
@@ -114,7 +114,11 @@ class _Plan:
         self.cls = cls
         hints = typing.get_type_hints(cls)
         query = bool(getattr(cls, "QUERY", False))
-        self.fields: list[tuple[str, str, bool, Reader, Writer]] = []
+        self.event: str | None = getattr(cls, "EVENT", None)
+        #: per field: name, wire key, required, the exact JSON type when that is the whole
+        #: check (read inline, the common case), else None and the reader does it
+        self.readers: list[tuple[str, str, bool, type | None, Reader]] = []
+        self.writers: list[tuple[str, str, Writer]] = []
         self.known: set[str] = set()
         self.has_extra = False
         for f in dataclasses.fields(cls):
@@ -128,33 +132,45 @@ class _Plan:
             if not required:
                 hint = _strip_none(hint)
             reader, writer = codec or _converters(hint, query)
-            self.fields.append((f.name, wire, required, reader, writer))
+            exact = (
+                hint if codec is None and hint in _EXACT and not (query and hint is int) else None
+            )
+            self.readers.append((f.name, wire, required, exact, reader))
+            self.writers.append((f.name, wire, writer))
             self.known.add(wire)
 
     def read(self, data: Any) -> object:
         if not isinstance(data, Mapping):
             raise FieldError("", f"expected an object, got {_shown(data)}")
-        event = getattr(self.cls, "EVENT", None)
-        if event is not None and data.get("e") != event:
-            raise FieldError("e", f"expected {event!r}, got {_shown(data.get('e'))}")
-        values: dict[str, Any] = {}
-        for name, wire, required, reader, _ in self.fields:
-            if wire not in data or (not required and data[wire] is None):
+        if self.event is not None and data.get("e") != self.event:
+            raise FieldError("e", f"expected {self.event!r}, got {_shown(data.get('e'))}")
+        # built field by field, as the frozen dataclass's __init__ would, without its kwargs
+        message: object = object.__new__(self.cls)
+        for name, wire, required, exact, reader in self.readers:
+            value = data.get(wire, _MISSING)
+            if value is _MISSING or (value is None and not required):
                 if required:
                     raise FieldError(wire, "missing")
+                _set(message, name, None)
                 continue
-            try:
-                values[name] = reader(data[wire])
-            except FieldError as exc:
-                raise FieldError(_join(wire, exc.path), exc.reason) from None
+            if exact is not None:
+                if type(value) is not exact:
+                    raise FieldError(wire, f"expected {_EXACT[exact]}, got {_shown(value)}")
+            else:
+                try:
+                    value = reader(value)
+                except FieldError as exc:
+                    raise FieldError(_join(wire, exc.path), exc.reason) from None
+            _set(message, name, value)
         if self.has_extra:
             # a null in an optional field is kept as an extra key, so it writes back too
-            values["extra"] = {k: v for k, v in data.items() if k not in self.known or v is None}
-        return self.cls(**values)
+            extra = {k: v for k, v in data.items() if k not in self.known or v is None}
+            _set(message, "extra", extra)
+        return message
 
     def write(self, message: object) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, wire, _, _, writer in self.fields:
+        for name, wire, writer in self.writers:
             value = getattr(message, name)
             if value is not None:
                 out[wire] = writer(value)
@@ -163,6 +179,10 @@ class _Plan:
         return out
 
 
+_MISSING = object()
+_set = object.__setattr__
+#: JSON types checked inline, with their names for errors.
+_EXACT: dict[Any, str] = {int: "an integer", str: "a string", bool: "a boolean"}
 _PLANS: dict[type, _Plan] = {}
 
 
@@ -236,6 +256,23 @@ def _level(value: Any) -> tuple[str, str]:
     return price, size
 
 
+def _levels(value: Any) -> tuple[tuple[str, str], ...]:
+    """Book levels; one pass over well-formed ones, a level-by-level check otherwise (for
+    the error naming the bad level)."""
+    if type(value) is list:
+        try:
+            levels = tuple([(price, size) for price, size in value])
+        except (TypeError, ValueError):
+            pass
+        else:
+            if all(
+                type(level) is list and type(level[0]) is str and type(level[1]) is str
+                for level in value
+            ):
+                return levels
+    return typing.cast(tuple[tuple[str, str], ...], _tuple_of(_level)(value))
+
+
 def _tuple_of(item: Reader) -> Reader:
     def read(value: Any) -> tuple[Any, ...]:
         if type(value) is not list:
@@ -274,7 +311,7 @@ def _converters(hint: Any, query: bool) -> tuple[Reader, Writer]:
         args = typing.get_args(hint)
         if len(args) == 2 and args[1] is Ellipsis:
             if args[0] == tuple[str, str]:
-                return _tuple_of(_level), _list_of(list)
+                return _levels, _list_of(list)
             item_read, item_write = _converters(args[0], query)
             return _tuple_of(item_read), _list_of(item_write)
     raise TypeError(f"no wire converter for the type {hint!r}")

@@ -103,6 +103,11 @@ def _places(step: Decimal) -> int:
     return max(0, -exponent) if isinstance(exponent, int) else 0
 
 
+def _contract_size(size: Decimal) -> int | str:
+    """As COIN-M exchangeInfo writes it: an integer (``100``) when it is one."""
+    return int(size) if size == size.to_integral_value() else str(size)
+
+
 def _base_asset(instrument: Instrument) -> str:
     if instrument.kind is ContractKind.INVERSE:
         return instrument.margin_asset
@@ -128,7 +133,7 @@ def symbol_entry(instrument: Instrument) -> SymbolInfo:
         base_asset=_base_asset(instrument),
         quote_asset=instrument.quote,
         margin_asset=instrument.margin_asset,
-        contract_size=str(instrument.contract_size) if inverse else None,
+        contract_size=_contract_size(instrument.contract_size) if inverse else None,
         price_precision=_places(instrument.tick_size),
         quantity_precision=_places(instrument.lot_size),
         filters=(

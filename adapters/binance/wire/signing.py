@@ -5,8 +5,9 @@ HMAC-SHA256 (hex) or Ed25519 (base64, URL-encoded in the query); ``signature`` i
 parameter, the API key travels in the ``X-MBX-APIKEY`` header. The server (the loopback
 venue) checks, in order: the key (-2014 absent or malformed, -2015 unknown), the mandatory
 ``timestamp`` and ``signature`` (-1102), ``recvWindow`` (at most 60000, -1130), the
-signature (-1022), then the time: more than 1000 ms ahead of the server or older than
-``recvWindow`` (default 5000) is -1021.
+signature (-1022), then the time: 1000 ms or more ahead of the server, or older than
+``recvWindow`` (default 5000), is -1021 (the venue's rule: accept only
+``timestamp < serverTime + 1000 and serverTime - timestamp <= recvWindow``).
 
 Secrets are held in :class:`Secret`, whose ``repr`` and ``str`` are masked, so that a
 logged request, key or exception never shows one.
@@ -32,7 +33,7 @@ from .errors import ERRORS, VenueError
 API_KEY_HEADER = "X-MBX-APIKEY"
 DEFAULT_RECV_WINDOW_MS = 5_000
 MAX_RECV_WINDOW_MS = 60_000
-#: How far ahead of the server's clock a request's timestamp may be.
+#: A request's timestamp must be less than this far ahead of the server's clock.
 MAX_AHEAD_MS = 1_000
 #: The -1021 message for a request ahead of the server's clock.
 AHEAD_MESSAGE = "Timestamp for this request was 1000ms ahead of the server's time."
@@ -200,12 +201,10 @@ def verify(
     credentials = keys.get(api_key)
     if credentials is None:
         raise SignatureError(ERRORS[-2015])
-    if body:
-        signed_query = query
+    signed_query, signature = _split_signature(query)
+    signed_body = body
+    if signature is None and body:
         signed_body, signature = _split_signature(body)
-    else:
-        signed_query, signature = _split_signature(query)
-        signed_body = ""
     payload = signed_query + signed_body
     params = dict(parse_qsl(signed_query, keep_blank_values=True))
     params.update(parse_qsl(signed_body, keep_blank_values=True))
@@ -217,13 +216,14 @@ def verify(
     if not window_text.isdigit() or not 0 < int(window_text) <= MAX_RECV_WINDOW_MS:
         raise SignatureError(ERRORS[-1130], "recvWindow")
     if credentials.algorithm == "hmac":
-        valid = hmac.compare_digest(hmac_signature(credentials.secret, payload), signature.lower())
+        expected = hmac_signature(credentials.secret, payload).encode()
+        valid = hmac.compare_digest(expected, signature.lower().encode())
     else:
         valid = _ed25519_valid(credentials.secret, payload, unquote(signature))
     if not valid:
         raise SignatureError(ERRORS[-1022])
     timestamp, window = int(params["timestamp"]), int(window_text)
-    if timestamp - server_time_ms > MAX_AHEAD_MS:
+    if timestamp - server_time_ms >= MAX_AHEAD_MS:
         raise SignatureError(ERRORS[-1021], message=AHEAD_MESSAGE)
     if server_time_ms - timestamp > window:
         raise SignatureError(ERRORS[-1021])

@@ -1,0 +1,197 @@
+"""The loopback Binance USD-M venue: an aiohttp server replaying recorded market data.
+
+::
+
+    async with LoopbackVenue(sources, instruments, speed=None) as venue:
+        url = venue.ws_url("public", ["btcusdt@depth@100ms"])   # and venue.rest_url
+
+It listens on 127.0.0.1 (an ephemeral port unless given) and refuses other addresses
+unless ``allow_remote``. The replay starts when a client first subscribes (or at once with
+``start_on="now"``) and runs to the end of the data; :meth:`LoopbackVenue.wait_done`
+waits for that. See ``docs/venue.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+from streamsim.errors import ConfigError
+from streamsim.feed.sources import Source
+from streamsim.instruments import Instrument
+from streamsim.run.clock import PacedClock, VirtualClock
+from streamsim.run.halt import Halt
+
+from .config import VenueConfig
+from .connections import Hub
+from .market import SymbolMarket
+from .replay import Replay
+from .rest import MarketApi
+from .streams import PUBLIC, ROUTES
+from .weights import WeightCounter, weight_middleware
+
+log = logging.getLogger(__name__)
+
+
+class LoopbackVenue:
+    """Binance USD-M market streams and REST market endpoints over replayed ``sources``.
+
+    ``instruments``: one per symbol of the sources (a mapping by symbol or an iterable).
+    ``speed``: wall clock x speed, or ``None`` for as fast as the clients read. Other
+    settings (paths, limits, host, port) come from ``config`` or keyword overrides of
+    :class:`VenueConfig`'s fields.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        instruments: Mapping[str, Instrument] | Iterable[Instrument],
+        *,
+        config: VenueConfig | None = None,
+        **settings: Any,
+    ) -> None:
+        self.config = replace(config or VenueConfig(), **settings)
+        if isinstance(instruments, Mapping):
+            instruments = instruments.values()
+        self.markets = {i.symbol: SymbolMarket(i) for i in instruments}
+        speed = self.config.speed
+        #: The one owner of replay time (the lockstep mode swaps in its own).
+        self.clock: VirtualClock = VirtualClock() if speed is None else PacedClock(speed)
+        self.halt = Halt()
+        self.hub = Hub(self.config, self.clock)
+        if self.config.start_on == "subscribe":
+            self.hub.on_subscribe = self.start_replay
+        self.replay = Replay(sources, self.markets, self.clock, self.hub, self.halt)
+        self._api = MarketApi(self.markets, self.now, self.config)
+        self._runner: web.AppRunner | None = None
+        self._go = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.port = 0
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Read the first batches, bind the server and start the replay task."""
+        first = await self.replay.prime()
+        if first is not None:
+            self.clock.advance(first)
+        app = web.Application(middlewares=[self._middleware()])
+        for endpoint in self._api.endpoints():
+            app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+        for route in ROUTES:
+            prefix = self.config.ws_routes[route]
+            self._add_ws_routes(app, prefix, route)
+        self._add_ws_routes(app, "", PUBLIC)  # unrouted: public streams only
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.host, self.config.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        self._task = asyncio.create_task(self._run(), name="loopback venue replay")
+        if self.config.start_on == "now":
+            self.start_replay()
+        log.info("loopback venue on %s", self.rest_url)
+
+    def _middleware(self) -> Any:
+        routes = {(e.method, e.path): e for e in self._api.endpoints()}
+        return weight_middleware(routes, WeightCounter(self.config.weight_limit))
+
+    def _add_ws_routes(self, app: web.Application, prefix: str, route: str) -> None:
+        async def raw(request: web.Request) -> web.StreamResponse:
+            name = request.match_info.get("stream", "")
+            streams = [s for s in name.split("/") if s]
+            return await self.hub.serve(request, route, streams, combined=False)
+
+        async def combined(request: web.Request) -> web.StreamResponse:
+            streams = [s for s in request.query.get("streams", "").split("/") if s]
+            return await self.hub.serve(request, route, streams, combined=True)
+
+        app.router.add_get(f"{prefix}/ws", raw)
+        app.router.add_get(f"{prefix}/ws/{{stream:.+}}", raw)
+        app.router.add_get(f"{prefix}/stream", combined)
+
+    def start_replay(self) -> None:
+        """Let the replay run (it waits for this when ``start_on`` is ``"subscribe"``)."""
+        self._go.set()
+
+    async def _run(self) -> None:
+        await self._go.wait()
+        try:
+            await self.replay.run()
+        except Exception:
+            log.exception("the loopback venue's replay failed")
+            raise
+
+    async def wait_done(self) -> None:
+        """Wait until the replay has reached the end of the data (or was stopped)."""
+        if self._task is None:
+            raise ConfigError("the venue is not started")
+        await asyncio.shield(self._task)
+
+    @property
+    def done(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    async def close(self) -> None:
+        """Stop the replay, close every connection and the server."""
+        self.halt.request()
+        self._go.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        closing = [
+            self.hub.close(connection, 1001, "venue shutting down")
+            for connection in list(self.hub.connections)
+        ]
+        await asyncio.gather(*closing, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- addresses and time ---------------------------------------------------------------
+
+    @property
+    def _authority(self) -> str:
+        host = self.config.host
+        return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
+
+    @property
+    def rest_url(self) -> str:
+        """Base URL of the REST endpoints (``+ "/fapi/v1/depth"``...)."""
+        return f"http://{self._authority}"
+
+    def ws_url(
+        self, route: str = PUBLIC, streams: Sequence[str] = (), combined: bool = True
+    ) -> str:
+        """URL of a stream connection on ``route``: combined (``/stream?streams=a/b``) or
+        raw (``/ws/<a>/<b>``, bare payloads)."""
+        if route not in ROUTES:
+            raise ConfigError(f"route must be one of {', '.join(ROUTES)}, got {route!r}")
+        base = f"ws://{self._authority}{self.config.ws_routes[route]}"
+        names = "/".join(streams)
+        if combined:
+            return f"{base}/stream?streams={names}" if names else f"{base}/stream"
+        return f"{base}/ws/{names}" if names else f"{base}/ws"
+
+    def now(self) -> int:
+        """Replay time reached (ns)."""
+        return self.clock.now()
