@@ -51,6 +51,12 @@ class VenueConfig:
     warmup: int = 5 * SECOND
     #: REQUEST_WEIGHT per wall minute, as ``exchangeInfo.rateLimits`` reports it.
     weight_limit: int = 2400
+    #: Prefixes of ``positionRisk`` and ``account`` (the venue serves both versions).
+    account_prefixes: tuple[str, ...] = ("/fapi/v2", "/fapi/v3")
+    #: Route of the user data stream: ``<route>/ws?listenKey=`` and ``<route>/ws/<key>``.
+    private_route: str = "/private"
+    #: Replay time a listen key lives without a keep-alive.
+    listen_key_validity: int = 60 * MINUTE
 
     def __post_init__(self) -> None:
         if self.speed is not None and self.speed <= 0:

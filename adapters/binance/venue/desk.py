@@ -145,6 +145,10 @@ class Desk:
 
     # -- market ----------------------------------------------------------------------------
 
+    def on_event(self, event: Any) -> None:
+        """Apply one market event (the replay's hook)."""
+        self.on_market([event])
+
     def on_market(self, events: list[Any]) -> None:
         """Apply market events (in ``ts_exchange`` order) and publish what they caused."""
         start, stop = 0, len(events)
@@ -263,7 +267,7 @@ class Desk:
         self._quiet.add(tracked.serial)
         request_ = OrderRequest(
             "amend",
-            f"{tracked.order_id}.{serial}",
+            f"v{serial}",
             new,
             self.now(),
             serial,
@@ -561,16 +565,16 @@ class Desk:
             raise DeskError(-4116)
         return given
 
-    def _sim_id(self, tracked: Tracked) -> str:
-        return f"{tracked.order_id}.{tracked.serial}"
+    @staticmethod
+    def _sim_id(tracked: Tracked) -> str:
+        """The simulator's client id of the order's current version (an amend re-places it)."""
+        return f"v{tracked.serial}"
 
     def _place(self, order: Order, client_id: str, wire_type: str, algo: bool) -> Tracked:
-        order_id = next(self._algo_ids) if algo else next(self._ids)
         serial = next(self._serials)
         now = self.now()
-        tracked = Tracked(
-            order_id, client_id, order, wire_type, now, algo=algo, serial=serial, update_time=now
-        )
+        tracked = Tracked(0, client_id, order, wire_type, now, algo=algo, serial=serial)
+        tracked.update_time = now
         self._by_serial[serial] = tracked
         self.exchange.on_order(OrderRequest("new", self._sim_id(tracked), order, now, serial))
         rejected = self._reject_of(serial)
@@ -579,6 +583,8 @@ class Desk:
             self._pending.clear()
             code, *values = _known(rejected)
             raise DeskError(code, *values)
+        order_id = next(self._algo_ids) if algo else next(self._ids)
+        tracked.order_id = order_id
         self.orders[order_id] = tracked
         self._open_ids[(order.symbol, client_id)] = order_id
         self._publish()

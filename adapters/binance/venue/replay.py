@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 from streamsim.errors import ConfigError
@@ -77,6 +77,8 @@ class Replay:
             for i, source in enumerate(sources)
         ]
         self._heap: list[tuple[int, int, int]] = []
+        #: Takes every replayed event at its time (the trading desk's exchange), or None.
+        self.exchange: Callable[[Any], None] | None = None
         self.rows = 0
         self.frames = 0
 
@@ -102,6 +104,8 @@ class Replay:
             first, final, prev, market.assigned_id = assign_ids(batch, market.assigned_id)
             cursor.events = batch.events(batch.ts_exchange, batch.ts_exchange)
             return DepthChunk(batch, market.grids, first=first, final=final, prev_final=prev)
+        if self.exchange is not None:
+            cursor.events = batch.events(batch.ts_exchange, batch.ts_exchange)
         return RowChunk(batch, market.grids)
 
     async def run(self) -> None:
@@ -151,6 +155,8 @@ class Replay:
             batch = chunk.batch
             assert isinstance(batch, OpenInterestBatch)
             market.open_interest = (float(batch.value[row]), int(batch.ts_exchange[row]))
+        if self.exchange is not None:
+            self.exchange(cursor.events[row])
         subscribers = self.hub.subscribers
         for channel, name in cursor.channels:
             if subscribers.get(name):

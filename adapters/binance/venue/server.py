@@ -28,14 +28,19 @@ from streamsim.feed.sources import Source
 from streamsim.instruments import Instrument
 from streamsim.run.clock import PacedClock, VirtualClock
 from streamsim.run.halt import Halt
+from streamsim.sim.matching import SimExchange
 
+from ..wire import Credentials
 from .config import VenueConfig
 from .connections import Hub
+from .desk import Desk
+from .listen_keys import ListenKeys
 from .market import SymbolMarket
 from .replay import Replay
 from .rest import MarketApi
 from .streams import PUBLIC, ROUTES
-from .weights import WeightCounter, weight_middleware
+from .trading_api import TradingApi
+from .weights import Endpoint, WeightCounter, weight_middleware
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +51,9 @@ class LoopbackVenue:
     ``instruments``: one per symbol of the sources (a mapping by symbol or an iterable).
     ``speed``: wall clock x speed, or ``None`` for as fast as the clients read. Other
     settings (paths, limits, host, port) come from ``config`` or keyword overrides of
-    :class:`VenueConfig`'s fields.
+    :class:`VenueConfig`'s fields. With an ``exchange`` (a ``SimExchange`` over the same
+    instruments) the venue also trades: signed order endpoints for the API ``keys``
+    (:class:`~adapters.binance.wire.Credentials`) and the user data stream.
     """
 
     def __init__(
@@ -55,6 +62,8 @@ class LoopbackVenue:
         instruments: Mapping[str, Instrument] | Iterable[Instrument],
         *,
         config: VenueConfig | None = None,
+        exchange: SimExchange | None = None,
+        keys: Mapping[str, Credentials] | Iterable[Credentials] = (),
         **settings: Any,
     ) -> None:
         self.config = replace(config or VenueConfig(), **settings)
@@ -70,6 +79,26 @@ class LoopbackVenue:
             self.hub.on_subscribe = self.start_replay
         self.replay = Replay(sources, self.markets, self.clock, self.hub, self.halt)
         self._api = MarketApi(self.markets, self.now, self.config)
+        #: The trading side (None: market data only): orders matched by ``exchange``.
+        self.desk: Desk | None = None
+        self.trading: TradingApi | None = None
+        self.listen_keys = ListenKeys(self.clock, self.config.listen_key_validity)
+        if exchange is not None:
+            if not isinstance(keys, Mapping):
+                keys = {k.api_key: k for k in keys}
+            if not keys:
+                raise ConfigError("a venue that trades needs at least one API key (keys=...)")
+            self.desk = Desk(exchange, {s: m.instrument for s, m in self.markets.items()}, self.now)
+            self.desk.listeners.append(self.listen_keys.deliver)
+            self.replay.exchange = self.desk.on_event
+            self.trading = TradingApi(
+                self.desk,
+                keys,
+                self.listen_keys,
+                self.now,
+                self.config.rest_prefix,
+                self.config.account_prefixes,
+            )
         self._runner: web.AppRunner | None = None
         self._go = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -83,8 +112,12 @@ class LoopbackVenue:
         if first is not None:
             self.clock.advance(first)
         app = web.Application(middlewares=[self._middleware()])
-        for endpoint in self._api.endpoints():
+        for endpoint in self._endpoints():
             app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+        if self.trading is not None:
+            private = self.config.private_route
+            app.router.add_get(f"{private}/ws", self.listen_keys.serve)
+            app.router.add_get(f"{private}/ws/{{key}}", self.listen_keys.serve)
         for route in ROUTES:
             prefix = self.config.ws_routes[route]
             self._add_ws_routes(app, prefix, route)
@@ -99,8 +132,12 @@ class LoopbackVenue:
             self.start_replay()
         log.info("loopback venue on %s", self.rest_url)
 
+    def _endpoints(self) -> list[Endpoint]:
+        trading = [] if self.trading is None else self.trading.endpoints()
+        return self._api.endpoints() + trading
+
     def _middleware(self) -> Any:
-        routes = {(e.method, e.path): e for e in self._api.endpoints()}
+        routes = {(e.method, e.path): e for e in self._endpoints()}
         return weight_middleware(routes, WeightCounter(self.config.weight_limit))
 
     def _add_ws_routes(self, app: web.Application, prefix: str, route: str) -> None:

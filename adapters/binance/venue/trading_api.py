@@ -1,0 +1,221 @@
+"""The signed REST trading endpoints and the listen-key endpoints, over the :class:`~.desk.Desk`.
+
+Every trading request is checked as the venue checks it (:func:`adapters.binance.wire.verify`:
+the API key header, the HMAC-SHA256 or Ed25519 signature over query string + body,
+``timestamp`` within ``recvWindow`` of the venue's clock and at most 1 s ahead of it),
+then decoded into the wire codec's request type and handed to the desk. The venue's clock
+is the replay time plus ``clock_offset_ms`` (a fault can move it to provoke -1021).
+Order endpoints report ``X-MBX-ORDER-COUNT-10S`` / ``-1M`` (wall time, the client's).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from streamsim.errors import DataError
+from streamsim.units import MS
+
+from ..wire import Credentials, SignatureError, verify
+from ..wire.requests import AlgoOrderQuery, AmendOrder, NewAlgoOrder, NewOrder, OrderQuery
+from .desk import Desk, DeskError
+from .listen_keys import ListenKeys
+from .weights import Endpoint, Handler, error, fixed, json_response
+
+ORDER_COUNT_10S = "X-MBX-ORDER-COUNT-10S"
+ORDER_COUNT_1M = "X-MBX-ORDER-COUNT-1M"
+
+#: A signed call: the request's parameters (query then body) in, a JSON-ready answer out.
+Call = Callable[[dict[str, str]], Any]
+
+
+class OrderCounter:
+    """Orders placed in the last 10 s and 1 min of wall time (the venue's order counts)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._times: deque[float] = deque()
+
+    def add(self) -> tuple[int, int]:
+        now = self._clock()
+        times = self._times
+        times.append(now)
+        while times and times[0] <= now - 60:
+            times.popleft()
+        ten = sum(1 for t in times if t > now - 10)
+        return ten, len(times)
+
+
+def _symbol(params: Mapping[str, str]) -> str | None:
+    symbol = params.get("symbol")
+    return symbol.upper() if symbol else None
+
+
+def _open_orders_weight(query: Mapping[str, str]) -> int:
+    return 1 if query.get("symbol") else 40
+
+
+class TradingApi:
+    """Handlers of the signed endpoints (``rest_prefix`` for orders, ``account_prefixes``
+    for ``positionRisk`` / ``account``) and of the listen key."""
+
+    def __init__(
+        self,
+        desk: Desk,
+        keys: Mapping[str, Credentials],
+        listen_keys: ListenKeys,
+        now: Callable[[], int],
+        rest_prefix: str = "/fapi/v1",
+        account_prefixes: tuple[str, ...] = ("/fapi/v2", "/fapi/v3"),
+    ) -> None:
+        self.desk = desk
+        self.keys = keys
+        self.listen_keys = listen_keys
+        self._now = now
+        self.rest_prefix = rest_prefix
+        self.account_prefixes = account_prefixes
+        #: Added to the replay time to give the venue's clock (a fault moves it).
+        self.clock_offset_ms = 0
+        self.orders = OrderCounter()
+
+    def server_time_ms(self) -> int:
+        return self._now() // MS + self.clock_offset_ms
+
+    def endpoints(self) -> list[Endpoint]:
+        p = self.rest_prefix
+        desk = self.desk
+        routes = [
+            Endpoint("POST", f"{p}/order", self._order(self._new_order), fixed(1)),
+            Endpoint("PUT", f"{p}/order", self._order(self._amend), fixed(1)),
+            Endpoint("DELETE", f"{p}/order", self._signed(self._cancel), fixed(1)),
+            Endpoint("GET", f"{p}/order", self._signed(self._query), fixed(1)),
+            Endpoint("GET", f"{p}/openOrders", self._signed(self._open), _open_orders_weight),
+            Endpoint("DELETE", f"{p}/allOpenOrders", self._signed(self._cancel_all), fixed(1)),
+            Endpoint("POST", f"{p}/algoOrder", self._order(self._new_algo), fixed(1)),
+            Endpoint("DELETE", f"{p}/algoOrder", self._signed(self._cancel_algo), fixed(1)),
+            Endpoint("GET", f"{p}/algoOrder", self._signed(self._query_algo), fixed(1)),
+            Endpoint(
+                "GET",
+                f"{p}/openAlgoOrders",
+                self._signed(lambda q: desk.open_algo_orders(_symbol(q))),
+                _open_orders_weight,
+            ),
+            Endpoint("GET", f"{p}/userTrades", self._signed(self._trades), fixed(5)),
+            Endpoint("POST", f"{p}/listenKey", self._keyed(self._listen_key_new), fixed(1)),
+            Endpoint("PUT", f"{p}/listenKey", self._keyed(self._listen_key_keep), fixed(1)),
+            Endpoint("DELETE", f"{p}/listenKey", self._keyed(self._listen_key_close), fixed(1)),
+        ]
+        for prefix in self.account_prefixes:
+            routes += [
+                Endpoint(
+                    "GET",
+                    f"{prefix}/positionRisk",
+                    self._signed(lambda q: desk.position_risk(_symbol(q))),
+                    fixed(5),
+                ),
+                Endpoint(
+                    "GET", f"{prefix}/account", self._signed(lambda q: desk.account()), fixed(5)
+                ),
+            ]
+        return routes
+
+    # -- request checks --------------------------------------------------------------------
+
+    def _signed(self, call: Call, count_order: bool = False) -> Handler:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            body = await request.text()
+            headers: dict[str, str] = {}
+            if count_order:
+                ten, minute = self.orders.add()
+                headers = {ORDER_COUNT_10S: str(ten), ORDER_COUNT_1M: str(minute)}
+            try:
+                verified = verify(
+                    request.query_string, body, request.headers, self.keys, self.server_time_ms()
+                )
+                answer = call(verified.params)
+            except (SignatureError, DeskError) as refused:
+                status = (
+                    refused.http_status if isinstance(refused, SignatureError) else refused.status
+                )
+                return json_response(refused.body, status, headers)
+            except DataError as bad:  # a parameter of the wrong form
+                return error(400, -1130, f"Data sent for a parameter is not valid: {bad}", headers)
+            return json_response(answer, headers=headers)
+
+        return handler
+
+    def _order(self, call: Call) -> Handler:
+        return self._signed(call, count_order=True)
+
+    def _keyed(self, call: Callable[[str, Mapping[str, str]], Any]) -> Handler:
+        """A USER_STREAM endpoint: the API key header, no signature."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            api_key = request.headers.get("X-MBX-APIKEY")
+            if api_key is None:
+                return error(401, -2014, "API-key format invalid.")
+            if api_key not in self.keys:
+                return error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            params = dict(request.query)
+            params.update((await request.post()).items())  # type: ignore[arg-type]
+            try:
+                return json_response(call(api_key, params))
+            except DeskError as refused:
+                return json_response(refused.body, refused.status)
+
+        return handler
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def _new_order(self, params: dict[str, str]) -> Any:
+        return self.desk.new_order(NewOrder.from_wire(params))
+
+    def _new_algo(self, params: dict[str, str]) -> Any:
+        return self.desk.new_algo_order(NewAlgoOrder.from_wire(params))
+
+    def _amend(self, params: dict[str, str]) -> Any:
+        return self.desk.amend_order(AmendOrder.from_wire(params))
+
+    def _cancel(self, params: dict[str, str]) -> Any:
+        return self.desk.cancel_order(OrderQuery.from_wire(params))
+
+    def _query(self, params: dict[str, str]) -> Any:
+        return self.desk.query_order(OrderQuery.from_wire(params))
+
+    def _cancel_algo(self, params: dict[str, str]) -> Any:
+        return self.desk.cancel_algo_order(AlgoOrderQuery.from_wire(params))
+
+    def _query_algo(self, params: dict[str, str]) -> Any:
+        return self.desk.query_algo_order(AlgoOrderQuery.from_wire(params))
+
+    def _open(self, params: dict[str, str]) -> Any:
+        return self.desk.open_orders(_symbol(params))
+
+    def _cancel_all(self, params: dict[str, str]) -> Any:
+        symbol = _symbol(params)
+        if symbol is None:
+            raise DeskError(-1102, "symbol")
+        return self.desk.cancel_all(symbol)
+
+    def _trades(self, params: dict[str, str]) -> Any:
+        symbol = _symbol(params)
+        if symbol is None:
+            raise DeskError(-1102, "symbol")
+        from_id = params.get("fromId")
+        if from_id is not None and not from_id.isdigit():
+            raise DeskError(-1130, "fromId")
+        return self.desk.user_trades(symbol, None if from_id is None else int(from_id))
+
+    def _listen_key_new(self, api_key: str, params: Mapping[str, str]) -> Any:
+        return {"listenKey": self.listen_keys.create(api_key)}
+
+    def _listen_key_keep(self, api_key: str, params: Mapping[str, str]) -> Any:
+        return {"listenKey": self.listen_keys.keep_alive(api_key)}
+
+    def _listen_key_close(self, api_key: str, params: Mapping[str, str]) -> Any:
+        self.listen_keys.close(api_key)
+        return {}
