@@ -104,13 +104,17 @@ class Replay:
             return DepthChunk(batch, market.grids, first=first, final=final, prev_final=prev)
         return RowChunk(batch, market.grids)
 
-    async def run(self) -> None:
-        """Replay to the end of every source (or until ``halt``)."""
+    async def run(self, until: int | None = None) -> None:
+        """Replay to the end of every source, or up to replay time ``until`` (rows at it
+        included; the clock then stands at ``until``), or until ``halt``."""
         clock, hub, heap, halt = self.clock, self.hub, self._heap, self.halt
         cursors = self._cursors
         since_yield = 0
         while heap:
             when = heap[0][0]
+            if until is not None and when > until:
+                clock.advance(until)
+                return
             due = clock.next_due()
             if due is not None and due < when:
                 when = due
@@ -139,6 +143,10 @@ class Replay:
                 await asyncio.sleep(0)
                 if halt.requested:
                     return
+
+    async def run_until(self, until: int) -> None:
+        """Replay up to replay time ``until`` (for stepping a replay by hand)."""
+        await self.run(until)
 
     async def _row(self, cursor: _Cursor, chunk: Chunk, row: int) -> None:
         market = self.markets[cursor.symbol]
