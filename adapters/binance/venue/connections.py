@@ -43,8 +43,15 @@ _EXPECTED = ", ".join(f"`{m}`" for m in METHODS)
 class Connection:
     """One client connection: its route, envelopes and streams."""
 
-    def __init__(self, ws: web.WebSocketResponse, route: str, combined: bool) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        route: str,
+        combined: bool,
+        transport: asyncio.Transport | None = None,
+    ) -> None:
         self.ws = ws
+        self.transport = transport
         self.route = route
         self.combined = combined
         self.streams: list[str] = []
@@ -59,7 +66,7 @@ class Connection:
         """Wait (up to ``timeout`` wall seconds) until every byte written has left the
         process and been acknowledged by the client's kernel, so that closing cannot cut
         off frames in flight."""
-        transport = self.ws._req.transport if self.ws._req is not None else None
+        transport = self.transport
         if transport is None:
             return
         sock = transport.get_extra_info("socket")
@@ -202,7 +209,7 @@ class Hub:
         """Run one WebSocket connection until it closes."""
         ws = web.WebSocketResponse(autoping=False, compress=False)
         await ws.prepare(request)
-        connection = Connection(ws, route, combined)
+        connection = Connection(ws, route, combined, request.transport)
         self.open(connection)
         try:
             if not self.subscribe(connection, streams):

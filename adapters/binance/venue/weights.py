@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from adapters.binance.wire.codec import dumps
+from streamsim.order_checks import TOO_MANY_REQUESTS
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -88,12 +89,11 @@ def weight_middleware(
         used = counter.add(endpoint.weight(request.query))
         headers = {WEIGHT_HEADER: str(used)}
         if used > counter.limit:
+            code, message = TOO_MANY_REQUESTS
             return error(
                 429,
-                -1003,
-                f"Too many requests; current limit of IP({request.remote}) is {counter.limit} "
-                "requests per minute. Please use the websocket for live updates to avoid "
-                "polling the API.",
+                code,
+                message.format(request.remote, counter.limit),
                 {**headers, "Retry-After": str(counter.retry_after())},
             )
         response = await handler(request)
