@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -28,6 +28,7 @@ import streamsim as ss
 from adapters.binance import Capture, read_capture, sources_from_capture
 from adapters.binance.venue import LoopbackVenue
 from adapters.cryptohftdata import CryptoHFTData, LocalStore
+from streamsim.feed.sources import MemorySource
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CAPTURE = DATA / "binance-usdm-capture" / "btcusdt_20240808.gz"
@@ -277,3 +278,18 @@ def test_a_paced_replay_syncs_the_same_way() -> None:
     result = asyncio.run(sync_against_venue(sources, instrument, "depth@100ms", speed=120.0))
     assert result.resyncs == 0
     assert_every_ticker_matches(result, 100)
+
+
+def test_a_client_syncs_from_data_without_update_ids_by_the_venue_assigned_ids() -> None:
+    # The synthetic diffs with their ids removed, as Tardis data comes.
+    sources, instrument = synth_data(minutes=2)
+
+    async def without_ids() -> list[ss.Source]:
+        batches = [batch async for batch in sources[0]]
+        none = [replace(b, first=-1 + 0 * b.first, final=-1 + 0 * b.final) for b in batches]
+        return [MemorySource([replace(b, prev_final=b.final) for b in none])]
+
+    stripped = asyncio.run(without_ids())
+    result = asyncio.run(sync_against_venue(stripped, instrument, "depth@100ms", speed=None))
+    assert result.resyncs == 0
+    assert_every_ticker_matches(result, 500)

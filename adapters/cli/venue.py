@@ -94,7 +94,8 @@ def cmd_venue(args: argparse.Namespace, console: Console) -> int:
 async def _serve(venue: LoopbackVenue, console: Console, symbols: list[str]) -> None:
     async with venue:
         symbol = (symbols[0] if symbols else "btcusdt").lower()
-        pace = "max" if venue.config.speed is None else f"{venue.config.speed:g}x"
+        speed = venue.config.speed
+        pace = f"{speed:g}x" if isinstance(speed, float | int) else "max"
         console.print(f"loopback Binance USD-M venue at {pace}, Ctrl-C stops it")
         console.print(f"  REST    {escape(venue.rest_url)}/fapi/v1/depth?symbol={symbol.upper()}")
         public = venue.ws_url("public", [f"{symbol}@depth@100ms", f"{symbol}@bookTicker"])

@@ -29,9 +29,9 @@ class VenueConfig:
     #: 0: an ephemeral port, read back from ``LoopbackVenue.port``.
     port: int = 0
     allow_remote: bool = False
-    #: Replay speed: ``None`` replays as fast as the clients read (back-pressure, no frame
-    #: ever dropped); a number is wall clock x speed.
-    speed: float | None = 1.0
+    #: Replay speed: ``None`` (or ``"max"``) replays as fast as the clients read
+    #: (back-pressure, no frame ever dropped); a number is wall clock x speed.
+    speed: float | str | None = 1.0
     #: ``"subscribe"``: the replay starts when a client first subscribes to a stream;
     #: ``"now"``: when the venue starts; ``"manual"``: at ``LoopbackVenue.start_replay()``.
     start_on: str = "subscribe"
@@ -53,8 +53,10 @@ class VenueConfig:
     weight_limit: int = 2400
 
     def __post_init__(self) -> None:
-        if self.speed is not None and self.speed <= 0:
-            raise ConfigError(f"venue speed must be > 0 or None (max), got {self.speed}")
+        speed = parse_speed(self.speed) if isinstance(self.speed, str) else self.speed
+        if speed is not None and speed <= 0:
+            raise ConfigError(f"venue speed must be > 0 or None (max), got {speed}")
+        object.__setattr__(self, "speed", speed)
         if self.start_on not in START_ON:
             raise ConfigError(
                 f"start_on must be one of {', '.join(START_ON)}, got {self.start_on!r}"

@@ -62,6 +62,7 @@ class LoopbackVenue:
             instruments = instruments.values()
         self.markets = {i.symbol: SymbolMarket(i) for i in instruments}
         speed = self.config.speed
+        assert not isinstance(speed, str)  # VenueConfig parses "max"
         #: The one owner of replay time (the lockstep mode swaps in its own).
         self.clock: VirtualClock = VirtualClock() if speed is None else PacedClock(speed)
         self.halt = Halt()
