@@ -25,7 +25,9 @@ Answer = tuple[int, dict[str, str], Any]
 
 async def get(session: aiohttp.ClientSession, url: str) -> Answer:
     async with session.get(url) as response:
-        return response.status, dict(response.headers), orjson.loads(await response.read())
+        body = await response.read()
+        json = response.content_type == "application/json"
+        return response.status, dict(response.headers), orjson.loads(body) if json else body
 
 
 def replayed(
@@ -70,12 +72,15 @@ def test_every_response_carries_the_used_weight_and_depth_weighs_by_its_limit() 
         "/fapi/v1/depth?symbol=BTCUSDT&limit=1000",
         "/fapi/v1/depth?symbol=BTCUSDT",
         "/fapi/v1/premiumIndex",
+        "/fapi/v1/noSuchEndpoint",
     ]
     answers = replayed(1, ("depth",), paths)
     used = [int(headers["X-MBX-USED-WEIGHT-1M"]) for _, headers, _ in answers]
-    # 1, then +2, +5, +20, +10 (limit 500 by default), +10 (premiumIndex of every symbol).
+    # 1, then +2, +5, +20, +10 (limit 500 by default), +10 (premiumIndex of every symbol),
+    # and an unknown path weighs nothing but still reports the weight.
     steps = [b - a for a, b in itertools.pairwise(used)]
-    assert steps == [2, 5, 20, 10, 10]
+    assert steps == [2, 5, 20, 10, 10, 0]
+    assert answers[-1][0] == 404
     depth = answers[1][2]
     assert len(depth["bids"]) == len(depth["asks"]) == 5
     assert Decimal(depth["bids"][0][0]) < Decimal(depth["asks"][0][0])
@@ -118,9 +123,9 @@ def test_depth_waits_for_the_warm_up_of_a_book_without_a_snapshot() -> None:
             url = venue.rest_url + "/fapi/v1/depth?symbol=BTCUSDT&limit=5"
             before = await get(session, url)
             # Replay 10 s (100 diffs) by hand: still inside the 20 s warm-up.
-            await venue.replay.run_until(venue.now() + 10 * ss.SECOND)
+            await venue.replay.run(venue.now() + 10 * ss.SECOND)
             warming = await get(session, url)
-            await venue.replay.run_until(venue.now() + 15 * ss.SECOND)
+            await venue.replay.run(venue.now() + 15 * ss.SECOND)
             ready = await get(session, url)
             return before, warming, ready
 

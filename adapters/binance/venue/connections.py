@@ -55,7 +55,6 @@ class Connection:
         self.route = route
         self.combined = combined
         self.streams: list[str] = []
-        self.opened_at = 0
         self.last_pong = 0
         self.pings_sent = 0
         #: Set once a close the venue started has finished its handshake.
@@ -160,7 +159,7 @@ class Hub:
         """Register a connection and schedule its pings and its hard disconnect."""
         config, clock = self.config, self.clock
         now = clock.now()
-        connection.opened_at = connection.last_pong = now
+        connection.last_pong = now
         self.connections.add(connection)
 
         def ping(when: int) -> None:

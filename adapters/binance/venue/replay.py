@@ -144,10 +144,6 @@ class Replay:
                 if halt.requested:
                     return
 
-    async def run_until(self, until: int) -> None:
-        """Replay up to replay time ``until`` (for stepping a replay by hand)."""
-        await self.run(until)
-
     async def _row(self, cursor: _Cursor, chunk: Chunk, row: int) -> None:
         market = self.markets[cursor.symbol]
         kind = cursor.kind

@@ -102,7 +102,8 @@ class LoopbackVenue:
 
     def _middleware(self) -> Any:
         routes = {(e.method, e.path): e for e in self._api.endpoints()}
-        return weight_middleware(routes, WeightCounter(self.config.weight_limit))
+        counter = WeightCounter(self.config.weight_limit)
+        return weight_middleware(self.config.rest_prefix, routes, counter)
 
     def _add_ws_routes(self, app: web.Application, prefix: str, route: str) -> None:
         async def raw(request: web.Request) -> web.StreamResponse:

@@ -76,16 +76,22 @@ def error(
 
 
 def weight_middleware(
-    routes: Mapping[tuple[str, str], Endpoint], counter: WeightCounter
+    rest_prefix: str, routes: Mapping[tuple[str, str], Endpoint], counter: WeightCounter
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
     """Counts each REST request's weight, answers 429 past the limit, and stamps the
-    used weight on every response."""
+    used weight on every REST response (an unknown path under ``rest_prefix`` too)."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         endpoint = routes.get((request.method, request.path))
         if endpoint is None:
-            return await handler(request)
+            if request.path.startswith(rest_prefix):  # an unknown REST path: weight 0
+                try:
+                    return await handler(request)
+                except web.HTTPException as exc:
+                    exc.headers[WEIGHT_HEADER] = str(counter.add(0))
+                    raise
+            return await handler(request)  # WebSocket routes carry no weight header
         used = counter.add(endpoint.weight(request.query))
         headers = {WEIGHT_HEADER: str(used)}
         if used > counter.limit:
