@@ -180,3 +180,24 @@ def test_the_server_pings_on_replay_time_and_disconnects_at_the_lifetime() -> No
     assert code == 1000
     assert 290 <= frames <= 301
     assert last_time < 1_751_371_200_000 + 30_100  # nothing after the disconnect
+
+
+def test_a_source_without_an_instrument_is_refused_when_the_venue_is_built() -> None:
+    sources, _ = synth_data(1)
+    other = ss.Instrument("ETHUSDT", "0.01", "0.001")
+    with pytest.raises(ConfigError, match="no instrument for BTCUSDT"):
+        LoopbackVenue(sources, [other])
+
+
+def test_a_clock_given_to_the_venue_owns_replay_time() -> None:
+    clock = ss.VirtualClock()
+
+    async def main() -> tuple[int, int]:
+        async with venue(minutes=1, clock=clock, start_on="now") as v:
+            await v.wait_done()
+            return v.now(), v.replay.rows
+
+    now, rows = asyncio.run(main())
+    assert rows == 600
+    assert now == clock.now()
+    assert 1_751_371_259_000 * ss.MS <= now < 1_751_371_260_000 * ss.MS

@@ -46,7 +46,8 @@ class LoopbackVenue:
     ``instruments``: one per symbol of the sources (a mapping by symbol or an iterable).
     ``speed``: wall clock x speed, or ``None`` for as fast as the clients read. Other
     settings (paths, limits, host, port) come from ``config`` or keyword overrides of
-    :class:`VenueConfig`'s fields.
+    :class:`VenueConfig`'s fields. ``clock`` replaces the clock ``speed`` would choose
+    (a ``VirtualClock`` or a subclass: it owns replay time and runs the venue's timers).
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class LoopbackVenue:
         instruments: Mapping[str, Instrument] | Iterable[Instrument],
         *,
         config: VenueConfig | None = None,
+        clock: VirtualClock | None = None,
         **settings: Any,
     ) -> None:
         self.config = replace(config or VenueConfig(), **settings)
@@ -63,8 +65,10 @@ class LoopbackVenue:
         self.markets = {i.symbol: SymbolMarket(i) for i in instruments}
         speed = self.config.speed
         assert not isinstance(speed, str)  # VenueConfig parses "max"
-        #: The one owner of replay time (the lockstep mode swaps in its own).
-        self.clock: VirtualClock = VirtualClock() if speed is None else PacedClock(speed)
+        if clock is None:
+            clock = VirtualClock() if speed is None else PacedClock(speed)
+        #: The one owner of replay time (a lockstep mode passes its own).
+        self.clock = clock
         self.halt = Halt()
         self.hub = Hub(self.config, self.clock)
         if self.config.start_on == "subscribe":
@@ -147,7 +151,8 @@ class LoopbackVenue:
         self._go.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # A failed replay was logged and is raised by wait_done; closing goes on.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         closing = [
             self.hub.close(connection, 1001, "venue shutting down")
