@@ -3,6 +3,10 @@ serves until the data ends; a bind address beyond loopback needs ``--allow-remot
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import pytest
 from test_venue_sync import loopback_only  # noqa: F401
 
@@ -37,3 +41,20 @@ def test_the_venue_command_refuses_a_speed_that_is_not_a_number_or_max(
 ) -> None:
     assert main(["venue", "--data", "sample", "--speed", "fast"]) == USAGE
     assert "'max'" in capsys.readouterr().out
+
+
+def test_ctrl_c_stops_the_venue_command_with_exit_code_130() -> None:
+    command = [sys.executable, "-m", "adapters.cli", "venue", "--data", "sample"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "market" in line:  # the URLs are printed: the venue is serving
+                break
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, "".join(lines) + rest
+    assert "stopped by Ctrl-C" in rest

@@ -177,6 +177,8 @@ class Hub:
         clock.schedule(now + config.max_lifetime, PHASE_TIMER, expire, now + config.max_lifetime)
 
     async def _ping(self, connection: Connection, when: int) -> None:
+        if connection not in self.connections:  # closed since the ping fell due
+            return
         if connection.pings_sent and when - connection.last_pong > self.config.pong_timeout:
             await self.close(connection, POLICY_VIOLATION, "no pong")
             return
