@@ -36,7 +36,7 @@ from ..events import DepthUpdate
 from ..feed.merge import FeedConfig, OutOfOrderPolicy, Prepared, StreamFeed, pick_models
 from ..feed.quality import DataQuality, note_book_health
 from ..feed.sources import Source
-from ..results.metrics import from_record
+from ..results.metrics import Trials, from_record
 from ..results.record import RunRecord
 from ..sim.broker import SimBroker
 from ..sim.exchange import Exchange, NullExchange
@@ -521,6 +521,7 @@ async def paper_live(
     book_policy: BookPolicy | None = None,
     handle_signals: bool = False,
     callback_timeout: float | None = DEFAULT_CALLBACK_TIMEOUT,
+    trials: Trials | None = None,
 ) -> RunResult:
     """Paper trading on the wall clock: ``strategies`` against a simulated ``exchange``
     with the order ``latency`` model, over ``sources`` released in real time x ``speed``.
@@ -577,7 +578,7 @@ async def paper_live(
         strategies=[ctx.name for ctx in runtime.contexts],
         exchange=venue,
         record=record,
-        metrics=from_record(record),
+        metrics=from_record(record, trials=trials),
         interrupted=runtime.interrupted,
     )
 
