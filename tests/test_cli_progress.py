@@ -45,9 +45,9 @@ def test_the_line_reads_the_clock_not_the_rows_read_ahead() -> None:
     timer = FakeTimer()
     line = ProgressLine(progress, clock, until=SAMPLE_START + 100 * S, timer=timer)
     # The merge has read every row up to the end, but nothing was delivered yet.
-    progress.rows, progress.first = 50_000, SAMPLE_START
+    progress.events, progress.first = 50_000, SAMPLE_START
     timer.now += 1.0
-    assert line.text() == "[cyan]sim -, 50,000 rows read (50,000/s)"
+    assert line.text() == "[cyan]sim -, 50,000 events read (50,000/s)"
     clock._now = SAMPLE_START + 10 * S
     timer.now += 5.0  # opening the data took long: it does not count in the rate
     assert "(10%)" in line.text() and "ETA" not in line.text()

@@ -21,10 +21,11 @@ from streamsim.sim.venue_report import account_lines
 
 
 class _Progress:
-    """Rows read and the first ``ts_exchange`` seen, shared by the sources."""
+    """Events read (a depth message is one event, whatever its levels) and the first
+    ``ts_exchange`` seen, shared by the sources."""
 
     def __init__(self) -> None:
-        self.rows = 0
+        self.events = 0
         self.first = 0
 
 
@@ -47,7 +48,7 @@ class _CountingSource:
         progress = self._progress
         async for batch in self._inner:
             if len(batch):
-                progress.rows += len(batch)
+                progress.events += len(batch)
                 first = int(batch.ts_exchange[0])
                 progress.first = min(progress.first, first) if progress.first else first
             yield batch
@@ -64,9 +65,9 @@ def eta_seconds(start: int, delivered: int, until: int | None, wall: float) -> f
 
 
 class ProgressLine:
-    """The live progress text: simulated time delivered (the run's clock, not the rows the
+    """The live progress text: simulated time delivered (the run's clock, not the events the
     merge has read ahead), its share of the data's span and an ETA from its rate, and the
-    rows read. The rate is measured from the first redraw that saw simulated time, so the
+    events read. The rate is measured from the first redraw that saw simulated time, so the
     wall time spent opening the data does not inflate the ETA. ``timer`` (wall seconds)
     is injectable for tests."""
 
@@ -89,7 +90,7 @@ class ProgressLine:
         """One redraw of the line."""
         now = self.timer()
         wall = max(now - self.began, 1e-9)
-        rows = self.progress.rows
+        events = self.progress.events
         start = self.progress.first
         delivered = self.clock.now()
         started = bool(start) and delivered >= start
@@ -105,7 +106,7 @@ class ProgressLine:
             eta = eta_seconds(self.mark[1], delivered, self.until, now - self.mark[0])
         if eta is not None:
             text += f", ETA {eta:,.0f} s"
-        text += f", {rows:,} rows read ({rows / wall:,.0f}/s)"
+        text += f", {events:,} events read ({events / wall:,.0f}/s)"
         if getattr(self.clock, "paused", False):
             text += " [yellow]paused (space resumes)[/]"
         return text
