@@ -82,14 +82,12 @@ class ProgressLine:
         self.clock = clock
         self.until = until
         self.timer = timer
-        self.began = timer()
         #: (wall, simulated) at the first redraw that saw delivered simulated time.
         self.mark: tuple[float, int] | None = None
 
     def text(self) -> str:
         """One redraw of the line."""
         now = self.timer()
-        wall = max(now - self.began, 1e-9)
         events = self.progress.events
         start = self.progress.first
         delivered = self.clock.now()
@@ -105,8 +103,9 @@ class ProgressLine:
                 self.mark = (now, delivered)
             eta = eta_seconds(self.mark[1], delivered, self.until, now - self.mark[0])
         if eta is not None:
-            text += f", ETA {eta:,.0f} s"
-        text += f", {events:,} events read ({events / wall:,.0f}/s)"
+            done = self.until is not None and delivered >= self.until
+            text += ", ETA <1 s" if 0 < eta < 0.5 and not done else f", ETA {eta:,.0f} s"
+        text += f", {events:,} events read"
         if getattr(self.clock, "paused", False):
             text += " [yellow]paused (space resumes)[/]"
         return text
