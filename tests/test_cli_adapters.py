@@ -169,6 +169,23 @@ def test_a_raw_capture_runs_from_a_config(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not CAPTURE.is_file(), reason="needs /work/shared/data")
+def test_a_store_compiled_from_a_capture_config_runs_like_the_capture(tmp_path: Path) -> None:
+    config = tmp_path / "capture.toml"
+    config.write_text(CAPTURE_CONFIG, encoding="utf-8")
+    store = tmp_path / "store"
+    assert main(["compile", "--data", str(config), "--out", str(store)]) == 0
+    manifest = json.loads((store / "manifest.json").read_text())
+    assert set(manifest["instruments"]) == {"BTCUSDT"}  # the capture's inferred grid
+    direct = summary(run(tmp_path / "direct", CAPTURE_CONFIG)[1])
+    data = f'[data]\nadapter = "store"\nroot = "{store}"\n'
+    stored_config = STRATEGY + data + '[exchange]\nmark_fallback = "mid"\n[run]\nseed = 1\n'
+    code, out = run(tmp_path / "stored", stored_config)
+    assert code == 0
+    stored = summary(out)
+    assert (stored["streams"], stored["fills"]) == (direct["streams"], direct["fills"])
+
+
+@pytest.mark.skipif(not CAPTURE.is_file(), reason="needs /work/shared/data")
 @pytest.mark.parametrize(
     ("change", "message"),
     [

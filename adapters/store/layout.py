@@ -223,7 +223,11 @@ class Manifest:
         """The recorded grid of ``symbol`` as an :class:`Instrument`."""
         grid = self.instruments.get(symbol)
         if grid is None:
-            raise DataError(f"the store has no instrument for {symbol}")
+            raise DataError(
+                f"the store has no instrument for {symbol} (its manifest.json lists none); "
+                "compile it again with this version of streamsim, which records the grid of "
+                "every symbol it compiles"
+            )
         return Instrument(
             symbol,
             tick_size=Decimal(grid["tick_size"]),
