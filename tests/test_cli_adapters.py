@@ -26,6 +26,7 @@ from streamsim.sim.latency_file import read_latency_file
 from tests.s3_server import create_bucket, loopback_s3, upload_tree
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SYNTH = SHARED / "cryptohftdata-synth"
 CAPTURE = SHARED / "binance-usdm-capture" / "btcusdt_20240808.gz"
 STRATEGY = '[strategy]\nclass = "strategies.market_maker:MarketMaker"\nparams = {qty = 1}\n'
 #: 2024-01-01T00:00:00Z in microseconds (Tardis's unit).
@@ -183,6 +184,23 @@ def test_a_store_compiled_from_a_capture_config_runs_like_the_capture(tmp_path: 
     assert code == 0
     stored = summary(out)
     assert (stored["streams"], stored["fills"]) == (direct["streams"], direct["fills"])
+
+
+def test_a_store_run_ends_at_the_stores_window_like_data_end(tmp_path: Path) -> None:
+    window = '[data]\nadapter = "cryptohftdata"\nroot = "' + str(SYNTH) + '"\n'
+    window += 'symbols = ["BTCUSDT"]\nstart = 2025-07-01T12:00:00Z\nend = 2025-07-01T12:09:59Z\n'
+    config = tmp_path / "synth.toml"
+    config.write_text(window, encoding="utf-8")
+    store = tmp_path / "store"
+    assert main(["compile", "--data", str(config), "--out", str(store)]) == 0
+    direct = json.loads(
+        (run(tmp_path / "direct", STRATEGY + window)[1] / "metrics.json").read_text()
+    )
+    stored_config = STRATEGY + f'[data]\nadapter = "store"\nroot = "{store}"\n'
+    code, out = run(tmp_path / "stored", stored_config)
+    assert code == 0
+    stored = json.loads((out / "metrics.json").read_text())
+    assert stored["duration_s"] == direct["duration_s"] < 600  # not on to the late rows
 
 
 @pytest.mark.skipif(not CAPTURE.is_file(), reason="needs /work/shared/data")

@@ -43,6 +43,7 @@ def cmd_compile(args: argparse.Namespace, console: Console) -> int:
         inputs=plan.inputs,
         instruments={i.symbol: i for i in plan.instruments},
         overwrite=args.overwrite,
+        end=None if config.end is None else int(config.end),
     )
     table = Table(title=f"compiled store {args.out}")
     for column in ("stream", "rows"):
