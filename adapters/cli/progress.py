@@ -14,7 +14,7 @@ from rich.table import Table
 import streamsim as ss
 from adapters.cli.config import format_time
 from streamsim.feed.batches import Batch
-from streamsim.feed.quality import DataQuality, skipped_lines
+from streamsim.feed.quality import DataQuality, health_lines, skipped_lines
 from streamsim.feed.sources import Source, Stream
 from streamsim.results.caveats import is_short, sample_caveats
 from streamsim.sim.venue_report import account_lines
@@ -140,9 +140,8 @@ def run_with_progress(
 
 def book_health_text(quality: DataQuality) -> str:
     """The summary's book-health cell: red per damaged book, else which books stayed whole."""
-    damaged = quality.damaged_books()
-    if damaged:
-        lines = [n for n in quality.notes if n.startswith("book ")]
+    lines = health_lines(quality.exchange_books, quality.books)
+    if lines:
         return "[bold red]" + escape("\n".join(lines)) + "[/]"
     books = sorted({*quality.exchange_books, *quality.books})
     if not books:
@@ -180,8 +179,14 @@ def summary_table(result: ss.RunResult, title: str) -> Table:
     table.add_row("maker share", pct("maker_share"))
     table.add_row("sharpe / PSR / DSR", ratios_text(stats))
     table.add_row("book health", book_health_text(result.quality))
-    notes = skipped_lines(result.quality.to_dict()) + list(result.quality.notes)
-    table.add_row("data quality", "\n".join(notes) if notes else "no notes")
+    shown = set(health_lines(result.quality.exchange_books, result.quality.books))
+    notes = skipped_lines(result.quality.to_dict()) + [
+        note
+        for note in result.quality.notes
+        if note not in shown  # in "book health"
+    ]
+    empty = "no other notes (book health above)" if shown else "no notes"
+    table.add_row("data quality", "\n".join(notes) if notes else empty)
     caveats = sample_caveats(stats)
     if caveats:
         table.add_row("caveats", escape("\n".join(caveats)), style="yellow")

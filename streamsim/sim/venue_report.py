@@ -71,13 +71,14 @@ def book_health(
     books: Mapping[str, L2Book], guard_stats: GuardStats, guarded: Collection[str]
 ) -> dict[str, dict[str, int]]:
     """Per symbol: the exchange-side book's counts and what the guard did
-    (``guard_trips``, ``guard_rejected``, ``guard_cancelled``, ``guard_stops_expired``);
+    (``guard_trips``, ``guard_rejected``, ``guard_warmup_rejected``, ``guard_cancelled``,
+    ``guard_stops_expired``);
     ``guard`` is 1 if the guard is on."""
     health: dict[str, dict[str, int]] = {}
     for symbol, book in sorted(books.items()):
         row = asdict(book.stats)
         counts = guard_stats.symbols.get(symbol) or Counter()
-        for what in ("trips", "rejected", "cancelled", "stops_expired"):
+        for what in ("trips", "rejected", "warmup_rejected", "cancelled", "stops_expired"):
             row[f"guard_{what}"] = int(counts.get(what, 0))
         row["guard"] = int(symbol in guarded)
         row["invalid_at_end"] = int(not book.valid)
