@@ -297,3 +297,19 @@ def test_a_live_run_starts_and_delivers_before_a_quiet_source_sends_anything() -
     anyio.run(main)
     assert strategy.trades == 40
     assert runtime.delivered == [40, 0]
+
+
+def test_paper_live_stops_at_end_like_the_backtest_even_with_a_late_arrival_pending() -> None:
+    from adapters.binance import sample_sources
+
+    start, end = 1_680_652_740 * ss.SECOND, 1_680_652_800 * ss.SECOND  # 23:59 to 00:00
+    kinds = ["trades", "open_interest"]  # the 00:00 bucket is received 38.8 s after it
+
+    class Count(ss.Strategy):
+        uses_books = False
+
+    backtest = ss.run_backtest(sample_sources(kinds, start, end), Count(), end=end)
+    live = ss.run_paper_live(sample_sources(kinds, start, end), Count(), speed=200.0, end=end)
+    assert live.events == backtest.events
+    assert live.events["BTCUSDT.open_interest"] == 0
+    assert live.end_time == backtest.end_time == end

@@ -421,6 +421,9 @@ class LiveRuntime:
         self.stop()
 
     async def _stop_at_end(self, end: int) -> None:
+        # A replay's clock is anchored at the first event when the gate opens: a wait
+        # measured before that would be measured from the wrong time (and never end).
+        await self._gate.wait()
         await self.clock.sleep_until(end + 1)
         self.stop()
 
