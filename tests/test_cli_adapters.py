@@ -331,14 +331,17 @@ def test_a_latency_file_without_response_uses_entry_both_ways(tmp_path: Path) ->
     ("text", "message"),
     [
         ("when,entry\n0,1\n", "no column 'time'"),
-        ("time,entry\n0,1\n-5,1\n", "non-decreasing"),
-        ("time,entry\nyesterday,1\n", "not an ISO-8601 time"),
+        ("time,entry\n0,1\n-5,1\n", "column 'time', row 2 (line 3): the time goes back"),
+        ("time,entry\nyesterday,1\n", "column 'time', row 1 (line 2): not an ISO-8601 time"),
         ("time,entry\n2023-04-04T00:00:00,1\n", "a time without a time zone is ambiguous"),
-        ("time,entry\n0,\n", "column 'entry': 1 empty value"),
+        ("time,entry\n0,1\n1,\n", "column 'entry', row 2 (line 3): empty value"),
+        ("time,entry\n0,5\n10,-7\n", "column 'entry', row 2 (line 3): -7 ns; latencies"),
+        ("time,entry\n0,5\n10,5.5\n", "column 'entry', row 2 (line 3): 5.5 is not a whole"),
+        ("time,entry,response\n0,5,-1\n", "column 'response', row 1 (line 2): -1 ns"),
         ("time,entry\n", "no rows"),
     ],
 )
-def test_a_bad_latency_file_is_a_data_error_naming_file_and_column(
+def test_a_bad_latency_file_is_a_data_error_naming_file_row_and_column(
     tmp_path: Path, text: str, message: str
 ) -> None:
     path = tmp_path / "lat.csv"
