@@ -547,11 +547,15 @@ def _title(manifest: Mapping[str, Any], title: str) -> str:
     if isinstance(start, int) and isinstance(end, int):
         span = f" ({span_text(max(end - start, 0) / 1e9)} simulated)"
     events = sum(int(n) for n in (run.get("events") or {}).values())
+    seeds = f"seed {format_value(manifest.get('seed'))}"
+    latency = ((manifest.get("config") or {}).get("latency") or {}).get("seed")
+    if latency is not None:
+        seeds += f", latency seed {format_value(latency)}"
     return (
         f"<h1>{_e(title)}</h1>"
         f'<p class="sub" id="span">strategies: {_e(strategies)} · '
         f"{_e(_utc(start))} → {_e(_utc(end))}{_e(span)} · {events:,} events · "
-        f"seed {_e(format_value(manifest.get('seed')))}</p>"
+        f"{_e(seeds)}</p>"
     )
 
 
