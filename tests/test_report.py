@@ -185,4 +185,4 @@ def test_the_title_names_the_latency_seed_when_the_run_seed_is_unset(tmp_path: P
     config = {"latency": {"model": "lognormal", "seed": 7}}
     write_artifacts(result, tmp_path / "out", config=config)
     text = render_report(tmp_path / "out")
-    assert re.search(r'id="span">[^<]*seed –, latency seed 7</p>', text)
+    assert re.search(r'id="span">[^<]*seed \u2013, latency seed 7</p>', text)
