@@ -23,11 +23,11 @@ from streamsim.sim.broker import SimBroker
 SYMBOL = "BTCUSDT"
 BTC = ss.Instrument(SYMBOL, tick_size="0.1", lot_size="0.001", min_notional="0.05")
 START = 1_700_000_000 * ss.SECOND
-#: Events every 150 ms (depth on even steps, trades on odd ones); order latency 20 ms
+#: Events every 300 ms (depth on even steps, trades on odd ones); order latency 20 ms
 #: each way, so every exchange between the worlds ends well before the next event.
 GAP = 300 * ss.MS
 LATENCY = 20 * ss.MS
-SPEED = 3.0
+SPEED = 2.0  # events 150 ms of wall time apart: room for a loaded machine
 ONE = np.ones(1)
 ROOT = Path(__file__).resolve().parent.parent
 #: Seconds the interrupted example may take to write its artifacts after it stopped.
