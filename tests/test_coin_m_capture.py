@@ -17,7 +17,7 @@ import pytest
 
 import streamsim as ss
 from adapters.binance import instruments_from_exchange_info, read_capture, sources_from_capture
-from adapters.binance.messages import parse_exchange_info
+from adapters.binance.wire.filters import parse_exchange_info
 from streamsim.errors import DataError
 from streamsim.results.artifacts import write_artifacts
 

@@ -36,9 +36,10 @@ from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.feed.plausibility import TIME_HIGH, TIME_LOW, Limits, limits_from, wrong_unit
 from streamsim.feed.quarantine import Ingest, Policy, Quarantine
 from streamsim.instruments import Instrument
-from streamsim.sequencing import links
+from streamsim.sequencing import chains_by_prev_final, links
 
 from . import messages as msg
+from .wire.filters import parse_exchange_info
 
 PathLike = str | os.PathLike[str]
 
@@ -279,7 +280,7 @@ def read_capture(
                 decoded = msg.decode(raw)
                 kind, symbol, data = msg.classify(decoded)
                 if url is not None and "exchangeInfo" in url:
-                    exchange_info.update(msg.parse_exchange_info(decoded))
+                    exchange_info.update(parse_exchange_info(decoded))
                     continue
                 if kind == "other":
                     ignored[msg.event_name(decoded)] += 1
@@ -501,7 +502,7 @@ def chain_breaks(
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=np.bool_)
     prev = columns.prev_final[diffs]
-    by_pu = prev >= 0
+    by_pu = chains_by_prev_final(prev)
     ok, expected = links(columns.first[diffs], columns.final[diffs], prev, by_pu)
     broken = np.flatnonzero(~ok)
     return diffs[broken], expected[broken], by_pu[broken]
@@ -571,7 +572,7 @@ def instruments_from_exchange_info(path: PathLike) -> dict[str, Instrument]:
     text = _read_bytes(path)
     if text.lstrip().startswith(b"{"):
         try:
-            return msg.parse_exchange_info(msg.decode(text))
+            return parse_exchange_info(msg.decode(text))
         except DataError as exc:
             raise DataError(f"{name}: {exc}") from exc
     for number, line in enumerate(text.split(b"\n"), 1):
@@ -581,7 +582,7 @@ def instruments_from_exchange_info(path: PathLike) -> dict[str, Instrument]:
             framed = _frame(line.rstrip(b"\r"))
             if framed is None or framed[2] is None or "exchangeInfo" not in framed[2]:
                 continue
-            return msg.parse_exchange_info(msg.decode(framed[1]))
+            return parse_exchange_info(msg.decode(framed[1]))
         except (ValueError, DataError) as exc:
             raise DataError(f"{name}, line {number}: {exc}") from exc
     raise DataError(f"{name}: no exchangeInfo response found")

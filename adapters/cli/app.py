@@ -1,4 +1,4 @@
-"""The ``streamsim`` command line: ``demo``, ``run``, ``compile``, ``validate`` and ``venue``.
+"""The ``streamsim`` command line: demo, run, compile, validate, report and venue.
 
 ``main(argv)`` parses ``argv`` (default ``sys.argv[1:]``), runs one command and returns
 its exit code: 0 success, 1 problems found (``validate``) or a failed run, 2 a usage or
