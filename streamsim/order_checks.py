@@ -78,23 +78,6 @@ BANKRUPT_REJECT = -9002
 BANKRUPT_MESSAGE = "Account is bankrupt: the wallet balance went below zero."
 BANKRUPT = (BANKRUPT_REJECT, BANKRUPT_MESSAGE)
 
-#: Binance USD-M codes of the request errors the loopback venue answers (REST market
-#: endpoints and the weight limit); the gateway hands them on as the venue's rejects.
-NO_SYMBOL = (-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
-BAD_LIMIT = (-1130, "Data sent for parameter 'limit' is not valid.")
-TOO_MANY_REQUESTS = (
-    -1003,
-    "Too many requests; current limit of IP({}) is {} requests per minute. Please use the "
-    "websocket for live updates to avoid polling the API.",
-)
-#: The venue's "overloaded, retry" code, which the loopback venue also answers while the
-#: data has not reached what is asked (a book warming up), with the reason.
-NOT_YET = (
-    -1008,
-    "Server is currently overloaded with other requests. Please try again in a few "
-    "minutes. Loopback venue: {}.",
-)
-
 #: Every reject code a strategy can get from a streamsim venue, with its message.
 REJECT_CODES: dict[int, tuple[str, ...]] = {}
 for _code, _message in (
@@ -121,10 +104,6 @@ for _code, _message in (
     (UNKNOWN_ORDER, UNKNOWN_ORDER_MESSAGE),
     (GUARD_REJECT, GUARD_MESSAGE),
     BANKRUPT,
-    NO_SYMBOL,
-    BAD_LIMIT,
-    TOO_MANY_REQUESTS,
-    NOT_YET,
 ):
     REJECT_CODES[_code] = (*REJECT_CODES.get(_code, ()), _message)
 del _code, _message

@@ -15,8 +15,8 @@ import pytest
 from test_venue_sync import SYMBOL, loopback_only, synth_data  # noqa: F401
 
 import streamsim as ss
-from adapters.binance.messages import parse_exchange_info
 from adapters.binance.venue import LoopbackVenue
+from adapters.binance.wire.filters import parse_exchange_info
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
 

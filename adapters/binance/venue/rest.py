@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
+from adapters.binance.wire.errors import ERRORS, INVALID_PARAMETER, MANDATORY_PARAMETER, VenueError
 from streamsim.book import ASK, BID
-from streamsim.order_checks import BAD_LIMIT, INVALID_SYMBOL, NO_SYMBOL, NOT_YET
+from streamsim.order_checks import INVALID_SYMBOL
 from streamsim.units import MS
 
 from .config import VenueConfig
@@ -23,6 +24,10 @@ from .decimals import json_lists, level_pairs
 from .exchange_info import exchange_info
 from .market import SymbolMarket
 from .weights import Endpoint, error, fixed, json_response
+
+#: The venue's "server busy, try again" error (the only one answered with HTTP 503), which
+#: the loopback venue also answers while the data has not reached what was asked.
+BUSY: VenueError = next(e for e in ERRORS.values() if e.http_status == 503)
 
 #: ``GET /fapi/v1/depth`` limits and their weights.
 DEPTH_WEIGHTS = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
@@ -69,10 +74,10 @@ class MarketApi:
     def _market(self, request: web.Request) -> SymbolMarket | web.Response:
         symbol = request.query.get("symbol", "")
         if not symbol:
-            return error(400, *NO_SYMBOL)
+            return error(ERRORS[MANDATORY_PARAMETER], "symbol")
         market = self.markets.get(symbol.upper())
         if market is None:
-            return error(400, *INVALID_SYMBOL)
+            return error(ERRORS[INVALID_SYMBOL[0]])
         return market
 
     async def ping(self, request: web.Request) -> web.Response:
@@ -94,7 +99,7 @@ class MarketApi:
         except ValueError:
             limit = -1
         if limit not in DEPTH_WEIGHTS:
-            return error(400, *BAD_LIMIT)
+            return error(ERRORS[INVALID_PARAMETER], "limit")
         reason = market.depth_unavailable(self.now(), self.config.warmup)
         if reason is not None:
             return not_yet(reason)
@@ -156,9 +161,10 @@ class MarketApi:
 
 
 def not_yet(reason: str) -> web.Response:
-    """HTTP 503, -1008 with ``reason``: the data has not reached what was asked."""
-    code, message = NOT_YET
-    return error(503, code, message.format(reason), {"Retry-After": "1"})
+    """HTTP 503 "server busy" with ``reason``: the data has not reached what was asked."""
+    body = BUSY.body()
+    body["msg"] += f" Loopback venue: {reason}."
+    return json_response(body, BUSY.http_status, {"Retry-After": "1"})
 
 
 def _plain(value: float) -> str:

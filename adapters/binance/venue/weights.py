@@ -2,8 +2,8 @@
 
 Weight is counted per wall-clock minute (the venue's window resets at each minute), the
 client's time rather than replay time. A request past the limit is answered 429 with
-``Retry-After`` (seconds to the next window) and error -1003, and still counts, as on the
-venue.
+``Retry-After`` (seconds to the next window) and the venue's "too many requests" error, and
+still counts, as on the venue.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from adapters.binance.wire.codec import dumps
-from streamsim.order_checks import TOO_MANY_REQUESTS
+from adapters.binance.wire.errors import ERRORS, TOO_MANY_REQUESTS, VenueError
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -69,10 +69,11 @@ def json_response(
 
 
 def error(
-    status: int, code: int, msg: str, headers: Mapping[str, str] | None = None
+    venue_error: VenueError, *values: object, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    """The venue's error body ``{"code", "msg"}``."""
-    return json_response({"code": code, "msg": msg}, status, headers)
+    """The venue's error answer: its HTTP status and ``{"code", "msg"}`` (the message's
+    ``{}`` filled with ``values``), from the wire codec's error table."""
+    return json_response(venue_error.body(*values), venue_error.http_status, headers)
 
 
 def weight_middleware(
@@ -95,12 +96,10 @@ def weight_middleware(
         used = counter.add(endpoint.weight(request.query))
         headers = {WEIGHT_HEADER: str(used)}
         if used > counter.limit:
-            code, message = TOO_MANY_REQUESTS
             return error(
-                429,
-                code,
-                message.format(request.remote, counter.limit),
-                {**headers, "Retry-After": str(counter.retry_after())},
+                ERRORS[TOO_MANY_REQUESTS],
+                counter.limit,
+                headers={**headers, "Retry-After": str(counter.retry_after())},
             )
         response = await handler(request)
         response.headers[WEIGHT_HEADER] = str(used)
