@@ -27,7 +27,7 @@ import numpy.typing as npt
 from .errors import ConfigError, DataError
 from .events import BookLevels, DepthUpdate, Levels
 from .sequencing import Sequencing as Sequencing  # noqa: PLC0414 (re-export)
-from .sequencing import follows
+from .sequencing import chains_by_prev_final, follows, straddles
 from .units import SECOND
 
 IntArray = npt.NDArray[np.int64]
@@ -300,15 +300,14 @@ class L2Book:
         if mode is None or last is None:
             return True
         spot = mode == "spot"
-        if not spot and update.prev_final < 0 <= update.first:
+        if not spot and update.first >= 0 and not chains_by_prev_final(update.prev_final):
             stats.spot_rule += 1  # no pu in the data: spot diffs, chained by first
             spot = True
         if self._after_snapshot:
             if update.final < last or (spot and update.final == last):
                 stats.stale_skipped += 1
                 return False
-            straddles = update.first <= last + 1 if spot else update.first <= last
-            if not straddles:
+            if not straddles(update.first, last, not spot):
                 return self._gap(update)
             self._after_snapshot = False
             return True

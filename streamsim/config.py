@@ -39,6 +39,7 @@ from .feed.merge import feed_key_error
 from .feed.sources import Source
 from .instruments import ContractKind, Instrument
 from .path_parts import check_path_part
+from .results.metrics import Trials
 from .run.clock import PacedClock
 from .run.engine import RunResult, run_backtest
 from .run.live import run_paper_live
@@ -645,6 +646,35 @@ class OutputConfig(_Section, frozen=True):
         return [(not empty, "dir", "a directory path (not empty)", self.dir)]
 
 
+class MetricsConfig(_Section, frozen=True):
+    """What the metrics take from outside the run: the trials its DSR deflates for."""
+
+    trials: int = 1
+    trial_sharpe_variance: float = 0.0
+
+    def rules(self) -> list[Rule]:
+        many = self.trials == 1 or self.trial_sharpe_variance > 0
+        return [
+            (self.trials >= 1, "trials", "an integer >= 1", self.trials),
+            (
+                self.trial_sharpe_variance >= 0,
+                "trial_sharpe_variance",
+                "a number >= 0",
+                self.trial_sharpe_variance,
+            ),
+            (
+                many,
+                "trial_sharpe_variance",
+                f"the variance (> 0) of the {self.trials} trials' annualised Sharpe ratios, "
+                "or the DSR would deflate nothing",
+                self.trial_sharpe_variance,
+            ),
+        ]
+
+    def build(self) -> Trials:
+        return Trials(self.trials, self.trial_sharpe_variance)
+
+
 class RunConfig(_Section, frozen=True):
     """A whole run (see the module docstring and ``docs/config.md``)."""
 
@@ -655,6 +685,7 @@ class RunConfig(_Section, frozen=True):
     exchange: ExchangeConfig = msgspec.field(default_factory=ExchangeConfig)
     run: RunSection = msgspec.field(default_factory=RunSection)
     output: OutputConfig = msgspec.field(default_factory=OutputConfig)
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
 
     def __post_init__(self) -> None:
         check_values(self)
@@ -763,6 +794,7 @@ class RunConfig(_Section, frozen=True):
             "sequencing": _sequencing(run.sequencing),
             "book_policy": run.book_policy(self.data.policy),
             "callback_timeout": run.callback_timeout,
+            "trials": self.metrics.build(),
         }
         if run.mode == "paper-live":
             options["speed"] = run.speed

@@ -403,7 +403,7 @@ def test_the_cli_shows_a_crossed_book_and_fails_on_it_by_default(tmp_path: Path)
     )
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert "book health" in shown.stdout and "0 sequence gaps, 1 crossed" in shown.stdout
-    assert "no notes" not in shown.stdout
+    assert "no other notes (book health above)" in shown.stdout  # the line is shown once
     html = (tmp_path / "b" / "report.html").read_text()
     assert 'class="health warn"' in html and "1 crossed" in html
 
@@ -438,3 +438,20 @@ def test_impossible_update_ids_are_data_errors_naming_file_row_and_column(
     with pytest.raises(ss.DataError) as info:
         ss.run_backtest(_sources(root), Seller(), exchange=SimExchange([SAMPLE_INSTRUMENT]))
     assert f"{root / DAY05}, row {row}, column '{column}': {reason}" in str(info.value)
+
+
+def test_orders_rejected_while_a_book_starts_are_a_note_not_damage() -> None:
+    from streamsim.feed.quality import DataQuality, health_lines, note_book_health
+
+    quality = DataQuality()
+    counts = {"gaps": 0, "crossed": 0, "guard": 1, "invalid_ns": 5_099_000_000}
+    note_book_health(quality, {"BTCUSDT": {**counts, "guard_warmup_rejected": 10}})
+    assert health_lines(quality.exchange_books, quality.books) == []
+    assert quality.damaged_books() == []
+    assert quality.notes == [
+        "book BTCUSDT (exchange side): 10 orders rejected while the book was starting "
+        "(no snapshot yet, or the warm-up; -9001); this is not damage"
+    ]
+    # A real rejection (a gap) still makes the book damaged.
+    note_book_health(quality, {"BTCUSDT": {**counts, "gaps": 1, "guard_rejected": 2}})
+    assert quality.damaged_books() == ["BTCUSDT"]

@@ -4,6 +4,7 @@ CLI summary, ``RunResult.summary()``, ``report.html``)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -48,7 +49,8 @@ def test_a_long_run_with_many_returns_has_only_the_one_trial_caveat() -> None:
     assert not is_short(stats)
     assert sample_caveats(stats) == [
         "DSR with one trial (dsr_trials = 1) is the PSR against zero: it deflates nothing "
-        "for the strategies or parameters tried; pass trials= to deflate"
+        "for the strategies or parameters tried; give them in [metrics] trials and "
+        "trial_sharpe_variance (or Trials(...) to the run) to deflate"
     ]
 
 
@@ -133,3 +135,45 @@ def test_the_short_sample_caveat_names_the_threshold_the_run_missed() -> None:
     (brief,) = sample_caveats(short_but_many)
     assert "fewer than 30 returns" in few and "days" not in few.split(";")[1].split(")")[0]
     assert "shorter than 7 days" in brief and "fewer than" not in brief
+
+
+def test_trials_from_the_run_config_deflate_the_dsr_of_a_cli_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from adapters.cli import main
+
+    config = tmp_path / "mm.toml"
+    config.write_text(
+        '[data]\nadapter = "sample"\nkinds = ["depth", "trades", "mark_price"]\n'
+        '[strategy]\nclass = "strategies.market_maker:MarketMaker"\nparams = {qty = 1}\n',
+        encoding="utf-8",
+    )
+    runs = {}
+    for name, sets in (
+        ("one", []),
+        ("many", ["metrics.trials=40", "metrics.trial_sharpe_variance=4"]),
+    ):
+        out = tmp_path / name
+        args = ["run", str(config), "--out", str(out)]
+        for item in sets:
+            args += ["--set", item]
+        assert main(args) == 0, capsys.readouterr().out
+        runs[name] = json.loads((out / "metrics.json").read_text())
+    one, many = runs["one"], runs["many"]
+    assert (one["dsr_trials"], many["dsr_trials"]) == (1, 40)
+    assert one["dsr"] == one["psr"] == many["psr"]
+    assert many["dsr_expected_max_sharpe"] > 0 and many["dsr"] < many["psr"]
+    # The variance is of annualised Sharpes: per period it is divided by the periods a year.
+    assert many["dsr_trial_sr_variance"] == pytest.approx(4 / many["periods_per_year"])
+
+
+def test_several_trials_without_their_variance_are_refused() -> None:
+    from streamsim.config import RunConfig
+    from streamsim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"metrics.trial_sharpe_variance: expected the variance"):
+        RunConfig.from_dict({"strategy": {"class": "a:B"}, "metrics": {"trials": 5}})
+    with pytest.raises(ValueError, match="need their Sharpe ratios' variance"):
+        m.Trials(5)
+    with pytest.raises(ValueError, match="count must be >= 1"):
+        m.Trials(0)

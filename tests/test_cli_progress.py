@@ -45,9 +45,9 @@ def test_the_line_reads_the_clock_not_the_rows_read_ahead() -> None:
     timer = FakeTimer()
     line = ProgressLine(progress, clock, until=SAMPLE_START + 100 * S, timer=timer)
     # The merge has read every row up to the end, but nothing was delivered yet.
-    progress.rows, progress.first = 50_000, SAMPLE_START
+    progress.events, progress.first = 50_000, SAMPLE_START
     timer.now += 1.0
-    assert line.text() == "[cyan]sim -, 50,000 rows read (50,000/s)"
+    assert line.text() == "[cyan]sim -, 50,000 events read"
     clock._now = SAMPLE_START + 10 * S
     timer.now += 5.0  # opening the data took long: it does not count in the rate
     assert "(10%)" in line.text() and "ETA" not in line.text()
@@ -74,3 +74,19 @@ def test_space_pauses_and_resumes_a_paced_replay_and_the_line_says_paused() -> N
     assert "paused (space resumes)" in line.text()
     assert on_key("p", clock) and not clock.paused
     assert "paused" not in line.text()
+
+
+def test_an_eta_under_half_a_second_before_the_end_reads_less_than_one_second() -> None:
+    progress = _Progress()
+    clock = ss.VirtualClock()
+    timer = FakeTimer()
+    line = ProgressLine(progress, clock, until=SAMPLE_START + 100 * S, timer=timer)
+    progress.events, progress.first = 10, SAMPLE_START
+    clock._now = SAMPLE_START + 1 * S
+    line.text()  # the first redraw that saw simulated time marks the rate's start
+    clock._now = SAMPLE_START + 52 * S
+    timer.now += 0.1  # 51 simulated s in 0.1 s: 48 s left take under half a second
+    assert "ETA <1 s" in line.text()
+    clock._now = SAMPLE_START + 100 * S
+    timer.now += 0.1
+    assert "ETA 0 s" in line.text()

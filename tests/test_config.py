@@ -158,6 +158,10 @@ callback_timeout = 2.5
 [output]
 dir = "runs/everything"
 report = false
+
+[metrics]
+trials = 12
+trial_sharpe_variance = 0.75
 """
 
 

@@ -23,11 +23,11 @@ from streamsim.sim.broker import SimBroker
 SYMBOL = "BTCUSDT"
 BTC = ss.Instrument(SYMBOL, tick_size="0.1", lot_size="0.001", min_notional="0.05")
 START = 1_700_000_000 * ss.SECOND
-#: Events every 150 ms (depth on even steps, trades on odd ones); order latency 20 ms
+#: Events every 300 ms (depth on even steps, trades on odd ones); order latency 20 ms
 #: each way, so every exchange between the worlds ends well before the next event.
 GAP = 300 * ss.MS
 LATENCY = 20 * ss.MS
-SPEED = 3.0
+SPEED = 2.0  # events 150 ms of wall time apart: room for a loaded machine
 ONE = np.ones(1)
 ROOT = Path(__file__).resolve().parent.parent
 #: Seconds the interrupted example may take to write its artifacts after it stopped.
@@ -297,3 +297,19 @@ def test_a_live_run_starts_and_delivers_before_a_quiet_source_sends_anything() -
     anyio.run(main)
     assert strategy.trades == 40
     assert runtime.delivered == [40, 0]
+
+
+def test_paper_live_stops_at_end_like_the_backtest_even_with_a_late_arrival_pending() -> None:
+    from adapters.binance import sample_sources
+
+    start, end = 1_680_652_740 * ss.SECOND, 1_680_652_800 * ss.SECOND  # 23:59 to 00:00
+    kinds = ["trades", "open_interest"]  # the 00:00 bucket is received 38.8 s after it
+
+    class Count(ss.Strategy):
+        uses_books = False
+
+    backtest = ss.run_backtest(sample_sources(kinds, start, end), Count(), end=end)
+    live = ss.run_paper_live(sample_sources(kinds, start, end), Count(), speed=200.0, end=end)
+    assert live.events == backtest.events
+    assert live.events["BTCUSDT.open_interest"] == 0
+    assert live.end_time == backtest.end_time == end

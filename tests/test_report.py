@@ -178,3 +178,11 @@ def test_the_report_says_what_input_was_quarantined_or_flagged_and_every_note() 
     calm = _notes_section({"run": {"quality": {"notes": ["a note"]}}})
     assert "warn" not in calm and "a note" in calm
     assert "no notes" in _notes_section({"run": {"quality": {}}})
+
+
+def test_the_title_names_the_latency_seed_when_the_run_seed_is_unset(tmp_path: Path) -> None:
+    result, _, _ = flipper_run(SEED)
+    config = {"latency": {"model": "lognormal", "seed": 7}}
+    write_artifacts(result, tmp_path / "out", config=config)
+    text = render_report(tmp_path / "out")
+    assert re.search(r'id="span">[^<]*seed \u2013, latency seed 7</p>', text)

@@ -266,9 +266,52 @@ def test_a_message_larger_than_a_block_stays_whole(tmp_path: Path) -> None:
     assert events[0].is_snapshot and not events[1].is_snapshot
 
 
+def test_a_snapshot_stamped_before_the_diffs_ahead_of_it_is_replayed_after_them_and_noted(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        (1000, 1010, "true", "bid", "100.0", "1.000"),
+        (1000, 1010, "true", "ask", "100.5", "1.000"),
+        (1100, 1110, "false", "bid", "100.0", "2.000"),
+        (1200, 1210, "false", "ask", "100.5", "3.000"),
+        (1050, 1300, "true", "bid", "99.0", "1.000"),  # the REST snapshot's own clock
+        (1050, 1300, "true", "ask", "99.5", "1.000"),
+        (1400, 1410, "false", "bid", "99.0", "5.000"),
+    ]
+    tree(tmp_path, "incremental_book_L2", L2, rows)
+    sources = tardis_sources(tmp_path, EX, SYM, "incremental_book_L2", DAY, INST)
+    events, result = run(sources)  # the default out_of_order="fail" passes
+    times = [e.ts_exchange for e in events]
+    assert times == [1_000_000, 1_100_000, 1_200_000, 1_200_000, 1_400_000]
+    assert events[3].is_snapshot and events[3].ts_recv == 1_300_000  # receive time kept
+    assert any(
+        "1 snapshot message(s) had a timestamp outside the times of the depth messages "
+        "around them; ts_exchange moved to the nearest of those, by 0.15 ms" in note
+        for note in result.quality.notes
+    )
+
+
+def test_a_snapshot_stamped_after_the_diffs_behind_it_is_replayed_before_them(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        (1000, 1010, "true", "bid", "100.0", "1.000"),
+        (1100, 1110, "false", "bid", "100.0", "2.000"),
+        (1500, 1300, "true", "bid", "99.0", "1.000"),  # stamped after the next diff
+        (1400, 1410, "false", "bid", "99.0", "5.000"),
+        (1600, 1610, "false", "bid", "99.0", "6.000"),  # the last message, read ahead
+    ]
+    tree(tmp_path, "incremental_book_L2", L2, rows)
+    sources = tardis_sources(tmp_path, EX, SYM, "incremental_book_L2", DAY, INST)
+    events, _ = run(sources)
+    times = [e.ts_exchange for e in events]
+    assert times == [1_000_000, 1_100_000, 1_400_000, 1_400_000, 1_600_000]
+
+
 def test_backwards_exchange_time_fails_the_run_unless_clamped(tmp_path: Path) -> None:
     rows = [
         (1000, 1010, "true", "bid", "100.0", "1.000"),
+        (1000, 1015, "false", "bid", "100.0", "1.500"),
         (900, 1020, "false", "bid", "100.0", "2.000"),  # venue time steps back
     ]
     tree(tmp_path, "incremental_book_L2", L2, rows)
@@ -276,7 +319,7 @@ def test_backwards_exchange_time_fails_the_run_unless_clamped(tmp_path: Path) ->
     with pytest.raises(ss.OutOfOrderError, match=r"BTCUSDT.depth.*900000 ns after 1000000 ns"):
         run(sources)
     events, result = run(sources, out_of_order="clamp")
-    assert len(events) == 2
+    assert len(events) == 3
     assert result.quality.streams["BTCUSDT.depth"].exchange_backwards == 1
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -28,6 +28,7 @@ import streamsim as ss
 from adapters.binance import Capture, read_capture, sources_from_capture
 from adapters.binance.venue import LoopbackVenue
 from adapters.cryptohftdata import CryptoHFTData, LocalStore
+from streamsim.feed.sources import MemorySource
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CAPTURE = DATA / "binance-usdm-capture" / "btcusdt_20240808.gz"
@@ -213,10 +214,13 @@ def capture() -> Capture:
     return read_capture(CAPTURE)
 
 
-def synth_sources(minutes: int) -> tuple[list[ss.Source], ss.Instrument]:
+def synth_data(
+    minutes: int, kinds: Sequence[str] = ("depth",)
+) -> tuple[list[ss.Source], ss.Instrument]:
+    """The first ``minutes`` of the synthetic hour's streams ``kinds``, and its instrument."""
     data = CryptoHFTData(LocalStore(SYNTH))
     end = SYNTH_START + minutes * ss.MINUTE - 1
-    return data.sources([SYMBOL], ["depth"], SYNTH_START, end), data.instrument(SYMBOL)
+    return data.sources([SYMBOL], list(kinds), SYNTH_START, end), data.instrument(SYMBOL)
 
 
 def test_a_client_synced_from_a_real_capture_matches_every_book_ticker_the_venue_recorded() -> None:
@@ -254,14 +258,14 @@ def test_a_client_synced_from_a_real_capture_matches_every_book_ticker_the_venue
 
 
 def test_a_client_synced_from_synthetic_data_without_a_snapshot_matches_every_book_ticker() -> None:
-    sources, instrument = synth_sources(minutes=3)
+    sources, instrument = synth_data(minutes=3)
     result = asyncio.run(sync_against_venue(sources, instrument, "depth@100ms", speed=None))
     assert result.resyncs == 0
     assert_every_ticker_matches(result, 1000)
 
 
 def test_a_client_synced_from_the_500ms_stream_keeps_the_pu_chain_and_the_book() -> None:
-    sources, instrument = synth_sources(minutes=2)
+    sources, instrument = synth_data(minutes=2)
     result = asyncio.run(sync_against_venue(sources, instrument, "depth@500ms", speed=None))
     assert result.resyncs == 0
     # Half a second of 100 ms diffs merge into one: about a fifth as many diffs applied.
@@ -270,7 +274,22 @@ def test_a_client_synced_from_the_500ms_stream_keeps_the_pu_chain_and_the_book()
 
 
 def test_a_paced_replay_syncs_the_same_way() -> None:
-    sources, instrument = synth_sources(minutes=1)
+    sources, instrument = synth_data(minutes=1)
     result = asyncio.run(sync_against_venue(sources, instrument, "depth@100ms", speed=120.0))
     assert result.resyncs == 0
     assert_every_ticker_matches(result, 100)
+
+
+def test_a_client_syncs_from_data_without_update_ids_by_the_venue_assigned_ids() -> None:
+    # The synthetic diffs with their ids removed, as Tardis data comes.
+    sources, instrument = synth_data(minutes=2)
+
+    async def without_ids() -> list[ss.Source]:
+        batches = [batch async for batch in sources[0]]
+        none = [replace(b, first=-1 + 0 * b.first, final=-1 + 0 * b.final) for b in batches]
+        return [MemorySource([replace(b, prev_final=b.final) for b in none])]
+
+    stripped = asyncio.run(without_ids())
+    result = asyncio.run(sync_against_venue(stripped, instrument, "depth@100ms", speed=None))
+    assert result.resyncs == 0
+    assert_every_ticker_matches(result, 500)

@@ -36,7 +36,7 @@ from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.feed.plausibility import TIME_HIGH, TIME_LOW, Limits, limits_from, wrong_unit
 from streamsim.feed.quarantine import Ingest, Policy, Quarantine
 from streamsim.instruments import Instrument
-from streamsim.sequencing import links
+from streamsim.sequencing import chains_by_prev_final, links
 
 from . import messages as msg
 from .wire.filters import parse_exchange_info
@@ -502,7 +502,7 @@ def chain_breaks(
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=np.bool_)
     prev = columns.prev_final[diffs]
-    by_pu = prev >= 0
+    by_pu = chains_by_prev_final(prev)
     ok, expected = links(columns.first[diffs], columns.final[diffs], prev, by_pu)
     broken = np.flatnonzero(~ok)
     return diffs[broken], expected[broken], by_pu[broken]

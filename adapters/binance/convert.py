@@ -48,7 +48,7 @@ from streamsim.instruments import Instrument
 from streamsim.parquet_options import ARCHIVE_COMPRESSION_LEVEL, write_options
 from streamsim.path_parts import check_path_part
 
-from .capture import Capture
+from .capture import Capture, SymbolCapture
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -296,12 +296,16 @@ def write_partitioned(
     symbol: str,
     *,
     hourly: bool = False,
+    span_ms: tuple[int, int] | None = None,
     compression_level: int = COMPRESSION_LEVEL,
     overwrite: bool = False,
 ) -> list[Path]:
     """Split ``table`` by the UTC day (and hour) of ``time_ms`` and write each part as
     ``{kind}/{exchange}/{symbol}/YYYY/MM/DD/{kind}.parquet`` (``orderbook_{HH}`` when
-    ``hourly``); rows keep their order. An existing file raises unless ``overwrite``."""
+    ``hourly``); rows keep their order. ``span_ms`` (first, last) is the time the
+    recording covered: each day (hour) of it gets its file, empty where the stream had
+    no row (a day with no trade), so a reader asking for the span finds every file. An
+    existing file raises unless ``overwrite``."""
     for name, what in ((kind, "kind"), (exchange, "exchange"), (symbol, "symbol")):
         check_path_part(name, what)
     time_ms = np.asarray(time_ms, dtype=np.int64)
@@ -311,8 +315,11 @@ def write_partitioned(
         return []
     unit = MS_PER_HOUR if hourly else MS_PER_DAY
     key = time_ms // unit
+    parts = np.unique(key).tolist()
+    if span_ms is not None:
+        parts = sorted(set(parts) | set(range(span_ms[0] // unit, span_ms[1] // unit + 1)))
     written: list[Path] = []
-    for part in np.unique(key).tolist():
+    for part in parts:
         rows = np.flatnonzero(key == part)
         day = part * unit // MS_PER_DAY
         hour = part * unit % MS_PER_DAY // MS_PER_HOUR
@@ -328,6 +335,20 @@ def write_partitioned(
     return written
 
 
+def _span_ms(data: SymbolCapture) -> tuple[int, int] | None:
+    """First and last venue time (ms) of any stream of the symbol's recording."""
+    times = [
+        batch.ts_exchange
+        for batch in (data.depth, data.trades, data.mark_price)
+        if batch is not None and len(batch)
+    ]
+    if not times:
+        return None
+    return int(min(t.min() for t in times)) // NS_PER_MS, int(
+        max(t.max() for t in times)
+    ) // NS_PER_MS
+
+
 def write_cryptohftdata(
     capture: Capture,
     root: Path,
@@ -339,8 +360,9 @@ def write_cryptohftdata(
     """Write every symbol of ``capture`` under ``root`` in the CryptoHFTData layout.
 
     Depth (diffs and the REST snapshot) to hourly ``orderbook_{HH}.parquet`` files, trades
-    and mark price (when the capture has it) to daily files; bookTickers have no
-    CryptoHFTData table and are not written. Returns the files written, in order.
+    and mark price (when the capture has it) to daily files, each stream with a file for
+    every hour (day) of the symbol's recorded span, empty where it had no row; bookTickers
+    have no CryptoHFTData table and are not written. Returns the files written, in order.
     """
     root = Path(root)
     check_path_part(exchange, "exchange")
@@ -348,6 +370,7 @@ def write_cryptohftdata(
         check_path_part(symbol, "capture symbol", DataError)
     written: list[Path] = []
     for symbol, data in sorted(capture.symbols.items()):
+        span = _span_ms(data)
         depth = data.depth
         if len(depth):
             message = np.repeat(np.arange(len(depth)), np.diff(depth.level_offsets))
@@ -359,6 +382,7 @@ def write_cryptohftdata(
                 exchange,
                 symbol,
                 hourly=True,
+                span_ms=span,
                 compression_level=compression_level,
                 overwrite=overwrite,
             )
@@ -370,6 +394,7 @@ def write_cryptohftdata(
                 "trades",
                 exchange,
                 symbol,
+                span_ms=span,
                 compression_level=compression_level,
                 overwrite=overwrite,
             )
@@ -381,6 +406,7 @@ def write_cryptohftdata(
                 "mark_price",
                 exchange,
                 symbol,
+                span_ms=span,
                 compression_level=compression_level,
                 overwrite=overwrite,
             )

@@ -36,6 +36,7 @@ from streamsim.errors import ConfigError, DataError
 from streamsim.feed.batches import Batch, DepthBatch, MarkPriceBatch, TradeBatch
 from streamsim.feed.plausibility import Limits
 from streamsim.feed.quarantine import Policy, Quarantine
+from streamsim.feed.snapshot_times import shift_text, snapshots_within_neighbours
 from streamsim.feed.sources import MemorySource, Source, Stream
 from streamsim.instruments import Instrument
 
@@ -191,23 +192,16 @@ def snapshot_times_in_order(depth: DepthBatch) -> tuple[DepthBatch, list[str]]:
     one received after it. A note describes what was moved (no note, same batch, when
     nothing is)."""
     ts = depth.ts_exchange
-    snapshot = np.asarray(depth.is_snapshot, dtype=np.bool_)
-    if len(ts) < 2 or not snapshot.any():
+    if len(ts) < 2:
         return depth, []
-    low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
-    diffs_before = np.maximum.accumulate(np.concatenate(([low], np.where(snapshot, low, ts)[:-1])))
-    after = np.minimum.accumulate(np.where(snapshot, high, ts)[::-1])[::-1]
-    diffs_after = np.concatenate((after[1:], [high]))
-    fixed = np.where(snapshot, np.maximum(diffs_before, np.minimum(ts, diffs_after)), ts)
+    fixed = snapshots_within_neighbours(ts, depth.is_snapshot)
     moved = fixed != ts
     if not moved.any():
         return depth, []
-    shift = np.abs(fixed[moved] - ts[moved])
     where = np.flatnonzero(moved)
     ids = ", ".join(str(int(depth.final[i])) for i in where[:5])
     more = f" and {len(where) - 5} more" if len(where) > 5 else ""
-    least, most = int(shift.min()) / 1e6, int(shift.max()) / 1e6
-    by = f"{least:g} ms" if least == most else f"{least:g} to {most:g} ms"
+    by = shift_text(np.abs(fixed[moved] - ts[moved]))
     note = (
         f"{depth.symbol}.depth: {len(where)} REST snapshot(s) (lastUpdateId {ids}{more}) "
         "had an E outside the times of the depth messages received around them; "

@@ -1,4 +1,4 @@
-"""The ``streamsim`` command line: ``demo``, ``run``, ``compile`` and ``validate``.
+"""The ``streamsim`` command line: demo, run, compile, validate, report and venue.
 
 ``main(argv)`` parses ``argv`` (default ``sys.argv[1:]``), runs one command and returns
 its exit code: 0 success, 1 problems found (``validate``) or a failed run, 2 a usage or
@@ -23,6 +23,7 @@ from adapters.cli.failures import DEBUG_ENV, debug_requested, report_failure
 from adapters.cli.report import cmd_report
 from adapters.cli.run import cmd_run
 from adapters.cli.validate import cmd_validate
+from adapters.cli.venue import add_venue_parser
 
 FORCE_HELP = "replace an existing output directory wholly (only a previous run's)"
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="only verify the files against the manifest"
     )
     rep.set_defaults(handler=cmd_report)
+    add_venue_parser(sub)
     for command in sub.choices.values():  # `--debug` after the command too
         command.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help

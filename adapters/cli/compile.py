@@ -37,7 +37,14 @@ def cmd_compile(args: argparse.Namespace, console: Console) -> int:
     if config.adapter == "store":
         raise CliError("compile reads raw data; data.adapter 'store' is already compiled")
     plan = plan_data(config, base)
-    manifest = compile_store(plan.sources, args.out, inputs=plan.inputs, overwrite=args.overwrite)
+    manifest = compile_store(
+        plan.sources,
+        args.out,
+        inputs=plan.inputs,
+        instruments={i.symbol: i for i in plan.instruments},
+        overwrite=args.overwrite,
+        end=None if config.end is None else int(config.end),
+    )
     table = Table(title=f"compiled store {args.out}")
     for column in ("stream", "rows"):
         table.add_column(column)

@@ -117,12 +117,14 @@ def _plan(data: DataConfig, base: Path, options: dict[str, Any]) -> DataPlan:
         symbols = list(data.symbols or sorted({s.symbol for s in manifest.streams}))
         store_kinds = list(data.kinds) if data.kinds else None
         sources = store_sources(root, symbols, store_kinds, start, end)
+        window_end = end if end is not None else manifest.end_ns
         return DataPlan(
             sources,
             [manifest.instrument(s) for s in symbols],
             [root / "manifest.json"],
             symbols,
-            end,
+            window_end,
+            end=window_end,
         )
     return _plan_cryptohftdata(data, LocalStore(root), options)
 

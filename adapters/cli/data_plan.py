@@ -22,3 +22,7 @@ class DataPlan:
     until: int | None = None
     #: Where skipped rows go under ``data.policy = "quarantine"`` (closed after the run).
     quarantine: Quarantine | None = None
+    #: Where the run ends when the config sets no end: the end of the data's window (a
+    #: compiled store's last venue time), so rows received after it (late open interest)
+    #: do not carry the run on over a book that no longer moves. None: the data's own end.
+    end: int | None = None

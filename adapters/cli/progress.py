@@ -14,17 +14,18 @@ from rich.table import Table
 import streamsim as ss
 from adapters.cli.config import format_time
 from streamsim.feed.batches import Batch
-from streamsim.feed.quality import DataQuality, skipped_lines
+from streamsim.feed.quality import DataQuality, health_lines, skipped_lines
 from streamsim.feed.sources import Source, Stream
 from streamsim.results.caveats import is_short, sample_caveats
 from streamsim.sim.venue_report import account_lines
 
 
 class _Progress:
-    """Rows read and the first ``ts_exchange`` seen, shared by the sources."""
+    """Events read (a depth message is one event, whatever its levels) and the first
+    ``ts_exchange`` seen, shared by the sources."""
 
     def __init__(self) -> None:
-        self.rows = 0
+        self.events = 0
         self.first = 0
 
 
@@ -47,7 +48,7 @@ class _CountingSource:
         progress = self._progress
         async for batch in self._inner:
             if len(batch):
-                progress.rows += len(batch)
+                progress.events += len(batch)
                 first = int(batch.ts_exchange[0])
                 progress.first = min(progress.first, first) if progress.first else first
             yield batch
@@ -64,9 +65,9 @@ def eta_seconds(start: int, delivered: int, until: int | None, wall: float) -> f
 
 
 class ProgressLine:
-    """The live progress text: simulated time delivered (the run's clock, not the rows the
+    """The live progress text: simulated time delivered (the run's clock, not the events the
     merge has read ahead), its share of the data's span and an ETA from its rate, and the
-    rows read. The rate is measured from the first redraw that saw simulated time, so the
+    events read. The rate is measured from the first redraw that saw simulated time, so the
     wall time spent opening the data does not inflate the ETA. ``timer`` (wall seconds)
     is injectable for tests."""
 
@@ -81,15 +82,13 @@ class ProgressLine:
         self.clock = clock
         self.until = until
         self.timer = timer
-        self.began = timer()
         #: (wall, simulated) at the first redraw that saw delivered simulated time.
         self.mark: tuple[float, int] | None = None
 
     def text(self) -> str:
         """One redraw of the line."""
         now = self.timer()
-        wall = max(now - self.began, 1e-9)
-        rows = self.progress.rows
+        events = self.progress.events
         start = self.progress.first
         delivered = self.clock.now()
         started = bool(start) and delivered >= start
@@ -104,8 +103,9 @@ class ProgressLine:
                 self.mark = (now, delivered)
             eta = eta_seconds(self.mark[1], delivered, self.until, now - self.mark[0])
         if eta is not None:
-            text += f", ETA {eta:,.0f} s"
-        text += f", {rows:,} rows read ({rows / wall:,.0f}/s)"
+            done = self.until is not None and delivered >= self.until
+            text += ", ETA <1 s" if 0 < eta < 0.5 and not done else f", ETA {eta:,.0f} s"
+        text += f", {events:,} events read"
         if getattr(self.clock, "paused", False):
             text += " [yellow]paused (space resumes)[/]"
         return text
@@ -140,9 +140,8 @@ def run_with_progress(
 
 def book_health_text(quality: DataQuality) -> str:
     """The summary's book-health cell: red per damaged book, else which books stayed whole."""
-    damaged = quality.damaged_books()
-    if damaged:
-        lines = [n for n in quality.notes if n.startswith("book ")]
+    lines = health_lines(quality.exchange_books, quality.books)
+    if lines:
         return "[bold red]" + escape("\n".join(lines)) + "[/]"
     books = sorted({*quality.exchange_books, *quality.books})
     if not books:
@@ -180,8 +179,14 @@ def summary_table(result: ss.RunResult, title: str) -> Table:
     table.add_row("maker share", pct("maker_share"))
     table.add_row("sharpe / PSR / DSR", ratios_text(stats))
     table.add_row("book health", book_health_text(result.quality))
-    notes = skipped_lines(result.quality.to_dict()) + list(result.quality.notes)
-    table.add_row("data quality", "\n".join(notes) if notes else "no notes")
+    shown = set(health_lines(result.quality.exchange_books, result.quality.books))
+    notes = skipped_lines(result.quality.to_dict()) + [
+        note
+        for note in result.quality.notes
+        if note not in shown  # in "book health"
+    ]
+    empty = "no other notes (book health above)" if shown else "no notes"
+    table.add_row("data quality", "\n".join(notes) if notes else empty)
     caveats = sample_caveats(stats)
     if caveats:
         table.add_row("caveats", escape("\n".join(caveats)), style="yellow")

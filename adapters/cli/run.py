@@ -45,6 +45,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             cls, config.strategy.params, plan.symbols[0] if plan.symbols else None, seed
         )
         options = config.run_options(plan.instruments)
+        if options.get("end") is None and plan.end is not None:
+            options["end"] = plan.end
     replay = path.suffix == ".json"
     label = "--out" if args.out else "output.dir" if config.output.dir and not replay else "output"
     check_out(out, args.force, plan.inputs, label)

@@ -31,7 +31,7 @@ from streamsim.feed.batches import (
 )
 from streamsim.feed.plausibility import Flag
 from streamsim.instruments import Instrument
-from streamsim.sequencing import links
+from streamsim.sequencing import chains_by_prev_final, links, straddle_all
 
 BoolArray = npt.NDArray[np.bool_]
 #: Examples kept of each problem.
@@ -190,9 +190,8 @@ class DepthCheck:
         prev_snapshot = np.concatenate(([self._last_was_snapshot], snapshot[:-1]))
         snap_id = np.where(snapshot, final, np.iinfo(np.int64).min)
         running = np.maximum.accumulate(np.concatenate(([self._last_snapshot_id], snap_id[:-1])))
-        # Futures diffs chain by prev_final; spot diffs (no pu: -1) by first (the book's rule).
-        by_pu = prev >= 0
-        straddles = prev_snapshot & (first <= running + np.where(by_pu, 0, 1))
+        by_pu = chains_by_prev_final(prev)
+        straddles = prev_snapshot & straddle_all(first, running, by_pu)
         if len(diffs):
             ok, before = links(
                 first[diffs], final[diffs], prev[diffs], by_pu[diffs], before=self._last_diff_final

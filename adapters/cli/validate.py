@@ -274,11 +274,21 @@ def cmd_validate(args: argparse.Namespace, console: Console) -> int:
     table = Table(title=f"{args.root} {args.symbol} {format_time(start)} .. {format_time(end)}")
     for column in ("kind", "file", "rows", "first", "last", "messages", "issues"):
         table.add_column(column)
-    for stream in anyio.run(check_all):
+    streams = anyio.run(check_all)
+    found = [any(check.exists for check in stream.files) for stream in streams]
+    for stream, exists in zip(streams, found, strict=True):
         kind = stream.kind
+        # A default kind the window has no file of is a note, unless no kind has any.
+        absent = not args.kinds and not exists and any(found)
+        if absent:
+            notes.append(
+                f"{args.symbol}.{kind}: no {kind} files in the window (not checked; "
+                f"--kinds {kind} makes their absence a problem)"
+            )
         for check in stream.files:
             issues = [g for g in check.gaps if g]
-            problems.extend(f"{kind} {check.key}: {issue}" for issue in issues)
+            if not absent:
+                problems.extend(f"{kind} {check.key}: {issue}" for issue in issues)
             table.add_row(
                 kind,
                 escape(check.key + (f" ({check.note})" if check.note else "")),

@@ -338,13 +338,16 @@ class ParquetObject:
         prefetch: int = 2,
         decode_in_thread: bool = True,
     ) -> AsyncIterator[tuple[int, pa.Table]]:
-        """Yield ``(index, table)`` for each row group in ``indices`` (default: all), in order.
+        """Yield ``(index, table)`` for each row group in ``indices`` (default: all) that
+        holds rows, in order.
 
         While a row group is decoded (in a worker thread), up to ``prefetch - 1`` following
         row groups are fetched concurrently; nothing is in flight across a ``yield``, so an
         abandoned iteration leaves no task behind.
         """
         order = list(range(self.num_row_groups)) if indices is None else list(indices)
+        # A row group of no rows has no pages to read (its offsets may be 0): skip it.
+        order = [i for i in order if self.metadata.row_group(i).num_rows > 0]
         fetched: dict[int, RowGroupBytes] = {}
         for pos, index in enumerate(order):
             # The row group wanted now is fetched alone (unless prefetched): the ones after

@@ -387,8 +387,12 @@ async def compile_sources(
     instruments: Mapping[str, Instrument] | None = None,
     rows_per_group: int = ROWS_PER_GROUP,
     overwrite: bool = False,
+    end: int | None = None,
 ) -> Manifest:
     """Drain ``sources`` into a store at ``out_dir`` and return its manifest.
+
+    ``end`` is the end of the window the sources were cut to (``data.end``): the manifest
+    records it, and a run over the store ends there as it would at ``data.end``.
 
     Each source becomes ``{symbol}/{kind}.parquet`` (depth also ``.levels.parquet``),
     zstd, events in the order the source yields them, ``rows_per_group`` rows per row
@@ -485,6 +489,7 @@ async def compile_sources(
             inputs=tuple(info for info in after.values() if info is not None),
             outputs=tuple(outputs),
             streams=tuple(entries),
+            end_ns=end,
         )
         (tmp / MANIFEST).write_bytes(manifest.to_json())
         _install(tmp, out)
@@ -502,6 +507,7 @@ def compile_store(
     instruments: Mapping[str, Instrument] | None = None,
     rows_per_group: int = ROWS_PER_GROUP,
     overwrite: bool = False,
+    end: int | None = None,
 ) -> Manifest:
     """Synchronous :func:`compile_sources` for scripts (starts its own event loop)."""
     return anyio.run(
@@ -513,6 +519,7 @@ def compile_store(
             instruments=instruments,
             rows_per_group=rows_per_group,
             overwrite=overwrite,
+            end=end,
         )
     )
 

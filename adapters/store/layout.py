@@ -213,6 +213,9 @@ class Manifest:
     inputs: tuple[InputFile, ...]
     outputs: tuple[OutputFile, ...]
     streams: tuple[StreamEntry, ...]
+    #: The end of the window the store was compiled for (its config's ``data.end``), ns;
+    #: a run over the store ends there, as it would at ``data.end``. None: no window.
+    end_ns: int | None = None
 
     @property
     def rows(self) -> int:
@@ -223,7 +226,11 @@ class Manifest:
         """The recorded grid of ``symbol`` as an :class:`Instrument`."""
         grid = self.instruments.get(symbol)
         if grid is None:
-            raise DataError(f"the store has no instrument for {symbol}")
+            raise DataError(
+                f"the store has no instrument for {symbol} (its manifest.json lists none); "
+                "compile it again with this version of streamsim, which records the grid of "
+                "every symbol it compiles"
+            )
         return Instrument(
             symbol,
             tick_size=Decimal(grid["tick_size"]),
@@ -247,6 +254,7 @@ class Manifest:
             "streams": [
                 {**vars(s), "files": list(s.files), "notes": list(s.notes)} for s in self.streams
             ],
+            "end_ns": self.end_ns,
         }
         return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
 
@@ -277,6 +285,7 @@ class Manifest:
                 inputs=tuple(InputFile(**item) for item in data["inputs"]),
                 outputs=tuple(OutputFile(**item) for item in data["outputs"]),
                 streams=tuple(_stream_entry(item) for item in data["streams"]),
+                end_ns=None if data.get("end_ns") is None else int(data["end_ns"]),
             )
             _check_outputs(manifest.outputs, manifest.streams)
             return manifest

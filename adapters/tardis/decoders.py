@@ -26,6 +26,7 @@ from streamsim.feed.batches import (
     TradeBatch,
 )
 from streamsim.feed.plausibility import DEFAULT_LIMITS, Limits, beyond_book
+from streamsim.feed.snapshot_times import shift_text, snapshots_within_neighbours
 from streamsim.instruments import Instrument
 
 from .parse import (
@@ -131,7 +132,11 @@ class IncrementalBookDecoder(Decoder):
     local timestamps, follows as plain level updates. ``ts_exchange`` of a message is the
     largest ``timestamp`` among its rows; update ids are -1 (Tardis has none). Updates
     before the stream's first snapshot change a book nobody has seen: they are skipped,
-    counted and noted (the book starts at the first snapshot).
+    counted and noted (the book starts at the first snapshot). A snapshot stamped before
+    the diffs ahead of it or after those behind it (a REST snapshot's own clock) is
+    replayed within their times (:mod:`streamsim.feed.snapshot_times`) and noted; the
+    diffs behind it are those of the same block read (a snapshot that ends a block is
+    only kept after the diffs ahead of it).
     """
 
     kind = "depth"
@@ -145,18 +150,29 @@ class IncrementalBookDecoder(Decoder):
         self._run = 0  # snapshot runs started so far
         self._reset_run = -1  # the last run whose first message was emitted as a snapshot
         self.before_snapshot = 0  # update messages skipped before the first snapshot
+        self._latest = np.iinfo(np.int64).min  # the latest ts_exchange emitted so far
+        self.moved = 0  # snapshot messages whose time was moved within their neighbours'
+        self.moved_by: list[IntArray] = []
 
     def start_file(self) -> None:
         self._prev_flag = 0
 
     def notes(self, stream: str) -> list[str]:
-        if not self.before_snapshot:
-            return []
-        return [
-            f"{stream}: {self.before_snapshot:,} update messages before the first snapshot "
-            "skipped (they change levels of a book not yet known; the book starts at the "
-            "snapshot)"
-        ]
+        notes = []
+        if self.before_snapshot:
+            notes.append(
+                f"{stream}: {self.before_snapshot:,} update messages before the first snapshot "
+                "skipped (they change levels of a book not yet known; the book starts at the "
+                "snapshot)"
+            )
+        if self.moved:
+            by = shift_text(np.concatenate(self.moved_by))
+            notes.append(
+                f"{stream}: {self.moved:,} snapshot message(s) had a timestamp outside the "
+                "times of the depth messages around them; ts_exchange moved to the nearest "
+                f"of those, by {by}, keeping file order (local_timestamp and levels unchanged)"
+            )
+        return notes
 
     def decode(self, chunk: Chunk) -> DepthBatch | None:
         table, checks, inst = chunk.table, chunk.checks, self.instrument
@@ -213,9 +229,15 @@ class IncrementalBookDecoder(Decoder):
         starts = np.flatnonzero(first)
         compact = np.cumsum(first) - 1
         n = len(starts)
-        ts_exchange = np.maximum.reduceat(chunk.ts[kpos], starts) * _US
+        stamped = (np.maximum.reduceat(chunk.ts[kpos], starts) * _US).astype(np.int64)
         ts_recv = chunk.lt[kpos][starts] * _US
         snapshot_flag = filled[keep][starts] == 1
+        ts_exchange = snapshots_within_neighbours(stamped, snapshot_flag, self._latest)
+        moved = ts_exchange != stamped
+        if moved.any():
+            self.moved += int(moved.sum())
+            self.moved_by.append(np.abs(ts_exchange[moved] - stamped[moved]))
+        self._latest = max(self._latest, int(ts_exchange.max()))
         runs = run[keep][starts][snapshot_flag]
         previous = np.concatenate(([self._reset_run], runs[:-1]))
         is_snapshot = np.zeros(n, dtype=np.bool_)
@@ -228,7 +250,7 @@ class IncrementalBookDecoder(Decoder):
         none = np.full(n, -1, dtype=np.int64)
         return DepthBatch(
             self.symbol,
-            ts_exchange.astype(np.int64),
+            ts_exchange,
             ts_recv.astype(np.int64),
             none,
             none.copy(),

@@ -160,21 +160,39 @@ def skipped_lines(quality: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def health_lines(
+    exchange_books: Mapping[str, Mapping[str, int]], books: Mapping[str, Mapping[str, int]]
+) -> list[str]:
+    """The health line of each book that broke (:func:`book_health_line`): the exchange
+    side, then the strategy side of symbols the venue keeps no book of. The notes hold
+    them; the CLI's and the report's book-health blocks show them instead of the notes."""
+    lines = [
+        line
+        for symbol, counts in sorted(exchange_books.items())
+        if (line := book_health_line(symbol, counts, "exchange side")) is not None
+    ]
+    lines += [
+        line
+        for symbol, counts in sorted(books.items())
+        if symbol not in exchange_books
+        and (line := book_health_line(symbol, counts, "strategy side")) is not None
+    ]
+    return lines
+
+
 def note_book_health(quality: DataQuality, exchange_books: Mapping[str, dict[str, int]]) -> None:
     """Record the exchange-side book health in ``quality`` and add a note per symbol
     whose book broke (exchange side; the strategy side for symbols the venue has no
     book of). Called once at the end of a run."""
     quality.exchange_books = {s: dict(c) for s, c in sorted(exchange_books.items())}
+    quality.notes.extend(health_lines(quality.exchange_books, quality.books))
     for symbol, counts in quality.exchange_books.items():
-        line = book_health_line(symbol, counts, "exchange side")
-        if line is not None:
-            quality.notes.append(line)
-    for symbol, counts in sorted(quality.books.items()):
-        if symbol in quality.exchange_books:
-            continue
-        line = book_health_line(symbol, counts, "strategy side")
-        if line is not None:
-            quality.notes.append(line)
+        waited = counts.get("guard_warmup_rejected", 0)
+        if waited:
+            quality.notes.append(
+                f"book {symbol} (exchange side): {_plural(waited, 'order')} rejected while the "
+                "book was starting (no snapshot yet, or the warm-up; -9001); this is not damage"
+            )
     for symbol in sorted({*quality.exchange_books, *quality.books}):
         spot = max(
             side.get(symbol, {}).get("spot_rule", 0)

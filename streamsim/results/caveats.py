@@ -73,6 +73,7 @@ def sample_caveats(metrics: Mapping[str, Any]) -> list[str]:
     if trials == 1 and metrics.get("dsr") is not None:
         lines.append(
             "DSR with one trial (dsr_trials = 1) is the PSR against zero: it deflates "
-            "nothing for the strategies or parameters tried; pass trials= to deflate"
+            "nothing for the strategies or parameters tried; give them in [metrics] trials "
+            "and trial_sharpe_variance (or Trials(...) to the run) to deflate"
         )
     return lines

@@ -804,19 +804,50 @@ def summary(
     }
 
 
-def from_record(record: RunRecord, step_ns: int = DEFAULT_TICK_STEP_NS) -> dict[str, Any]:
-    """Every metric of a run (:func:`summary`) from its record; ``{}`` when the equity was
-    sampled fewer than twice or over no time."""
+@dataclass(frozen=True, slots=True)
+class Trials:
+    """The strategies and parameter sets tried before this run, which the DSR deflates for.
+
+    ``count`` trials whose annualised Sharpe ratios had variance ``sharpe_variance`` (as
+    the summary shows them; a sweep measures both). One trial deflates nothing: the DSR
+    is then the PSR against zero.
+    """
+
+    count: int = 1
+    sharpe_variance: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"Trials.count must be >= 1, got {self.count}")
+        if not (math.isfinite(self.sharpe_variance) and self.sharpe_variance >= 0):
+            raise ValueError(
+                f"Trials.sharpe_variance must be a finite number >= 0, got {self.sharpe_variance}"
+            )
+        if self.count > 1 and self.sharpe_variance == 0:
+            raise ValueError(
+                f"{self.count} trials need their Sharpe ratios' variance (sharpe_variance > 0): "
+                "with none the DSR would deflate nothing"
+            )
+
+
+def from_record(
+    record: RunRecord, step_ns: int = DEFAULT_TICK_STEP_NS, trials: Trials | None = None
+) -> dict[str, Any]:
+    """Every metric of a run (:func:`summary`) from its record, the DSR deflated for
+    ``trials``; ``{}`` when the equity was sampled fewer than twice or over no time."""
     times = record.equity_times
     if len(times) < 2 or times[-1] <= times[0]:
         return {}
     waits = record.queue_waits
+    tried = trials or Trials()
     return summary(
         times,
         record.equity_values,
         [r.fill for r in record.fills],
         record.ledger,
         step_ns=step_ns,
+        trials=tried.count,
+        trial_sr_variance=tried.sharpe_variance / annualisation(step_ns),
         fill_stats=FillStats(
             [r.is_maker for r in record.fills], [r.mid_price for r in record.fills]
         ),

@@ -23,7 +23,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..feed.quality import book_health_line, skipped_lines
+from ..feed.quality import book_health_line, health_lines, skipped_lines
 from ..order_checks import BANKRUPT_REJECT
 from ..units import utc_text
 from .atomic import replace_file
@@ -547,11 +547,15 @@ def _title(manifest: Mapping[str, Any], title: str) -> str:
     if isinstance(start, int) and isinstance(end, int):
         span = f" ({span_text(max(end - start, 0) / 1e9)} simulated)"
     events = sum(int(n) for n in (run.get("events") or {}).values())
+    seeds = f"seed {format_value(manifest.get('seed'))}"
+    latency = ((manifest.get("config") or {}).get("latency") or {}).get("seed")
+    if latency is not None:
+        seeds += f", latency seed {format_value(latency)}"
     return (
         f"<h1>{_e(title)}</h1>"
         f'<p class="sub" id="span">strategies: {_e(strategies)} · '
         f"{_e(_utc(start))} → {_e(_utc(end))}{_e(span)} · {events:,} events · "
-        f"seed {_e(format_value(manifest.get('seed')))}</p>"
+        f"{_e(seeds)}</p>"
     )
 
 
@@ -710,7 +714,9 @@ def _notes_section(manifest: Mapping[str, Any]) -> str:
     input was skipped or flagged, "no notes" when there is nothing to say."""
     quality = (manifest.get("run") or {}).get("quality") or {}
     skipped = skipped_lines(quality)
-    notes = [str(note) for note in quality.get("notes") or ()]
+    # A broken book's health line is in the "Book health" block above: not twice.
+    shown = set(health_lines(quality.get("exchange_books") or {}, quality.get("books") or {}))
+    notes = [str(note) for note in quality.get("notes") or () if note not in shown]
     if not skipped and not notes:
         return (
             '<section id="data-notes" class="health"><h2>Data notes</h2>'

@@ -158,12 +158,13 @@ class VirtualClock:
         """Time of the earliest queued action (None when the queue is empty)."""
         return self._heap[0][0] if self._heap else None
 
-    def advance(self, when: int) -> None:
-        """Run the queued actions due up to ``when`` (each at its own time, in queue order),
-        then stand at ``when``: how a driver outside the kernel (the loopback venue) moves
-        simulated time. Time never goes back."""
+    def advance(self, when: int, inclusive: bool = True) -> None:
+        """Run the queued actions due up to ``when`` (each at its own time, in queue order;
+        with ``inclusive`` False only those due before it), then stand at ``when``: how a
+        driver outside the kernel (the loopback venue) moves simulated time. Time never
+        goes back."""
         heap = self._heap
-        while heap and heap[0][0] <= when:
+        while heap and (heap[0][0] <= when if inclusive else heap[0][0] < when):
             due, _, _, action, arg = heapq.heappop(heap)
             self._now = max(self._now, due)
             action(arg)

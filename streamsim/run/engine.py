@@ -20,7 +20,7 @@ from ..feed.quality import DataQuality, note_book_health
 from ..feed.quarantine import QuarantineCounts
 from ..feed.sources import Source
 from ..results.caveats import sample_caveats
-from ..results.metrics import from_record
+from ..results.metrics import Trials, from_record
 from ..results.record import RunRecord
 from ..sim.broker import SimBroker
 from ..sim.exchange import Exchange, NullExchange
@@ -153,6 +153,7 @@ async def backtest(
     book_policy: BookPolicy | None = None,
     callback_timeout: float | None = DEFAULT_CALLBACK_TIMEOUT,
     halt: Halt | None = None,
+    trials: Trials | None = None,
 ) -> RunResult:
     """Replay ``sources`` through the feed, the kernel and ``strategies``.
 
@@ -173,7 +174,9 @@ async def backtest(
     without awaiting before the run ends with a :class:`StrategyError` naming it (``None``
     or 0 disables it). ``halt`` (a :class:`Halt`) ends the run early when requested: it
     stops at the simulated time reached, as if the data ended there, and the result is
-    marked ``interrupted`` with a note saying when.
+    marked ``interrupted`` with a note saying when. ``trials``
+    (:class:`~streamsim.results.metrics.Trials`) are the strategies and parameter sets tried
+    before this run, which the DSR deflates for (default: this run alone).
     An error in a source, the kernel or a strategy cancels the run and is raised here.
     """
     if isinstance(strategies, Strategy):
@@ -253,7 +256,7 @@ async def backtest(
         strategies=[ctx.name for ctx in kernel.contexts],
         exchange=venue,
         record=record,
-        metrics=from_record(record),
+        metrics=from_record(record, trials=trials),
         interrupted=halted,
     )
     log.info(

@@ -36,7 +36,7 @@ from ..events import DepthUpdate
 from ..feed.merge import FeedConfig, OutOfOrderPolicy, Prepared, StreamFeed, pick_models
 from ..feed.quality import DataQuality, note_book_health
 from ..feed.sources import Source
-from ..results.metrics import from_record
+from ..results.metrics import Trials, from_record
 from ..results.record import RunRecord
 from ..sim.broker import SimBroker
 from ..sim.exchange import Exchange, NullExchange
@@ -421,6 +421,9 @@ class LiveRuntime:
         self.stop()
 
     async def _stop_at_end(self, end: int) -> None:
+        # A replay's clock is anchored at the first event when the gate opens: a wait
+        # measured before that would be measured from the wrong time (and never end).
+        await self._gate.wait()
         await self.clock.sleep_until(end + 1)
         self.stop()
 
@@ -521,6 +524,7 @@ async def paper_live(
     book_policy: BookPolicy | None = None,
     handle_signals: bool = False,
     callback_timeout: float | None = DEFAULT_CALLBACK_TIMEOUT,
+    trials: Trials | None = None,
 ) -> RunResult:
     """Paper trading on the wall clock: ``strategies`` against a simulated ``exchange``
     with the order ``latency`` model, over ``sources`` released in real time x ``speed``.
@@ -577,7 +581,7 @@ async def paper_live(
         strategies=[ctx.name for ctx in runtime.contexts],
         exchange=venue,
         record=record,
-        metrics=from_record(record),
+        metrics=from_record(record, trials=trials),
         interrupted=runtime.interrupted,
     )
 

@@ -47,7 +47,8 @@ class GuardConfig:
 @dataclass
 class GuardStats:
     """Trips and blocked submits, by reason; and per symbol, what the guard did
-    (``trips``, ``rejected`` submits, ``cancelled`` orders and stops, ``stops_expired``)."""
+    (``trips``, ``rejected`` submits, ``warmup_rejected`` submits before the book started,
+    ``cancelled`` orders and stops, ``stops_expired``)."""
 
     trips: Counter[str] = field(default_factory=Counter)
     blocked: Counter[str] = field(default_factory=Counter)
@@ -116,7 +117,9 @@ class BookGuard:
         self.update(book, now, message=False)
         if self.reason is not None:
             self.stats.blocked[self.reason] += 1
-            self.stats.count(self.symbol, "rejected")
+            # Before the book has started (warm-up, no snapshot yet) nothing is broken.
+            starting = self.reason in _STARTING
+            self.stats.count(self.symbol, "warmup_rejected" if starting else "rejected")
         return self.reason
 
     def halts(self, book: L2Book, now: int) -> str | None:

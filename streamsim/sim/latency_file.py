@@ -47,25 +47,40 @@ def read_latency_file(path: str | Path, key: str = "latency.file") -> RecordedLa
         )
     if table.num_rows == 0:
         raise DataError(f"{where}: no rows")
-    times = _times(table.column("time"), where)
-    entry = _durations(table.column("entry"), f"{where}: column 'entry'")
+    csv = file.suffix.lower() not in (".parquet", ".pq")
+    times = _times(table.column("time"), where, csv)
+    back = next((i for i in range(1, len(times)) if times[i] < times[i - 1]), None)
+    if back is not None:
+        raise DataError(
+            f"{where}: column 'time', {_row(back, csv)}: the time goes back "
+            f"({times[back]} after {times[back - 1]}); times must be non-decreasing"
+        )
+    entry = _durations(table.column("entry"), where, "entry", csv)
     response = None
     if "response" in table.column_names:
-        response = _durations(table.column("response"), f"{where}: column 'response'")
+        response = _durations(table.column("response"), where, "response", csv)
     try:
         return RecordedLatency(times, entry, response)
     except ConfigError as error:
         raise DataError(f"{where}: {error}") from error
 
 
-def _no_nulls(column: pa.ChunkedArray, where: str) -> None:
+def _row(index: int, csv: bool) -> str:
+    """Row ``index`` (0-based) as a reader finds it: its row number, and in a CSV its line."""
+    return f"row {index + 1} (line {index + 2})" if csv else f"row {index + 1}"
+
+
+def _no_nulls(column: pa.ChunkedArray, where: str, csv: bool) -> None:
     if column.null_count:
-        raise DataError(f"{where}: {column.null_count} empty value(s)")
+        first = int(pc.index(pc.is_null(column), True).as_py())
+        raise DataError(
+            f"{where}, {_row(first, csv)}: empty value ({column.null_count} in the column)"
+        )
 
 
-def _times(column: pa.ChunkedArray, where: str) -> list[int]:
+def _times(column: pa.ChunkedArray, where: str, csv: bool) -> list[int]:
     where = f"{where}: column 'time'"
-    _no_nulls(column, where)
+    _no_nulls(column, where, csv)
     kind = column.type
     if pa.types.is_integer(kind):
         return [int(v) for v in column.to_pylist()]
@@ -78,7 +93,7 @@ def _times(column: pa.ChunkedArray, where: str) -> list[int]:
         as_ns = pc.cast(column, pa.timestamp("ns", kind.tz)).cast(pa.int64())
         return [int(v) for v in as_ns.to_pylist()]
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return [_iso(text, where) for text in column.to_pylist()]
+        return [_iso(text, f"{where}, {_row(i, csv)}") for i, text in enumerate(column.to_pylist())]
     raise DataError(f"{where}: expected int ns, timestamps or ISO-8601 strings, got {kind}")
 
 
@@ -93,11 +108,24 @@ def _iso(text: str, where: str) -> int:
         raise DataError(f"{where}: {text!r}: {error}") from None
 
 
-def _durations(column: pa.ChunkedArray, where: str) -> list[int]:
-    _no_nulls(column, where)
+def _durations(column: pa.ChunkedArray, where: str, name: str, csv: bool) -> list[int]:
+    where = f"{where}: column {name!r}"
+    _no_nulls(column, where, csv)
     kind = column.type
     if pa.types.is_duration(kind):
         column = pc.cast(column, pa.duration("ns")).cast(pa.int64())
+    elif pa.types.is_floating(kind):
+        values = column.to_pylist()
+        first = next((i for i, v in enumerate(values) if v % 1), 0)
+        raise DataError(
+            f"{where}, {_row(first, csv)}: {values[first]!r} is not a whole number of ns"
+        )
     elif not pa.types.is_integer(kind):
         raise DataError(f"{where}: expected int ns or durations, got {kind}")
-    return [int(v) for v in column.to_pylist()]
+    values = [int(v) for v in column.to_pylist()]
+    negative = next((i for i, v in enumerate(values) if v < 0), None)
+    if negative is not None:
+        raise DataError(
+            f"{where}, {_row(negative, csv)}: {values[negative]} ns; latencies must be >= 0"
+        )
+    return values

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from itertools import count
 from typing import Any
 
@@ -198,10 +198,9 @@ class SimExchange:
             self._guards,
             self.bankruptcy,
             self._fallback,
-        ) | {
-            "trade_depletion": self.trade_depletion,
-            "fill_audit": asdict(self.fill_audit),
-        }
+            self.trade_depletion,
+            self.fill_audit,
+        )
 
     def book_health(self) -> dict[str, dict[str, int]]:
         """Per symbol: book counts and guard actions (:func:`.venue_report.book_health`)."""

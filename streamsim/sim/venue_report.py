@@ -19,6 +19,7 @@ from ..results.record import RunRecord
 from ..units import utc_text
 from .bankruptcy import Bankruptcy
 from .guard import GuardStats
+from .liquidity import FillAudit
 from .marking import FallbackMarks
 from .portfolio import LIQUIDATION_REF, Portfolio
 
@@ -70,13 +71,14 @@ def book_health(
     books: Mapping[str, L2Book], guard_stats: GuardStats, guarded: Collection[str]
 ) -> dict[str, dict[str, int]]:
     """Per symbol: the exchange-side book's counts and what the guard did
-    (``guard_trips``, ``guard_rejected``, ``guard_cancelled``, ``guard_stops_expired``);
+    (``guard_trips``, ``guard_rejected``, ``guard_warmup_rejected``, ``guard_cancelled``,
+    ``guard_stops_expired``);
     ``guard`` is 1 if the guard is on."""
     health: dict[str, dict[str, int]] = {}
     for symbol, book in sorted(books.items()):
         row = asdict(book.stats)
         counts = guard_stats.symbols.get(symbol) or Counter()
-        for what in ("trips", "rejected", "cancelled", "stops_expired"):
+        for what in ("trips", "rejected", "warmup_rejected", "cancelled", "stops_expired"):
             row[f"guard_{what}"] = int(counts.get(what, 0))
         row["guard"] = int(symbol in guarded)
         row["invalid_at_end"] = int(not book.valid)
@@ -94,9 +96,12 @@ def venue_report(
     guarded: Collection[str],
     bankruptcy: Bankruptcy | None = None,
     fallback: FallbackMarks | None = None,
+    trade_depletion: bool = True,
+    fill_audit: FillAudit | None = None,
 ) -> dict[str, Any]:
     """Fills, costs, the account (with its bankrupt state), how symbols without a mark
-    stream were marked, guard counts and book counts."""
+    stream were marked, guard counts, book counts, whether trades depleted the book and
+    the audit of fills against the trades printed."""
     fills = portfolio.fills
     by_reason: dict[str, float] = {}
     for entry in portfolio.ledger:
@@ -123,6 +128,8 @@ def venue_report(
         "guard_blocked": dict(guard_stats.blocked),
         "books": {s: asdict(b.stats) for s, b in sorted(books.items())},
         "book_health": book_health(books, guard_stats, guarded),
+        "trade_depletion": trade_depletion,
+        "fill_audit": asdict(fill_audit or FillAudit()),
     }
 
 

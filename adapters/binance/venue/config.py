@@ -29,9 +29,9 @@ class VenueConfig:
     #: 0: an ephemeral port, read back from ``LoopbackVenue.port``.
     port: int = 0
     allow_remote: bool = False
-    #: Replay speed: ``None`` replays as fast as the clients read (back-pressure, no frame
-    #: ever dropped); a number is wall clock x speed.
-    speed: float | None = 1.0
+    #: Replay speed: ``None`` (or ``"max"``) replays as fast as the clients read
+    #: (back-pressure, no frame ever dropped); a number is wall clock x speed.
+    speed: float | str | None = 1.0
     #: ``"subscribe"``: the replay starts when a client first subscribes to a stream;
     #: ``"now"``: when the venue starts; ``"manual"``: at ``LoopbackVenue.start_replay()``.
     start_on: str = "subscribe"
@@ -57,10 +57,17 @@ class VenueConfig:
     private_route: str = "/private"
     #: Replay time a listen key lives without a keep-alive.
     listen_key_validity: int = 60 * MINUTE
+    #: Lockstep: the venue releases replay time as its clients report progress.
+    lockstep: bool = False
+    #: The smallest order entry latency (ns of replay time): how far past the clients'
+    #: progress the lockstep venue may publish.
+    min_entry_latency: int = 0
 
     def __post_init__(self) -> None:
-        if self.speed is not None and self.speed <= 0:
-            raise ConfigError(f"venue speed must be > 0 or None (max), got {self.speed}")
+        speed = parse_speed(self.speed) if isinstance(self.speed, str) else self.speed
+        if speed is not None and speed <= 0:
+            raise ConfigError(f"venue speed must be > 0 or None (max), got {speed}")
+        object.__setattr__(self, "speed", speed)
         if self.start_on not in START_ON:
             raise ConfigError(
                 f"start_on must be one of {', '.join(START_ON)}, got {self.start_on!r}"

@@ -29,6 +29,7 @@ from streamsim.errors import DataError
 from streamsim.run.clock import PHASE_TIMER, VirtualClock
 
 from .config import VenueConfig
+from .lockstep import PROGRESS_METHOD, Progress
 from .streams import served_on
 
 log = logging.getLogger(__name__)
@@ -43,23 +44,32 @@ _EXPECTED = ", ".join(f"`{m}`" for m in METHODS)
 class Connection:
     """One client connection: its route, envelopes and streams."""
 
-    def __init__(self, ws: web.WebSocketResponse, route: str, combined: bool) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        route: str,
+        combined: bool,
+        transport: asyncio.Transport | None = None,
+    ) -> None:
         self.ws = ws
+        self.transport = transport
         self.route = route
         self.combined = combined
         self.streams: list[str] = []
-        self.opened_at = 0
         self.last_pong = 0
         self.pings_sent = 0
         #: Set once a close the venue started has finished its handshake.
         self.closing: asyncio.Event | None = None
+        #: True once the client reported lockstep progress on it: its frames carry the
+        #: replay time (``ss_t``) and it gets idle frames (:mod:`.lockstep`).
+        self.lockstep = False
         self._incoming: deque[float] = deque()
 
     async def flushed(self, timeout: float) -> None:
         """Wait (up to ``timeout`` wall seconds) until every byte written has left the
         process and been acknowledged by the client's kernel, so that closing cannot cut
         off frames in flight."""
-        transport = self.ws._req.transport if self.ws._req is not None else None
+        transport = self.transport
         if transport is None:
             return
         sock = transport.get_extra_info("socket")
@@ -77,10 +87,23 @@ class Connection:
                 return
             await asyncio.sleep(0.005)
 
-    async def send(self, name: bytes, payload: bytes) -> None:
-        """One frame of stream ``name`` (enveloped on combined connections)."""
-        data = b'{"stream":"' + name + b'","data":' + payload + b"}" if self.combined else payload
+    async def send(self, name: bytes, payload: bytes, stamp: int | None = None) -> None:
+        """One frame of stream ``name`` (enveloped on combined connections); a lockstep
+        connection's frames carry ``stamp``, the replay time, beside the envelope's keys
+        (inside the payload on a raw connection)."""
+        if self.combined:
+            data = b'{"stream":"' + name + b'","data":' + payload
+            data += b',"ss_t":%d}' % stamp if self.lockstep and stamp is not None else b"}"
+        elif self.lockstep and stamp is not None:
+            data = payload[:-1] + b',"ss_t":%d}' % stamp
+        else:
+            data = payload
         await self.ws.send_frame(data, WSMsgType.TEXT)
+
+    def abort(self) -> None:
+        """Cut the connection without a close handshake (a dropped connection)."""
+        if self.transport is not None:
+            self.transport.abort()
 
     def over_rate(self, limit: int) -> bool:
         """Count one incoming message; True past ``limit`` in the last wall second."""
@@ -106,6 +129,10 @@ class Hub:
         self.on_subscribe: Callable[[], None] | None = None
         #: Control work the clock's timers queued, awaited by the replay loop.
         self.control: list[Callable[[], Awaitable[None]]] = []
+        #: The lockstep clients' progress (None: not in lockstep mode).
+        self.progress: Progress | None = None
+        self._duplicates = 0
+        self._hold_until = 0.0
 
     async def publish(self, name: str, payload: bytes) -> None:
         """Send ``payload`` to every subscriber of stream ``name`` (awaiting each socket's
@@ -116,9 +143,48 @@ class Hub:
         encoded = self._names.get(name)
         if encoded is None:
             encoded = self._names[name] = name.encode()
+        if self._hold_until:  # a delay fault: every frame waits, then all go
+            wait = self._hold_until - time.monotonic()
+            self._hold_until = 0.0
+            if wait > 0:
+                await asyncio.sleep(wait)
+        copies = 1
+        if self._duplicates:
+            self._duplicates -= 1
+            copies = 2
+        stamp = self.clock.now()
         for connection in tuple(connections):
             try:
-                await connection.send(encoded, payload)
+                for _ in range(copies):
+                    await connection.send(encoded, payload, stamp)
+            except (ConnectionError, RuntimeError):
+                self.drop(connection)
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def drop_all(self, route: str | None = None) -> None:
+        """Cut every connection (of ``route``) without a close handshake."""
+        for connection in list(self.connections):
+            if route is None or connection.route == route:
+                self.drop(connection)
+                connection.abort()
+
+    def delay(self, seconds: float) -> None:
+        """Hold the next frame, and so every frame after it, ``seconds`` of wall time."""
+        self._hold_until = time.monotonic() + seconds
+
+    def duplicate(self, count: int) -> None:
+        """Send each of the next ``count`` frames twice."""
+        self._duplicates += count
+
+    # -- lockstep -------------------------------------------------------------------------
+
+    async def idle(self, next_time: int) -> None:
+        """Tell every lockstep connection that nothing comes before ``next_time``."""
+        frame = b'{"ss_next":%d}' % next_time
+        for connection in [c for c in self.connections if c.lockstep]:
+            try:
+                await connection.ws.send_frame(frame, WSMsgType.TEXT)
             except (ConnectionError, RuntimeError):
                 self.drop(connection)
 
@@ -146,6 +212,8 @@ class Hub:
         """Forget a closed connection."""
         self.unsubscribe(connection, list(connection.streams))
         self.connections.discard(connection)
+        if self.progress is not None:
+            self.progress.leave(connection)
 
     # -- connection rules in replay time --------------------------------------------------
 
@@ -153,7 +221,7 @@ class Hub:
         """Register a connection and schedule its pings and its hard disconnect."""
         config, clock = self.config, self.clock
         now = clock.now()
-        connection.opened_at = connection.last_pong = now
+        connection.last_pong = now
         self.connections.add(connection)
 
         def ping(when: int) -> None:
@@ -171,6 +239,8 @@ class Hub:
         clock.schedule(now + config.max_lifetime, PHASE_TIMER, expire, now + config.max_lifetime)
 
     async def _ping(self, connection: Connection, when: int) -> None:
+        if connection not in self.connections:  # closed since the ping fell due
+            return
         if connection.pings_sent and when - connection.last_pong > self.config.pong_timeout:
             await self.close(connection, POLICY_VIOLATION, "no pong")
             return
@@ -202,7 +272,7 @@ class Hub:
         """Run one WebSocket connection until it closes."""
         ws = web.WebSocketResponse(autoping=False, compress=False)
         await ws.prepare(request)
-        connection = Connection(ws, route, combined)
+        connection = Connection(ws, route, combined, request.transport)
         self.open(connection)
         try:
             if not self.subscribe(connection, streams):
@@ -246,6 +316,8 @@ class Hub:
             return {"code": 2, "msg": "Invalid request: request ID must be an unsigned integer"}
         method = request["method"]
         params = request.get("params", [])
+        if method == PROGRESS_METHOD and self.progress is not None:
+            return self._progress(connection, params, ident)
         if method not in METHODS:
             return {
                 "code": 2,
@@ -275,4 +347,21 @@ class Hub:
         if len(params) != 2 or not isinstance(params[1], bool):
             return {"code": 1, "msg": "Invalid value type: expected Boolean", "id": ident}
         connection.combined = params[1]
+        return {"result": None, "id": ident}
+
+    def _progress(self, connection: Connection, params: Any, ident: Any) -> dict[str, Any]:
+        """A lockstep client's report: ``[replay ns reached, orders sent so far]``."""
+        if (
+            not isinstance(params, list)
+            or len(params) != 2
+            or not all(isinstance(p, int) and not isinstance(p, bool) for p in params)
+        ):
+            return {
+                "code": 2,
+                "msg": f"Invalid request: {PROGRESS_METHOD} takes [replay ns, orders sent]",
+                "id": ident,
+            }
+        assert self.progress is not None
+        connection.lockstep = True
+        self.progress.report(connection, params[0], params[1])
         return {"result": None, "id": ident}

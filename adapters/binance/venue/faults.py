@@ -19,6 +19,8 @@ from streamsim.errors import ConfigError
 from streamsim.run.clock import PHASE_TIMER
 from streamsim.units import SECOND, utc_ns
 
+from .streams import DEPTH_INTERVALS
+
 if TYPE_CHECKING:
     from .server import LoopbackVenue
 
@@ -161,9 +163,11 @@ class Faults:
     def _fire(self, fault: Fault) -> None:
         venue = self.venue
         self.fired.append((venue.now(), fault))
-        actions: dict[type, Callable[[Any], None]] = {
+        actions: dict[type, Callable[[Any], object]] = {
             DropConnections: lambda f: venue.hub.drop_all(f.route),
-            SkipUpdateId: lambda f: venue.replay.skip_depth.add(f.symbol),
+            SkipUpdateId: lambda f: venue.replay.skip_depth.update(
+                {f.symbol: set(DEPTH_INTERVALS)}
+            ),
             DelayFrames: lambda f: venue.hub.delay(f.seconds),
             DuplicateFrames: lambda f: venue.hub.duplicate(f.count),
             ClockJump: lambda f: venue.shift_clock(f.ms),

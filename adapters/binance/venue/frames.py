@@ -43,10 +43,6 @@ class ChannelFrames:
     #: Next frame to send (the replay moves it).
     cursor: int = 0
 
-    def skip_before(self, row: int) -> None:
-        """Start at the first frame due at or after ``row`` (a channel first needed late)."""
-        self.cursor = int(np.searchsorted(np.asarray(self.due, dtype=np.int64), row))
-
 
 def last_per_window(ts: IntArray, window: int) -> IntArray:
     """Rows that end a run of equal ``ts // window`` (all rows when ``window`` is 0)."""

@@ -23,6 +23,7 @@ from aiohttp import WSMsgType, web
 from streamsim.run.clock import PHASE_TIMER, VirtualClock
 from streamsim.units import MINUTE, MS
 
+from ..wire import ERRORS
 from ..wire.codec import dumps
 from .desk import DeskError
 from .weights import error
@@ -124,6 +125,10 @@ class ListenKeys:
                 queue.put_nowait(event)
         return True
 
+    def expire_all(self, times: int = 1) -> int:
+        """Expire every active key now (:meth:`expire`); how many there were."""
+        return sum(self.expire(api_key, times) for api_key in list(self._by_api_key))
+
     def duplicate_next(self, count: int = 1) -> None:
         """Send each of the next ``count`` user events twice."""
         self._duplicates += count
@@ -139,7 +144,7 @@ class ListenKeys:
         value = request.query.get("listenKey") or request.match_info.get("key", "")
         key = self._keys.get(value)
         if key is None:
-            return error(400, -1125, "This listenKey does not exist.")
+            return error(ERRORS[-1125])
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()

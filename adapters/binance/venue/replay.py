@@ -79,6 +79,8 @@ class Replay:
         self._heap: list[tuple[int, int, int]] = []
         #: Takes every replayed event at its time (the trading desk's exchange), or None.
         self.exchange: Callable[[Any], None] | None = None
+        #: Per symbol, the depth channels whose next frame is left out (a fault).
+        self.skip_depth: dict[str, set[str]] = {}
         self.rows = 0
         self.frames = 0
 
@@ -108,26 +110,36 @@ class Replay:
             cursor.events = batch.events(batch.ts_exchange, batch.ts_exchange)
         return RowChunk(batch, market.grids)
 
-    async def run(self) -> None:
-        """Replay to the end of every source (or until ``halt``)."""
-        clock, hub, heap, halt = self.clock, self.hub, self._heap, self.halt
+    async def run(self, until: int | None = None) -> None:
+        """Replay to the end of every source, or up to replay time ``until`` (rows at it
+        included; the clock then stands at ``until``), or until ``halt``."""
+        clock, heap, halt = self.clock, self._heap, self.halt
         cursors = self._cursors
         since_yield = 0
         while heap:
             when = heap[0][0]
+            if until is not None and when > until:
+                clock.advance(until)
+                return
             due = clock.next_due()
             if due is not None and due < when:
-                when = due
+                # An action before the next row: a timer, or an order a lockstep client
+                # sent (the exchange sees market data first, then orders, at one time).
+                if due > clock.now() and clock.paced and not await clock.pace(due, halt):
+                    return
+                earlier = clock.next_due()
+                if earlier is None or earlier >= due:
+                    clock.advance(due)
+                await self._control()
+                continue
             if when > clock.now():
                 if clock.paced and not await clock.pace(when, halt):
                     return
-                clock.advance(when)
-                if hub.control:
-                    work, hub.control = hub.control, []
-                    for job in work:
-                        await job()
-                if when != heap[0][0]:
+                due = clock.next_due()
+                if due is not None and due < when:  # scheduled while pacing: first
                     continue
+                clock.advance(when, inclusive=False)  # actions at ``when`` follow its rows
+                await self._control()
             _, rank, index = heapq.heappop(heap)
             cursor = cursors[index]
             chunk = cursor.chunk
@@ -144,6 +156,14 @@ class Replay:
                 if halt.requested:
                     return
 
+    async def _control(self) -> None:
+        """Run the control work the clock's timers queued (pings, disconnects, idle frames)."""
+        hub = self.hub
+        if hub.control:
+            work, hub.control = hub.control, []
+            for job in work:
+                await job()
+
     async def _row(self, cursor: _Cursor, chunk: Chunk, row: int) -> None:
         market = self.markets[cursor.symbol]
         kind = cursor.kind
@@ -158,6 +178,7 @@ class Replay:
         if self.exchange is not None:
             self.exchange(cursor.events[row])
         subscribers = self.hub.subscribers
+        skip = self.skip_depth.get(cursor.symbol) if kind == "depth" else None
         for channel, name in cursor.channels:
             if subscribers.get(name):
                 frames = chunk.frames(channel)
@@ -165,10 +186,15 @@ class Replay:
                 while k < len(due) and due[k] < row:
                     k += 1
                 if k < len(due) and due[k] == row:
-                    await self.hub.publish(name, frames.payloads[k])
-                    self.frames += 1
+                    if skip is not None and channel in skip:  # the fault: one id left out
+                        skip.discard(channel)
+                    else:
+                        await self.hub.publish(name, frames.payloads[k])
+                        self.frames += 1
                     k += 1
                 frames.cursor = k
+        if skip is not None and not skip:
+            del self.skip_depth[cursor.symbol]
         if kind == "depth":
             await self._book_ticker(cursor.symbol, market, chunk, row)
 

@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 from aiohttp import web
 
+from adapters.binance.wire.errors import ERRORS, INVALID_PARAMETER, MANDATORY_PARAMETER, VenueError
 from streamsim.book import ASK, BID
+from streamsim.order_checks import INVALID_SYMBOL
 from streamsim.units import MS
 
 from .config import VenueConfig
@@ -23,10 +25,13 @@ from .exchange_info import exchange_info
 from .market import SymbolMarket
 from .weights import Endpoint, error, fixed, json_response
 
+#: The venue's "server busy, try again" error (the only one answered with HTTP 503), which
+#: the loopback venue also answers while the data has not reached what was asked.
+BUSY: VenueError = next(e for e in ERRORS.values() if e.http_status == 503)
+
 #: ``GET /fapi/v1/depth`` limits and their weights.
 DEPTH_WEIGHTS = {5: 2, 10: 2, 20: 2, 50: 2, 100: 5, 500: 10, 1000: 20}
 DEFAULT_DEPTH_LIMIT = 500
-MISSING_SYMBOL = "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
 
 
 def _depth_weight(query: Mapping[str, str]) -> int:
@@ -69,10 +74,10 @@ class MarketApi:
     def _market(self, request: web.Request) -> SymbolMarket | web.Response:
         symbol = request.query.get("symbol", "")
         if not symbol:
-            return error(400, -1102, MISSING_SYMBOL)
+            return error(ERRORS[MANDATORY_PARAMETER], "symbol")
         market = self.markets.get(symbol.upper())
         if market is None:
-            return error(400, -1121, "Invalid symbol.")
+            return error(ERRORS[INVALID_SYMBOL[0]])
         return market
 
     async def ping(self, request: web.Request) -> web.Response:
@@ -94,10 +99,10 @@ class MarketApi:
         except ValueError:
             limit = -1
         if limit not in DEPTH_WEIGHTS:
-            return error(400, -1130, "Data sent for parameter 'limit' is not valid.")
+            return error(ERRORS[INVALID_PARAMETER], "limit")
         reason = market.depth_unavailable(self.now(), self.config.warmup)
         if reason is not None:
-            return error(503, -1008, f"{reason}; retry later", {"Retry-After": "1"})
+            return not_yet(reason)
         book = market.book
         assert book is not None
         grids = market.grids
@@ -141,7 +146,7 @@ class MarketApi:
         entry = self._premium(market)
         if entry is None:
             symbol = market.instrument.symbol
-            return error(503, -1008, f"no mark price of {symbol} replayed yet; retry later")
+            return not_yet(f"no mark price of {symbol} replayed yet")
         return json_response(entry)
 
     async def open_interest(self, request: web.Request) -> web.Response:
@@ -150,9 +155,16 @@ class MarketApi:
             return market
         symbol = market.instrument.symbol
         if market.open_interest is None:
-            return error(503, -1008, f"no open interest of {symbol} replayed yet; retry later")
+            return not_yet(f"no open interest of {symbol} replayed yet")
         value, ts = market.open_interest
         return json_response({"openInterest": _plain(value), "symbol": symbol, "time": ts // MS})
+
+
+def not_yet(reason: str) -> web.Response:
+    """HTTP 503 "server busy" with ``reason``: the data has not reached what was asked."""
+    body = BUSY.body()
+    body["msg"] += f" Loopback venue: {reason}."
+    return json_response(body, BUSY.http_status, {"Retry-After": "1"})
 
 
 def _plain(value: float) -> str:

@@ -28,18 +28,21 @@ from streamsim.feed.sources import Source
 from streamsim.instruments import Instrument
 from streamsim.run.clock import PacedClock, VirtualClock
 from streamsim.run.halt import Halt
+from streamsim.sim.latency import ConstantLatency, OrderLatency
 from streamsim.sim.matching import SimExchange
 
 from ..wire import Credentials
 from .config import VenueConfig
 from .connections import Hub
 from .desk import Desk
+from .faults import Faults
 from .listen_keys import ListenKeys
+from .lockstep import LockstepClock, Progress
 from .market import SymbolMarket
 from .replay import Replay
 from .rest import MarketApi
 from .streams import PUBLIC, ROUTES
-from .trading_api import TradingApi
+from .trading_api import Lockstep, TradingApi
 from .weights import Endpoint, WeightCounter, weight_middleware
 
 log = logging.getLogger(__name__)
@@ -51,9 +54,14 @@ class LoopbackVenue:
     ``instruments``: one per symbol of the sources (a mapping by symbol or an iterable).
     ``speed``: wall clock x speed, or ``None`` for as fast as the clients read. Other
     settings (paths, limits, host, port) come from ``config`` or keyword overrides of
-    :class:`VenueConfig`'s fields. With an ``exchange`` (a ``SimExchange`` over the same
-    instruments) the venue also trades: signed order endpoints for the API ``keys``
-    (:class:`~adapters.binance.wire.Credentials`) and the user data stream.
+    :class:`VenueConfig`'s fields. ``clock`` replaces the clock ``speed`` would choose
+    (a ``VirtualClock`` or a subclass: it owns replay time and runs the venue's timers).
+    With an ``exchange`` (a ``SimExchange`` over the same instruments) the venue also
+    trades: signed order endpoints for the API ``keys``
+    (:class:`~adapters.binance.wire.Credentials`) and the user data stream. With
+    ``config.lockstep`` the venue is the time authority (:mod:`.lockstep`): it replays as
+    its lockstep clients allow and matches each order at its send time plus the entry
+    ``latency`` (default: ``config.min_entry_latency``, constant) in replay time.
     """
 
     def __init__(
@@ -62,8 +70,10 @@ class LoopbackVenue:
         instruments: Mapping[str, Instrument] | Iterable[Instrument],
         *,
         config: VenueConfig | None = None,
+        clock: VirtualClock | None = None,
         exchange: SimExchange | None = None,
         keys: Mapping[str, Credentials] | Iterable[Credentials] = (),
+        latency: OrderLatency | None = None,
         **settings: Any,
     ) -> None:
         self.config = replace(config or VenueConfig(), **settings)
@@ -71,10 +81,21 @@ class LoopbackVenue:
             instruments = instruments.values()
         self.markets = {i.symbol: SymbolMarket(i) for i in instruments}
         speed = self.config.speed
-        #: The one owner of replay time (the lockstep mode swaps in its own).
-        self.clock: VirtualClock = VirtualClock() if speed is None else PacedClock(speed)
+        assert not isinstance(speed, str)  # VenueConfig parses "max"
+        #: The lockstep clients' progress (None unless ``config.lockstep``).
+        self.progress: Progress | None = None
+        if self.config.lockstep:
+            self.progress = Progress(self.config.min_entry_latency)
+            clock = LockstepClock(self.progress)
+        elif clock is None:
+            clock = VirtualClock() if speed is None else PacedClock(speed)
+        #: The one owner of replay time.
+        self.clock = clock
         self.halt = Halt()
         self.hub = Hub(self.config, self.clock)
+        if isinstance(clock, LockstepClock):
+            self.hub.progress = self.progress
+            clock.blocked = self.hub.idle
         if self.config.start_on == "subscribe":
             self.hub.on_subscribe = self.start_replay
         self.replay = Replay(sources, self.markets, self.clock, self.hub, self.halt)
@@ -99,6 +120,15 @@ class LoopbackVenue:
                 self.config.rest_prefix,
                 self.config.account_prefixes,
             )
+            if self.progress is not None:
+                entry = latency or ConstantLatency(self.config.min_entry_latency)
+                self.trading.lockstep = Lockstep(
+                    self.progress, self.clock, entry, lambda: self.done
+                )
+        #: Faults armed on this venue (:mod:`.faults`).
+        self.faults = Faults(self)
+        if self.trading is not None:
+            self.trading.faults = self.faults
         self._runner: web.AppRunner | None = None
         self._go = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -109,8 +139,8 @@ class LoopbackVenue:
     async def start(self) -> None:
         """Read the first batches, bind the server and start the replay task."""
         first = await self.replay.prime()
-        if first is not None:
-            self.clock.advance(first)
+        if first is not None:  # in lockstep even the first event waits for the clients
+            self.clock.advance(first - 1 if self.progress is not None else first)
         app = web.Application(middlewares=[self._middleware()])
         for endpoint in self._endpoints():
             app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
@@ -138,7 +168,8 @@ class LoopbackVenue:
 
     def _middleware(self) -> Any:
         routes = {(e.method, e.path): e for e in self._endpoints()}
-        return weight_middleware(routes, WeightCounter(self.config.weight_limit))
+        counter = WeightCounter(self.config.weight_limit)
+        return weight_middleware(self.config.rest_prefix, routes, counter)
 
     def _add_ws_routes(self, app: web.Application, prefix: str, route: str) -> None:
         async def raw(request: web.Request) -> web.StreamResponse:
@@ -182,7 +213,8 @@ class LoopbackVenue:
         self._go.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # A failed replay was logged and is raised by wait_done; closing goes on.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         closing = [
             self.hub.close(connection, 1001, "venue shutting down")
@@ -228,6 +260,11 @@ class LoopbackVenue:
         if combined:
             return f"{base}/stream?streams={names}" if names else f"{base}/stream"
         return f"{base}/ws/{names}" if names else f"{base}/ws"
+
+    def shift_clock(self, ms: int) -> None:
+        """Move the venue's clock (what signed requests are checked against) by ``ms``."""
+        if self.trading is not None:
+            self.trading.clock_offset_ms += ms
 
     def now(self) -> int:
         """Replay time reached (ns)."""

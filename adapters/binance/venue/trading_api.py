@@ -10,20 +10,27 @@ Order endpoints report ``X-MBX-ORDER-COUNT-10S`` / ``-1M`` (wall time, the clien
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from streamsim.errors import DataError
+from streamsim.run.clock import PHASE_EXCHANGE_ORDER, VirtualClock
+from streamsim.sim.latency import OrderLatency
 from streamsim.units import MS
 
-from ..wire import Credentials, SignatureError, verify
+from ..wire import API_KEY_HEADER, ERRORS, Credentials, SignatureError, verify
+from ..wire.errors import BANNED_MESSAGE, UNKNOWN_STATUS_MESSAGE
 from ..wire.requests import AlgoOrderQuery, AmendOrder, NewAlgoOrder, NewOrder, OrderQuery
 from .desk import Desk, DeskError
+from .faults import Banned, Faults, RateLimited, UnknownStatus
 from .listen_keys import ListenKeys
+from .lockstep import REPLAY_TIME_HEADER, SENT_AT_HEADER, Progress
 from .weights import Endpoint, Handler, error, fixed, json_response
 
 ORDER_COUNT_10S = "X-MBX-ORDER-COUNT-10S"
@@ -59,6 +66,18 @@ def _open_orders_weight(query: Mapping[str, str]) -> int:
     return 1 if query.get("symbol") else 40
 
 
+@dataclass(frozen=True)
+class Lockstep:
+    """What the trading side needs of the lockstep mode: the clients' progress, the
+    clock that orders are scheduled on, the entry latency, and whether the replay ended
+    (orders then match at once)."""
+
+    progress: Progress
+    clock: VirtualClock
+    latency: OrderLatency
+    done: Callable[[], bool]
+
+
 class TradingApi:
     """Handlers of the signed endpoints (``rest_prefix`` for orders, ``account_prefixes``
     for ``positionRisk`` / ``account``) and of the listen key."""
@@ -81,6 +100,11 @@ class TradingApi:
         #: Added to the replay time to give the venue's clock (a fault moves it).
         self.clock_offset_ms = 0
         self.orders = OrderCounter()
+        #: Set by the venue in lockstep mode: orders match at send time + entry latency.
+        self.lockstep: Lockstep | None = None
+        #: Set by the venue: request faults (429, 418, 503, -1006, -1007) armed on it.
+        self.faults: Faults | None = None
+        self._banned_until = 0.0  # wall time (monotonic) a 418 ban ends
 
     def server_time_ms(self) -> int:
         return self._now() // MS + self.clock_offset_ms
@@ -132,21 +156,88 @@ class TradingApi:
             if count_order:
                 ten, minute = self.orders.add()
                 headers = {ORDER_COUNT_10S: str(ten), ORDER_COUNT_1M: str(minute)}
+            faulty = self._fault(request.method, request.path)
+            if isinstance(faulty, web.Response):
+                return faulty
             try:
                 verified = verify(
                     request.query_string, body, request.headers, self.keys, self.server_time_ms()
                 )
-                answer = call(verified.params)
+                if count_order and self.lockstep is not None:
+                    answer, matched = await self._in_lockstep(call, verified.params, request)
+                    headers[REPLAY_TIME_HEADER] = str(matched)
+                else:
+                    answer = call(verified.params)
             except (SignatureError, DeskError) as refused:
                 status = (
                     refused.http_status if isinstance(refused, SignatureError) else refused.status
                 )
                 return json_response(refused.body, status, headers)
             except DataError as bad:  # a parameter of the wrong form
-                return error(400, -1130, f"Data sent for a parameter is not valid: {bad}", headers)
+                refusal = {"code": -1130, "msg": f"Data sent for a parameter is not valid: {bad}"}
+                return json_response(refusal, ERRORS[-1130].http_status, headers)
+            if isinstance(faulty, UnknownStatus):  # placed, but the answer is lost
+                return self._unknown(faulty)
             return json_response(answer, headers=headers)
 
         return handler
+
+    def _fault(self, method: str, path: str) -> web.Response | UnknownStatus | None:
+        """The answer a request fault gives now (a response, or an unknown status to
+        give after placing the order), or None."""
+        now = time.monotonic()
+        if now < self._banned_until:
+            until = int((time.time() + self._banned_until - now) * 1000)
+            return json_response(
+                {"code": -1003, "msg": BANNED_MESSAGE.format(until)}, ERRORS[-1003].http_status
+            )
+        fault = None if self.faults is None else self.faults.request_fault(method, path)
+        if isinstance(fault, RateLimited):
+            return error(ERRORS[-1003], 2400, headers={"Retry-After": str(fault.retry_after)})
+        if isinstance(fault, Banned):
+            self._banned_until = now + fault.seconds
+            until = int((time.time() + fault.seconds) * 1000)
+            return json_response({"code": -1003, "msg": BANNED_MESSAGE.format(until)}, 418)
+        if isinstance(fault, UnknownStatus):
+            return fault if fault.placed else self._unknown(fault)
+        return None
+
+    @staticmethod
+    def _unknown(fault: UnknownStatus) -> web.Response:
+        """The venue's answer when it cannot tell whether the order was placed."""
+        if fault.code is None:
+            return json_response({"code": -1000, "msg": UNKNOWN_STATUS_MESSAGE}, 503)
+        return error(ERRORS[fault.code])
+
+    async def _in_lockstep(
+        self, call: Call, params: dict[str, str], request: web.Request
+    ) -> tuple[Any, int]:
+        """Match an order at its send time + entry latency in replay time (the clients'
+        progress cannot have passed it); the answer and that time."""
+        lockstep = self.lockstep
+        assert lockstep is not None
+        progress, clock = lockstep.progress, lockstep.clock
+        text = request.headers.get(SENT_AT_HEADER)
+        progress.order_received()
+        if text is None or lockstep.done():
+            return call(params), clock.now()
+        if not text.isdigit():
+            raise DeskError(-1130, SENT_AT_HEADER)
+        sent = int(text)
+        lowest = progress.lowest()
+        if lowest is not None and sent < lowest:  # a promise broken: it may be in the past
+            raise DeskError(-1130, SENT_AT_HEADER)
+        matched = max(sent + lockstep.latency.entry(sent), clock.now())
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def match(_: object) -> None:
+            try:
+                answer.set_result(call(params))
+            except Exception as exc:  # a venue reject, answered as such
+                answer.set_exception(exc)
+
+        clock.schedule(matched, PHASE_EXCHANGE_ORDER, match, None)
+        return await answer, matched
 
     def _order(self, call: Call) -> Handler:
         return self._signed(call, count_order=True)
@@ -155,11 +246,11 @@ class TradingApi:
         """A USER_STREAM endpoint: the API key header, no signature."""
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            api_key = request.headers.get("X-MBX-APIKEY")
+            api_key = request.headers.get(API_KEY_HEADER)
             if api_key is None:
-                return error(401, -2014, "API-key format invalid.")
+                return error(ERRORS[-2014])
             if api_key not in self.keys:
-                return error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+                return error(ERRORS[-2015])
             params = dict(request.query)
             params.update((await request.post()).items())  # type: ignore[arg-type]
             try:

@@ -2,8 +2,8 @@
 
 Weight is counted per wall-clock minute (the venue's window resets at each minute), the
 client's time rather than replay time. A request past the limit is answered 429 with
-``Retry-After`` (seconds to the next window) and error -1003, and still counts, as on the
-venue.
+``Retry-After`` (seconds to the next window) and the venue's "too many requests" error, and
+still counts, as on the venue.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from adapters.binance.wire.codec import dumps
+from adapters.binance.wire.errors import ERRORS, TOO_MANY_REQUESTS, VenueError
 
 WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -68,33 +69,37 @@ def json_response(
 
 
 def error(
-    status: int, code: int, msg: str, headers: Mapping[str, str] | None = None
+    venue_error: VenueError, *values: object, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    """The venue's error body ``{"code", "msg"}``."""
-    return json_response({"code": code, "msg": msg}, status, headers)
+    """The venue's error answer: its HTTP status and ``{"code", "msg"}`` (the message's
+    ``{}`` filled with ``values``), from the wire codec's error table."""
+    return json_response(venue_error.body(*values), venue_error.http_status, headers)
 
 
 def weight_middleware(
-    routes: Mapping[tuple[str, str], Endpoint], counter: WeightCounter
+    rest_prefix: str, routes: Mapping[tuple[str, str], Endpoint], counter: WeightCounter
 ) -> Callable[..., Awaitable[web.StreamResponse]]:
     """Counts each REST request's weight, answers 429 past the limit, and stamps the
-    used weight on every response."""
+    used weight on every REST response (an unknown path under ``rest_prefix`` too)."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         endpoint = routes.get((request.method, request.path))
         if endpoint is None:
-            return await handler(request)
+            if request.path.startswith(rest_prefix):  # an unknown REST path: weight 0
+                try:
+                    return await handler(request)
+                except web.HTTPException as exc:
+                    exc.headers[WEIGHT_HEADER] = str(counter.add(0))
+                    raise
+            return await handler(request)  # WebSocket routes carry no weight header
         used = counter.add(endpoint.weight(request.query))
         headers = {WEIGHT_HEADER: str(used)}
         if used > counter.limit:
             return error(
-                429,
-                -1003,
-                f"Too many requests; current limit of IP({request.remote}) is {counter.limit} "
-                "requests per minute. Please use the websocket for live updates to avoid "
-                "polling the API.",
-                {**headers, "Retry-After": str(counter.retry_after())},
+                ERRORS[TOO_MANY_REQUESTS],
+                counter.limit,
+                headers={**headers, "Retry-After": str(counter.retry_after())},
             )
         response = await handler(request)
         response.headers[WEIGHT_HEADER] = str(used)

@@ -2,8 +2,9 @@
 
 :data:`ERRORS` holds per code the HTTP status the venue answers with, its message (``{}``
 where the venue fills in a value) and its :class:`ErrorKind`. The simulated exchange in
-``streamsim.sim`` emits a subset of these codes (``streamsim.order_checks.REJECT_CODES``);
-it may not import adapters, so the table lives here and a test holds the two in agreement.
+``streamsim.sim`` emits a subset of these codes, defined in ``streamsim.order_checks``
+(their one home; the core may not import adapters): the table takes those from there,
+adds the protocol's own (transport, auth, clock), and a test holds the two in agreement.
 
 :func:`classify` reads a response (or the exception that replaced it) into an
 :class:`ErrorClass`: above all, whether the order is surely not placed (a definitive
@@ -17,6 +18,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from streamsim import order_checks as oc
 
 
 class ErrorKind(enum.Enum):
@@ -53,11 +56,21 @@ _R, _A, _L, _B, _U, _C = (
     ErrorKind.CLOCK,
 )
 
-_ROWS: tuple[tuple[int, int, str, ErrorKind], ...] = (
+#: The codes the signature check and the classifier name.
+TOO_MANY_REQUESTS = -1003
+TIMESTAMP_OUTSIDE_WINDOW = -1021
+INVALID_SIGNATURE = -1022
+MANDATORY_PARAMETER = oc.NO_PRICE[0]
+INVALID_PARAMETER = -1130
+BAD_API_KEY_FORMAT = -2014
+REJECTED_API_KEY = -2015
+
+#: The protocol's codes that the simulated exchange never emits.
+_PROTOCOL: tuple[tuple[int, int, str, ErrorKind], ...] = (
     (-1000, 500, "An unknown error occured while processing the request.", _A),
     (-1001, 500, "Internal error; unable to process your request. Please try again.", _A),
     (-1002, 401, "You are not authorized to execute this request.", _U),
-    (-1003, 429, "Too many requests; current limit is {} requests per minute.", _L),
+    (TOO_MANY_REQUESTS, 429, "Too many requests; current limit is {} requests per minute.", _L),
     (-1006, 500, "An unexpected response was received from the message bus. "
      "Execution status unknown.", _A),
     (-1007, 408, "Timeout waiting for response from backend server. Send status unknown; "
@@ -66,48 +79,60 @@ _ROWS: tuple[tuple[int, int, str, ErrorKind], ...] = (
      "Please try again in a few minutes.", _L),
     (-1014, 400, "Unsupported order combination.", _R),
     (-1015, 429, "Too many new orders; current limit is {} orders per {}.", _L),
-    (-1021, 400, "Timestamp for this request is outside of the recvWindow.", _C),
-    (-1022, 400, "Signature for this request is not valid.", _U),
+    (TIMESTAMP_OUTSIDE_WINDOW, 400, "Timestamp for this request is outside of the recvWindow.",
+     _C),
+    (INVALID_SIGNATURE, 400, "Signature for this request is not valid.", _U),
     (-1100, 400, "Illegal characters found in parameter '{}'; legal range is '{}'.", _R),
     (-1101, 400, "Too many parameters sent for this endpoint.", _R),
-    (-1102, 400, "Mandatory parameter '{}' was not sent, was empty/null, or malformed.", _R),
     (-1103, 400, "An unknown parameter was sent.", _R),
-    (-1106, 400, "Parameter '{}' sent when not required.", _R),
-    (-1111, 400, "Precision is over the maximum defined for this asset.", _R),
     (-1115, 400, "Invalid timeInForce.", _R),
     (-1116, 400, "Invalid orderType.", _R),
     (-1117, 400, "Invalid side.", _R),
-    (-1121, 400, "Invalid symbol.", _R),
     (-1125, 400, "This listenKey does not exist.", _R),
-    (-1130, 400, "Data sent for parameter '{}' is not valid.", _R),
-    (-2011, 400, "Unknown order sent.", _R),
-    (-2013, 400, "Order does not exist.", _R),
-    (-2014, 401, "API-key format invalid.", _U),
-    (-2015, 401, "Invalid API-key, IP, or permissions for action.", _U),
-    (-2019, 400, "Margin is insufficient.", _R),
-    (-2021, 400, "Order would immediately trigger.", _R),
-    (-2022, 400, "ReduceOnly Order is rejected.", _R),
-    (-4002, 400, "Price greater than max price.", _R),
-    (-4003, 400, "Quantity less than or equal to zero.", _R),
-    (-4005, 400, "Quantity greater than max quantity.", _R),
-    (-4006, 400, "Stop price less than zero.", _R),
-    (-4007, 400, "Stop price greater than max price.", _R),
-    (-4013, 400, "Price less than min price.", _R),
-    (-4015, 400, "Client order id is not valid.", _R),
-    (-4116, 400, "ClientOrderId is duplicated.", _R),
+    (INVALID_PARAMETER, 400, "Data sent for parameter '{}' is not valid.", _R),
+    (BAD_API_KEY_FORMAT, 401, "API-key format invalid.", _U),
+    (REJECTED_API_KEY, 401, "Invalid API-key, IP, or permissions for action.", _U),
     (-4120, 400, "Order type not supported for this endpoint. Please use the Algo Order API "
      "endpoints instead.", _R),
-    (-4164, 400, "Order's notional must be no smaller than {} (unless you choose reduce only).",
-     _R),
-    (-5022, 400, "Due to the order could not be executed as maker, the Post Only order will be "
-     "rejected.", _R),
-    # streamsim's own codes (not the venue's): the book guard and a bankrupt account
-    (-9001, 400, "Blocked by the book guard: {}.", _R),
-    (-9002, 400, "Account is bankrupt: the wallet balance went below zero.", _R),
 )  # fmt: skip
 
+
+def _parameter_slot(message: str, parameter: str) -> str:
+    """A one-parameter message with the parameter's name as the slot ``{}``."""
+    return message.replace(f"'{parameter}'", "'{}'")
+
+
+#: The codes the simulated exchange emits, taken from ``streamsim.order_checks`` (their
+#: one home): definitive rejects, HTTP 400. -1102 and -1106 name their parameter.
+_SIMULATED: tuple[tuple[int, str], ...] = (
+    oc.PRECISION,
+    oc.BAD_QTY,
+    oc.QTY_TOO_LARGE,
+    oc.PRICE_TOO_SMALL,
+    oc.PRICE_TOO_LARGE,
+    oc.STOP_TOO_SMALL,
+    oc.STOP_TOO_LARGE,
+    (oc.NO_PRICE[0], _parameter_slot(oc.NO_PRICE[1], "price")),
+    (oc.PRICE_NOT_REQUIRED[0], _parameter_slot(oc.PRICE_NOT_REQUIRED[1], "price")),
+    oc.BAD_CLIENT_ID,
+    oc.INVALID_SYMBOL,
+    oc.MARGIN,
+    oc.REDUCE_ONLY,
+    oc.MIN_NOTIONAL,
+    oc.IMMEDIATE_TRIGGER,
+    oc.POST_ONLY,
+    oc.DUPLICATE_ID,
+    oc.NO_SUCH_ORDER,
+    (oc.UNKNOWN_ORDER, oc.UNKNOWN_ORDER_MESSAGE),
+    (oc.GUARD_REJECT, oc.GUARD_MESSAGE),  # streamsim's own: the book guard
+    oc.BANKRUPT,  # streamsim's own: a bankrupt account
+)
+
 #: Every known code: its HTTP status, message and kind.
-ERRORS: dict[int, VenueError] = {row[0]: VenueError(*row) for row in _ROWS}
+ERRORS: dict[int, VenueError] = {
+    **{row[0]: VenueError(*row) for row in _PROTOCOL},
+    **{code: VenueError(code, 400, message, _R) for code, message in _SIMULATED},
+}
 
 #: The body of an HTTP 503 whose order status is unknown (others mean "not executed").
 UNKNOWN_STATUS_MESSAGE = "Unknown error, please check your request or try again later."
@@ -178,7 +203,7 @@ def classify(
     if http_status is not None and 200 <= http_status < 300 and (code is None or code >= 0):
         return None
     banned = _BANNED_UNTIL.search(message)
-    if http_status == 418 or (code == -1003 and banned):
+    if http_status == 418 or (code == TOO_MANY_REQUESTS and banned):
         until = int(banned.group(1)) if banned else None
         return ErrorClass(ErrorKind.BAN, code, message, _retry_after(headers), until)
     if http_status == 429:

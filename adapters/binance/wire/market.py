@@ -1,4 +1,4 @@
-"""Market data on the wire: stream events, the combined envelope, REST depth and market reads.
+"""Market data on the wire: the stream events, REST depth, mark price, open interest, time.
 
 Prices, sizes and rates are the venue's decimal strings, kept as ``str``; times are the
 venue's ms integers.
@@ -174,7 +174,7 @@ class ServerTime(WireMessage):
     extra: dict[str, Any] = extra_keys()
 
 
-#: The typed market stream events, by their ``e``.
+#: The typed market stream events (each names its ``e`` in ``EVENT``).
 MARKET_EVENTS: tuple[type[WireMessage], ...] = (
     DepthUpdate,
     AggTrade,

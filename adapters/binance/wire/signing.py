@@ -28,7 +28,16 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
-from .errors import ERRORS, VenueError
+from .errors import (
+    BAD_API_KEY_FORMAT,
+    ERRORS,
+    INVALID_PARAMETER,
+    INVALID_SIGNATURE,
+    MANDATORY_PARAMETER,
+    REJECTED_API_KEY,
+    TIMESTAMP_OUTSIDE_WINDOW,
+    VenueError,
+)
 
 API_KEY_HEADER = "X-MBX-APIKEY"
 DEFAULT_RECV_WINDOW_MS = 5_000
@@ -197,10 +206,10 @@ def verify(
     ``keys`` maps each API key to the credentials registered for it."""
     api_key = next((v for k, v in headers.items() if k.lower() == API_KEY_HEADER.lower()), None)
     if api_key is None or not _API_KEY.match(api_key):
-        raise SignatureError(ERRORS[-2014])
+        raise SignatureError(ERRORS[BAD_API_KEY_FORMAT])
     credentials = keys.get(api_key)
     if credentials is None:
-        raise SignatureError(ERRORS[-2015])
+        raise SignatureError(ERRORS[REJECTED_API_KEY])
     signed_query, signature = _split_signature(query)
     signed_body = body
     if signature is None and body:
@@ -209,22 +218,22 @@ def verify(
     params = dict(parse_qsl(signed_query, keep_blank_values=True))
     params.update(parse_qsl(signed_body, keep_blank_values=True))
     if "timestamp" not in params or not params["timestamp"].isdigit():
-        raise SignatureError(ERRORS[-1102], "timestamp")
+        raise SignatureError(ERRORS[MANDATORY_PARAMETER], "timestamp")
     if not signature:
-        raise SignatureError(ERRORS[-1102], "signature")
+        raise SignatureError(ERRORS[MANDATORY_PARAMETER], "signature")
     window_text = params.get("recvWindow", str(DEFAULT_RECV_WINDOW_MS))
     if not window_text.isdigit() or not 0 < int(window_text) <= MAX_RECV_WINDOW_MS:
-        raise SignatureError(ERRORS[-1130], "recvWindow")
+        raise SignatureError(ERRORS[INVALID_PARAMETER], "recvWindow")
     if credentials.algorithm == "hmac":
         expected = hmac_signature(credentials.secret, payload).encode()
         valid = hmac.compare_digest(expected, signature.lower().encode())
     else:
         valid = _ed25519_valid(credentials.secret, payload, unquote(signature))
     if not valid:
-        raise SignatureError(ERRORS[-1022])
+        raise SignatureError(ERRORS[INVALID_SIGNATURE])
     timestamp, window = int(params["timestamp"]), int(window_text)
     if timestamp - server_time_ms >= MAX_AHEAD_MS:
-        raise SignatureError(ERRORS[-1021], message=AHEAD_MESSAGE)
+        raise SignatureError(ERRORS[TIMESTAMP_OUTSIDE_WINDOW], message=AHEAD_MESSAGE)
     if server_time_ms - timestamp > window:
-        raise SignatureError(ERRORS[-1021])
+        raise SignatureError(ERRORS[TIMESTAMP_OUTSIDE_WINDOW])
     return Verified(api_key, params, timestamp, window)

@@ -35,20 +35,20 @@ def decode_event(data: Any) -> Event:
     """The typed event for ``data``'s ``e``; a payload of any other kind as :class:`OtherEvent`.
 
     A payload whose ``e`` names a typed event but breaks its schema raises
-    :class:`~streamsim.errors.DataError`."""
-    if isinstance(data, Mapping):
-        cls = EVENTS.get(data.get("e"))  # type: ignore[arg-type]
-        if cls is not None:
-            return cls.from_wire(data)
-    return OtherEvent(data)
+    :class:`~streamsim.errors.DataError`; USD-M schemas (a spot ``depthUpdate``, which has
+    no ``pu``, is refused)."""
+    cls = _event_class(data)
+    return OtherEvent(data) if cls is None else cls.from_wire(data)
+
+
+def _event_class(data: Any) -> type[WireMessage] | None:
+    event = data.get("e") if isinstance(data, Mapping) else None
+    return EVENTS.get(event) if isinstance(event, str) else None
 
 
 def _read_event(data: Any) -> Event:
-    if isinstance(data, Mapping):
-        cls = EVENTS.get(data.get("e"))  # type: ignore[arg-type]
-        if cls is not None:
-            return read_as(cls, data)
-    return OtherEvent(data)
+    cls = _event_class(data)
+    return OtherEvent(data) if cls is None else read_as(cls, data)
 
 
 @message

@@ -1,0 +1,111 @@
+"""``streamsim venue``: serve recorded data as a loopback Binance USD-M venue.
+
+The data comes from a config's ``[data]`` section (``--config RUN.toml``) or from
+``--data`` as ``streamsim compile`` takes it; the venue prints its URLs and runs until the
+data ends or Ctrl-C. See ``docs/venue.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from adapters.binance.venue import LoopbackVenue, parse_speed
+from adapters.cli.compile import _data_config, _data_section
+from adapters.cli.config import INTERRUPTED, OK, stage
+from adapters.cli.data import plan_data
+
+
+def add_venue_parser(sub: Any) -> None:
+    """Register ``streamsim venue`` on the CLI's subparsers."""
+    venue = sub.add_parser("venue", help="serve recorded data as a loopback Binance USD-M venue")
+    source = venue.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config", help="a run config .toml (its [data] section)")
+    source.add_argument("--data", help="'sample', a CryptoHFTData root, or a config .toml")
+    venue.add_argument("--symbol", help="symbols, comma-separated")
+    venue.add_argument("--kinds", help="kinds, comma-separated")
+    venue.add_argument("--start", help="ISO-8601 UTC, inclusive")
+    venue.add_argument("--end", help="ISO-8601 UTC, inclusive")
+    venue.add_argument("--exchange", default="binance_futures")
+    venue.add_argument(
+        "--speed", default="1", help="replay speed: wall clock x N, or 'max' (default 1)"
+    )
+    venue.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    venue.add_argument("--port", type=int, default=0, help="port (default: an ephemeral one)")
+    venue.add_argument(
+        "--allow-remote", action="store_true", help="allow a bind address beyond loopback"
+    )
+    venue.add_argument(
+        "--start-on",
+        choices=("subscribe", "now"),
+        default="subscribe",
+        help="start the replay at the first subscription (default) or at once",
+    )
+    venue.set_defaults(handler=cmd_venue)
+
+
+def _data(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
+    """The ``[data]`` table the flags describe, and the directory its paths start from."""
+    path = args.config or (args.data if args.data.endswith(".toml") else None)
+    if path is not None:
+        return _data_section(Path(path)), Path(path).resolve().parent
+    if args.data == "sample":
+        data: dict[str, Any] = {"adapter": "sample"}
+    else:
+        data = {"adapter": "cryptohftdata", "root": args.data, "exchange": args.exchange}
+    return data, Path()
+
+
+def cmd_venue(args: argparse.Namespace, console: Console) -> int:
+    """Start the venue over the data, print its URLs, serve until the data ends."""
+    data, base = _data(args)
+    for key, value in (("symbols", args.symbol), ("kinds", args.kinds)):
+        if value:
+            data[key] = value.split(",")
+    for key in ("start", "end"):
+        if getattr(args, key):
+            data[key] = getattr(args, key)
+    config = _data_config(data)
+    speed = parse_speed(args.speed)
+    with stage("opening the data"):
+        plan = plan_data(config, base)
+    venue = LoopbackVenue(
+        plan.sources,
+        plan.instruments,
+        speed=speed,
+        host=args.host,
+        port=args.port,
+        allow_remote=args.allow_remote,
+        start_on=args.start_on,
+    )
+    try:
+        asyncio.run(_serve(venue, console, plan.symbols))
+    except KeyboardInterrupt:
+        console.print("[yellow]stopped by Ctrl-C")
+        return INTERRUPTED
+    return OK
+
+
+async def _serve(venue: LoopbackVenue, console: Console, symbols: list[str]) -> None:
+    async with venue:
+        symbol = (symbols[0] if symbols else "btcusdt").lower()
+        speed = venue.config.speed
+        pace = f"{speed:g}x" if isinstance(speed, float | int) else "max"
+        console.print(f"loopback Binance USD-M venue at {pace}, Ctrl-C stops it")
+        console.print(f"  REST    {escape(venue.rest_url)}/fapi/v1/depth?symbol={symbol.upper()}")
+        public = venue.ws_url("public", [f"{symbol}@depth@100ms", f"{symbol}@bookTicker"])
+        market = venue.ws_url("market", [f"{symbol}@aggTrade", f"{symbol}@markPrice@1s"])
+        console.print(f"  public  {escape(public)}")
+        console.print(f"  market  {escape(market)}")
+        if venue.config.start_on == "subscribe":
+            console.print("the replay starts when a client subscribes")
+        await venue.wait_done()
+        replay = venue.replay
+        console.print(
+            f"the data ended: {replay.rows:,} rows replayed, {replay.frames:,} frames sent"
+        )
