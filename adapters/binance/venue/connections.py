@@ -284,7 +284,9 @@ class Hub:
                 elif message.type == WSMsgType.PONG:
                     connection.last_pong = self.clock.now()
                 elif message.type == WSMsgType.TEXT:
-                    if connection.over_rate(self.config.max_incoming_per_second):
+                    # Lockstep progress reports are the extension's, outside the rate rule.
+                    progress = self.progress is not None and PROGRESS_METHOD in message.data
+                    if not progress and connection.over_rate(self.config.max_incoming_per_second):
                         await self.close(connection, POLICY_VIOLATION, "too many messages")
                         break
                     reply = self.control_message(connection, message.data)

@@ -224,10 +224,9 @@ class TradingApi:
         if not text.isdigit():
             raise DeskError(-1130, SENT_AT_HEADER)
         sent = int(text)
-        lowest = progress.lowest()
-        if lowest is not None and sent < lowest:  # a promise broken: it may be in the past
+        matched = sent + lockstep.latency.entry(sent)
+        if matched < clock.now():  # the venue is past it: the client broke its promise
             raise DeskError(-1130, SENT_AT_HEADER)
-        matched = max(sent + lockstep.latency.entry(sent), clock.now())
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         def match(_: object) -> None:
