@@ -12,6 +12,7 @@ adapters' job (the core never imports them).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import re
@@ -53,7 +54,7 @@ from .sim.matching import SimExchange
 from .sim.portfolio import BracketTable, MarginBracket
 from .sim.queue_models import Conservative, LogQueue, PowerQueue, QueueModel
 from .strategy import Strategy
-from .units import HOUR, MINUTE, MS, NS, SECOND, US, utc_ns
+from .units import DURATION_UNITS, MS, SECOND, parse_duration, utc_ns
 
 
 class Nanos(int):
@@ -75,20 +76,15 @@ _SEED = (0, 2**64 - 1)
 MAX_WINDOW = 1_000_000
 
 
-_UNITS = {"ns": NS, "us": US, "ms": MS, "s": SECOND, "m": MINUTE, "h": HOUR}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h)\s*$")
-
-
 def _dec_hook(kind: type, value: Any) -> Any:
     if kind is Nanos:
         if isinstance(value, int) and not isinstance(value, bool):
             return Nanos(value)
-        if isinstance(value, str) and (match := _DURATION.match(value)):
-            ns = float(match.group(1)) * _UNITS[match.group(2)]
-            if math.isfinite(ns):
-                return Nanos(round(ns))
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                return Nanos(parse_duration(value))
         raise ValueError(
-            f"expected a duration: int ns or a number with a unit ({', '.join(_UNITS)}), "
+            f"expected a duration: int ns or a number with a unit ({', '.join(DURATION_UNITS)}), "
             f"e.g. 20ms; got {value!r}"
         )
     if kind is Time:

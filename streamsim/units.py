@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 
 NS = 1
 US = 1_000
@@ -39,3 +41,22 @@ def utc_text(ns: int) -> str:
     whole, rest = divmod(int(ns), SECOND)
     stamp = dt.datetime.fromtimestamp(whole, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
     return f"{stamp}.{rest // MS:03d} UTC"
+
+
+#: The units a duration may be written in.
+DURATION_UNITS = {"ns": NS, "us": US, "ms": MS, "s": SECOND, "m": MINUTE, "h": HOUR}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h)\s*$")
+
+
+def parse_duration(text: str) -> int:
+    """A duration written with its unit (``"20ms"``, ``"1.5s"``; units ns, us, ms, s, m,
+    h) as int ns; :class:`ValueError` for anything else."""
+    match = _DURATION.match(text)
+    if match is not None:
+        ns = float(match.group(1)) * DURATION_UNITS[match.group(2)]
+        if math.isfinite(ns):
+            return round(ns)
+    raise ValueError(
+        f"expected a duration: a number with a unit ({', '.join(DURATION_UNITS)}), e.g. 20ms; "
+        f"got {text!r}"
+    )

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
+import streamsim as ss
 from adapters.binance.venue import LoopbackVenue, parse_speed
+from adapters.binance.venue.faults import parse_fault
+from adapters.binance.wire import Credentials, Secret
 from adapters.cli.compile import _data_config, _data_section
-from adapters.cli.config import INTERRUPTED, OK, stage
+from adapters.cli.config import INTERRUPTED, OK, CliError, stage
 from adapters.cli.data import plan_data
 
 
@@ -46,7 +50,45 @@ def add_venue_parser(sub: Any) -> None:
         default="subscribe",
         help="start the replay at the first subscription (default) or at once",
     )
+    venue.add_argument(
+        "--trade",
+        action="store_true",
+        help=f"also trade: signed order endpoints and the user stream for the API key in "
+        f"${KEY_ENV} (its HMAC secret in ${SECRET_ENV}), orders matched by SimExchange",
+    )
+    venue.add_argument(
+        "--lockstep",
+        action="store_true",
+        help="the venue is the time authority: replay as lockstep clients report progress",
+    )
+    venue.add_argument(
+        "--min-entry-latency",
+        default="0ms",
+        help="lockstep: the order entry latency (constant), e.g. 5ms (default 0ms)",
+    )
+    venue.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        help="a fault, e.g. 'drop at=2024-08-08T23:56:00Z' or "
+        "'503 placed=no request=POST/fapi/v1/order#2' (repeatable; docs/venue.md lists them)",
+    )
     venue.set_defaults(handler=cmd_venue)
+
+
+#: Environment variables of the venue's API key and HMAC secret (never printed).
+KEY_ENV = "STREAMSIM_VENUE_API_KEY"
+SECRET_ENV = "STREAMSIM_VENUE_API_SECRET"
+
+
+def _credentials() -> Credentials:
+    key, secret = os.environ.get(KEY_ENV), os.environ.get(SECRET_ENV)
+    if not key or not secret:
+        raise CliError(
+            f"--trade needs the venue's API key in ${KEY_ENV} and its HMAC secret in "
+            f"${SECRET_ENV} (any values you choose; your client signs with the same)"
+        )
+    return Credentials(key, Secret(secret))
 
 
 def _data(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
@@ -72,8 +114,12 @@ def cmd_venue(args: argparse.Namespace, console: Console) -> int:
             data[key] = getattr(args, key)
     config = _data_config(data)
     speed = parse_speed(args.speed)
+    faults = [parse_fault(text) for text in args.fault]
+    latency = parse_duration(args.min_entry_latency, "--min-entry-latency")
+    keys = [_credentials()] if args.trade else []
     with stage("opening the data"):
         plan = plan_data(config, base)
+    exchange = ss.SimExchange(plan.instruments, mark_fallback="mid") if args.trade else None
     venue = LoopbackVenue(
         plan.sources,
         plan.instruments,
@@ -82,7 +128,18 @@ def cmd_venue(args: argparse.Namespace, console: Console) -> int:
         port=args.port,
         allow_remote=args.allow_remote,
         start_on=args.start_on,
+        lockstep=args.lockstep,
+        min_entry_latency=latency,
+        exchange=exchange,
+        keys=keys,
     )
+    for when, request, fault in faults:
+        if request is not None:
+            method, path, nth = request
+            venue.faults.on_request(method, path, fault, nth)  # type: ignore[arg-type]
+        else:
+            assert when is not None
+            venue.faults.at(when, fault)
     try:
         asyncio.run(_serve(venue, console, plan.symbols))
     except KeyboardInterrupt:
@@ -102,6 +159,12 @@ async def _serve(venue: LoopbackVenue, console: Console, symbols: list[str]) -> 
         market = venue.ws_url("market", [f"{symbol}@aggTrade", f"{symbol}@markPrice@1s"])
         console.print(f"  public  {escape(public)}")
         console.print(f"  market  {escape(market)}")
+        if venue.trading is not None:
+            private = f"ws://127.0.0.1:{venue.port}{venue.config.private_route}/ws"
+            console.print(f"  trading {escape(venue.rest_url)}/fapi/v1/order (key from ${KEY_ENV})")
+            console.print(f"  user    {escape(private)}?listenKey=<POST /fapi/v1/listenKey>")
+        if venue.progress is not None:
+            console.print("lockstep: the replay waits for STREAMSIM_PROGRESS reports (docs/venue.md)")
         if venue.config.start_on == "subscribe":
             console.print("the replay starts when a client subscribes")
         await venue.wait_done()

@@ -33,6 +33,8 @@ from .listen_keys import ListenKeys
 from .lockstep import REPLAY_TIME_HEADER, SENT_AT_HEADER, Progress
 from .weights import Endpoint, Handler, error, fixed, json_response
 
+#: The HTTP status of a banned IP's requests.
+BANNED = 418
 ORDER_COUNT_10S = "X-MBX-ORDER-COUNT-10S"
 ORDER_COUNT_1M = "X-MBX-ORDER-COUNT-1M"
 
@@ -188,16 +190,14 @@ class TradingApi:
         now = time.monotonic()
         if now < self._banned_until:
             until = int((time.time() + self._banned_until - now) * 1000)
-            return json_response(
-                {"code": -1003, "msg": BANNED_MESSAGE.format(until)}, ERRORS[-1003].http_status
-            )
+            return json_response({"code": -1003, "msg": BANNED_MESSAGE.format(until)}, BANNED)
         fault = None if self.faults is None else self.faults.request_fault(method, path)
         if isinstance(fault, RateLimited):
             return error(ERRORS[-1003], 2400, headers={"Retry-After": str(fault.retry_after)})
         if isinstance(fault, Banned):
             self._banned_until = now + fault.seconds
             until = int((time.time() + fault.seconds) * 1000)
-            return json_response({"code": -1003, "msg": BANNED_MESSAGE.format(until)}, 418)
+            return json_response({"code": -1003, "msg": BANNED_MESSAGE.format(until)}, BANNED)
         if isinstance(fault, UnknownStatus):
             return fault if fault.placed else self._unknown(fault)
         return None
