@@ -380,7 +380,10 @@ def write_cryptohftdata(
     written: list[Path] = []
     for symbol, data in sorted(capture.symbols.items()):
         span = _span_ms(data)
-        notes = data.reading_notes(symbol)
+        notes = [
+            f"{note} (in the recording this file was converted from, all of it)"
+            for note in data.reading_notes(symbol)
+        ]
         depth = data.depth
         if len(depth):
             message = np.repeat(np.arange(len(depth)), np.diff(depth.level_offsets))
