@@ -15,11 +15,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import streamsim as ss
 from adapters.binance import read_capture
 from adapters.binance.convert import write_cryptohftdata
 from adapters.binance.sample import sample_path
 from adapters.cli import main, plan_data
 from adapters.cli.data_plan import DataPlan
+from adapters.cryptohftdata import CryptoHFTData, LocalStore
 from streamsim.config import RunConfig
 from streamsim.errors import ConfigError, DataError
 from streamsim.sim.latency_file import read_latency_file
@@ -422,6 +424,27 @@ def test_the_cryptofeed_recording_runs_from_a_config_with_the_defaults(tmp_path:
     assert code == 0
     notes = " ".join(summary(out)["notes"])
     assert "levels off the" in notes and "ts_exchange moved to the nearest" in notes
+
+
+@pytest.mark.skipif(not CRYPTOFEED.is_dir(), reason="needs the shared data")
+def test_levels_dropped_when_a_capture_was_converted_are_still_noted_from_the_tree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = ("BINANCE_FUTURES.0", "BINANCE_FUTURES.http.0.0", "BINANCE_FUTURES.ws.1.0")
+    capture = read_capture([CRYPTOFEED / n for n in names])
+    assert capture["CTKUSDT"].dropped_levels > 0  # off the grid of its exchangeInfo
+    root = tmp_path / "tree"
+    write_cryptohftdata(capture, root, compression_level=1)
+    window = ("--start", "2021-07-22T22:25:00Z", "--end", "2021-07-22T22:26:59Z")
+    grid = ("--tick-size", "0.00100", "--lot-size", "1", "--kinds", "depth")
+    main(["validate", str(root), "--symbol", "CTKUSDT", *window, *grid])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "CTKUSDT.depth: 131 levels off the 0.00100/1 grid dropped when reading" in text
+    data = CryptoHFTData(LocalStore(root), instruments={"CTKUSDT": capture["CTKUSDT"].instrument})
+    start_ns, end_ns = 1_626_992_700 * ss.SECOND, 1_626_992_819 * ss.SECOND
+    [source] = data.sources(["CTKUSDT"], ["depth"], start_ns, end_ns)
+    result = ss.run_backtest([source], ss.Strategy(), sequencing=None)
+    assert any("grid dropped when reading" in n for n in result.quality.notes)
 
 
 SPOT = SHARED / "binance-spot-capture" / "nexousdt_20240723.dat.gz"

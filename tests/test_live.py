@@ -313,3 +313,14 @@ def test_paper_live_stops_at_end_like_the_backtest_even_with_a_late_arrival_pend
     assert live.events == backtest.events
     assert live.events["BTCUSDT.open_interest"] == 0
     assert live.end_time == backtest.end_time == end
+
+
+def test_equity_samples_never_go_back_when_a_live_venue_sees_a_late_event() -> None:
+    from streamsim.results.metrics import from_record
+    from streamsim.results.record import RunRecord
+
+    record = RunRecord()
+    for ts, equity in ((1_000, 10.0), (2_009, 10.5), (2_000, 10.2), (3_000, 10.1)):
+        record.sample_equity(START + ts * ss.MS, equity)
+    assert record.equity_times == sorted(record.equity_times) and record.late_samples == 1
+    assert from_record(record)["equity_end"] == 10.1  # metrics compute (they raised before)

@@ -82,6 +82,18 @@ class SymbolCapture:
     book_tickers: msg.BookTickers
     dropped_levels: int = 0
 
+    def reading_notes(self, symbol: str) -> list[str]:
+        """What reading left out of the symbol's data (off-grid levels dropped): every
+        source of it, and every file converted from it, carries these notes."""
+        if not self.dropped_levels:
+            return []
+        return [
+            f"{symbol}.depth: {self.dropped_levels:,} levels off the {self.instrument.tick_size}"
+            f"/{self.instrument.lot_size} grid dropped when reading: at most 25 % of its "
+            "levels, as orders resting since a tick size change are (off_grid='raise' "
+            "makes them bad input)"
+        ]
+
 
 @dataclass(frozen=True, eq=False)
 class Capture:

@@ -37,10 +37,12 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from adapters.cryptohftdata.reader import NOTES_KEY
 from streamsim.errors import DataError
 from streamsim.events import SELL
 from streamsim.feed.batches import DepthBatch, MarkPriceBatch, TradeBatch
@@ -297,6 +299,7 @@ def write_partitioned(
     *,
     hourly: bool = False,
     span_ms: tuple[int, int] | None = None,
+    notes: Sequence[str] = (),
     compression_level: int = COMPRESSION_LEVEL,
     overwrite: bool = False,
 ) -> list[Path]:
@@ -304,7 +307,9 @@ def write_partitioned(
     ``{kind}/{exchange}/{symbol}/YYYY/MM/DD/{kind}.parquet`` (``orderbook_{HH}`` when
     ``hourly``); rows keep their order. ``span_ms`` (first, last) is the time the
     recording covered: each day (hour) of it gets its file, empty where the stream had
-    no row (a day with no trade), so a reader asking for the span finds every file. An
+    no row (a day with no trade), so a reader asking for the span finds every file.
+    ``notes`` (what reading the source left out) go into each file's key-value metadata,
+    where the CryptoHFTData reader finds them and puts them in a run's notes. An
     existing file raises unless ``overwrite``."""
     for name, what in ((kind, "kind"), (exchange, "exchange"), (symbol, "symbol")):
         check_path_part(name, what)
@@ -318,6 +323,10 @@ def write_partitioned(
     parts = np.unique(key).tolist()
     if span_ms is not None:
         parts = sorted(set(parts) | set(range(span_ms[0] // unit, span_ms[1] // unit + 1)))
+    if notes:  # what reading left out travels with the data (see NOTES_KEY)
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), NOTES_KEY: orjson.dumps(list(notes))}
+        )
     written: list[Path] = []
     for part in parts:
         rows = np.flatnonzero(key == part)
@@ -371,6 +380,10 @@ def write_cryptohftdata(
     written: list[Path] = []
     for symbol, data in sorted(capture.symbols.items()):
         span = _span_ms(data)
+        notes = [
+            f"{note} (in the recording this file was converted from, all of it)"
+            for note in data.reading_notes(symbol)
+        ]
         depth = data.depth
         if len(depth):
             message = np.repeat(np.arange(len(depth)), np.diff(depth.level_offsets))
@@ -383,6 +396,7 @@ def write_cryptohftdata(
                 symbol,
                 hourly=True,
                 span_ms=span,
+                notes=notes,
                 compression_level=compression_level,
                 overwrite=overwrite,
             )

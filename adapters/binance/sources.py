@@ -161,13 +161,7 @@ def _symbol_notes(symbol: str, data: SymbolCapture, kinds: Sequence[str]) -> lis
             f"{symbol}: {len(data.book_tickers):,} bookTicker messages are not a source "
             "(no event type for them); see SymbolCapture.book_tickers"
         )
-    if data.dropped_levels:
-        notes.append(
-            f"{symbol}.depth: {data.dropped_levels:,} levels off the {data.instrument.tick_size}"
-            f"/{data.instrument.lot_size} grid dropped when reading: at most 25 % of its "
-            "levels, as orders resting since a tick size change are (off_grid='raise' "
-            "makes them bad input)"
-        )
+    notes += data.reading_notes(symbol)
     if data.mark_price is not None and "mark_price" not in kinds:
         notes.append(f"{symbol}: {len(data.mark_price):,} mark prices not requested (kinds)")
     return notes

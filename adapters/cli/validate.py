@@ -167,6 +167,7 @@ async def _check_stream(
     depth = DepthCheck(symbol, instrument) if kind == "depth" else None
     values = ValueCheck(instrument)
     result = StreamCheck(kind)
+    carried: list[str] = []  # notes the files carry about their data (the converter's)
     for ref in refs:
         check = FileCheck(ref.key, False)
         result.files.append(check)
@@ -181,6 +182,7 @@ async def _check_stream(
                 check.gaps.append("missing")
                 continue
             check.exists = True
+            carried.extend(n for n in obj.notes() if n not in carried)
             check.rows = obj.num_rows
             check.first, check.last = _time_range(obj.metadata, spec.time)
             messages = 0
@@ -202,7 +204,7 @@ async def _check_stream(
     if depth is not None:
         result.problems += [f.text() for f in depth.findings()]
     note = duplicates_note(state)
-    result.notes = list(source.notes) + ([f"{symbol}.{kind}: {note}"] if note else [])
+    result.notes = list(source.notes) + carried + ([f"{symbol}.{kind}: {note}"] if note else [])
     return result
 
 

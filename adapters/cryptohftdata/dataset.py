@@ -370,6 +370,7 @@ class CryptoHFTSource:
         skipped = False
         for ref, hit in zip(self.files, found, strict=True):
             if hit is not None:
+                self.notes.extend(n for n in hit.notes() if n not in self.notes)
                 if hit.whole is not None:  # small objects wait whole in memory, within a budget
                     kept += hit.size
                     if kept > _KEEP_WHOLE:

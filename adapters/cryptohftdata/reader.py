@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -29,6 +30,9 @@ MAGIC = b"PAR1"
 #: Bytes read from the end of an object in the first request (or the store's
 #: ``coalesce_gap``, if larger): most footers fit in it, and a smaller object comes whole.
 TAIL_READ = 64 * 1024
+#: Key-value metadata key of notes a file carries about its own data (a JSON list of
+#: strings), such as levels the converter's reader dropped; runs and validate show them.
+NOTES_KEY = b"streamsim.notes"
 #: Concurrent range requests per object.
 MAX_REQUESTS = 8
 
@@ -206,6 +210,19 @@ class ParquetObject:
     @property
     def num_rows(self) -> int:
         return int(self.metadata.num_rows)
+
+    def notes(self) -> list[str]:
+        """The notes the file carries about its data (:data:`NOTES_KEY`), [] for none."""
+        raw = (self.metadata.metadata or {}).get(NOTES_KEY)
+        if raw is None:
+            return []
+        try:
+            notes = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            notes = None
+        if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+            raise DataError(f"{self.name}: metadata {NOTES_KEY.decode()} is not a list of strings")
+        return notes
 
     @property
     def num_row_groups(self) -> int:

@@ -67,10 +67,18 @@ class RunRecord:
     quality: DataQuality = field(default_factory=DataQuality)
     #: Limit orders that rested on the book (the denominator of the fill rate).
     rested_orders: int = 0
+    #: Equity samples taken at a time before the previous one's (a live venue fed by
+    #: concurrent streams saw an event after a later one): kept at the previous time.
+    late_samples: int = 0
 
     def sample_equity(self, ts: int, equity: float) -> None:
-        """Append one equity sample (marked at the mark price)."""
-        self.equity_times.append(ts)
+        """Append one equity sample (marked at the mark price); the curve's times never
+        go back (a late one is kept at the latest time and counted in ``late_samples``)."""
+        times = self.equity_times
+        if times and ts < times[-1]:
+            ts = times[-1]
+            self.late_samples += 1
+        times.append(ts)
         self.equity_values.append(equity)
 
     @property

@@ -601,6 +601,7 @@ _HEALTH_COLUMNS: tuple[tuple[str, str], ...] = (
     ("resyncs", "snapshot resyncs"),
     ("rebuilds", "rebuilds"),
     ("guard_rejected", "guard rejected"),
+    ("guard_warmup_rejected", "rejected while starting"),
     ("guard_cancelled", "guard cancelled"),
     ("guard_stops_expired", "stops expired"),
 )

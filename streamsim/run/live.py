@@ -568,6 +568,12 @@ async def paper_live(
     note_book_health(quality, venue.get("book_health", {}))
     if runtime.interrupted:
         quality.notes.append("the run was interrupted (SIGINT/SIGTERM): results so far")
+    if record.late_samples:
+        quality.notes.append(
+            f"{record.late_samples:,} market events reached the simulated exchange after a "
+            "later one (the streams are delivered concurrently on the wall clock, as live); "
+            "their equity samples are kept at the later time"
+        )
     start_time = runtime.start_time if runtime.start_time is not None else clock.now()
     end_time = clock.now() if end is None else max(min(clock.now(), end), start_time)
     return RunResult(
