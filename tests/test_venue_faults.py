@@ -4,6 +4,7 @@ by a client written here (aiohttp and dicts)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -105,7 +106,7 @@ def test_user_stream_faults_expire_the_key_twice_duplicate_and_drop_events() -> 
             await client.call("POST", ORDER, far_bid(venue, "lost"))
             await asyncio.sleep(0.3)
             assert not [e for e in events if e.get("o", {}).get("c") == "lost"]
-            status, found = await client.call(
+            status, _ = await client.call(
                 "GET", ORDER, {"symbol": "BTCUSDT", "origClientOrderId": "lost"}
             )
             assert status == 200  # placed: only its events were lost
@@ -147,15 +148,15 @@ def test_market_faults_break_the_chain_repeat_hold_and_drop_frames() -> None:
             frames, state = await reader
             data = [f["data"] for _, f in frames if "data" in f]
             assert state == "open"  # no disconnect
-            breaks = [b for a, b in zip(data, data[1:], strict=False) if b["pu"] != a["u"]]
+            breaks = [b for a, b in itertools.pairwise(data) if b["pu"] != a["u"]]
             assert breaks, "a skipped update id breaks the pu chain"
-            assert any(a == b for a, b in zip(data, data[1:], strict=False))  # a repeat
+            assert any(a == b for a, b in itertools.pairwise(data))  # a repeat
 
             reader = asyncio.create_task(depth_frames(venue, session, 2.5))
             await asyncio.sleep(0.3)
             faults.now(DelayFrames(seconds=1.0))
             frames, _ = await reader
-            gaps = [b[0] - a[0] for a, b in zip(frames, frames[1:], strict=False)]
+            gaps = [b[0] - a[0] for a, b in itertools.pairwise(frames)]
             assert max(gaps) >= 0.9  # frames held, then sent
 
             reader = asyncio.create_task(depth_frames(venue, session, 3.0))

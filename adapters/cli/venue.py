@@ -23,6 +23,7 @@ from adapters.binance.wire import Credentials, Secret
 from adapters.cli.compile import _data_config, _data_section
 from adapters.cli.config import INTERRUPTED, OK, CliError, stage
 from adapters.cli.data import plan_data
+from streamsim.units import parse_duration
 
 
 def add_venue_parser(sub: Any) -> None:
@@ -115,7 +116,10 @@ def cmd_venue(args: argparse.Namespace, console: Console) -> int:
     config = _data_config(data)
     speed = parse_speed(args.speed)
     faults = [parse_fault(text) for text in args.fault]
-    latency = parse_duration(args.min_entry_latency, "--min-entry-latency")
+    try:
+        latency = parse_duration(args.min_entry_latency)
+    except ValueError as error:
+        raise CliError(f"--min-entry-latency: {error}") from None
     keys = [_credentials()] if args.trade else []
     with stage("opening the data"):
         plan = plan_data(config, base)
@@ -164,7 +168,7 @@ async def _serve(venue: LoopbackVenue, console: Console, symbols: list[str]) -> 
             console.print(f"  trading {escape(venue.rest_url)}/fapi/v1/order (key from ${KEY_ENV})")
             console.print(f"  user    {escape(private)}?listenKey=<POST /fapi/v1/listenKey>")
         if venue.progress is not None:
-            console.print("lockstep: the replay waits for STREAMSIM_PROGRESS reports (docs/venue.md)")
+            console.print("lockstep: the replay waits for the clients' progress (docs/venue.md)")
         if venue.config.start_on == "subscribe":
             console.print("the replay starts when a client subscribes")
         await venue.wait_done()
