@@ -9,6 +9,7 @@ snapshot is the venue's own book, whose ``lastUpdateId`` is the last diff publis
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,9 @@ from streamsim.book import ASK, BID
 from streamsim.order_checks import INVALID_SYMBOL
 from streamsim.units import MS
 
+from ..wire.filters import DEFAULT_RATE_LIMITS, exchange_info
 from .config import VenueConfig
 from .decimals import json_lists, level_pairs
-from .exchange_info import exchange_info
 from .market import SymbolMarket
 from .weights import Endpoint, error, fixed, json_response
 
@@ -88,7 +89,13 @@ class MarketApi:
 
     async def exchange_info(self, request: web.Request) -> web.Response:
         instruments = [m.instrument for m in self.markets.values()]
-        return json_response(exchange_info(instruments, self._now_ms(), self.config.weight_limit))
+        limits = tuple(
+            replace(limit, limit=self.config.weight_limit)
+            if limit.rate_limit_type == "REQUEST_WEIGHT"
+            else limit
+            for limit in DEFAULT_RATE_LIMITS
+        )
+        return json_response(exchange_info(instruments, self._now_ms(), limits).to_wire())
 
     async def depth(self, request: web.Request) -> web.Response:
         market = self._market(request)

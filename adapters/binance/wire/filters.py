@@ -10,6 +10,7 @@ from streamsim.errors import DataError
 from streamsim.instruments import ContractKind, Instrument
 
 from .exchange_info import (
+    AssetInfo,
     ExchangeInfo,
     LotSizeFilter,
     MaxNumFilter,
@@ -159,13 +160,19 @@ def exchange_info(
     rate_limits: tuple[RateLimit, ...] = DEFAULT_RATE_LIMITS,
 ) -> ExchangeInfo:
     """The ``exchangeInfo`` response a loopback venue serves for ``instruments``."""
+    symbols = tuple(symbol_entry(i) for i in instruments)
+    margin_assets = sorted({s.margin_asset for s in symbols if s.margin_asset})
     return ExchangeInfo(
         timezone="UTC",
         server_time=server_time,
         futures_type="U_MARGINED",
         rate_limits=rate_limits,
         exchange_filters=[],
-        symbols=tuple(symbol_entry(i) for i in instruments),
+        assets=tuple(
+            AssetInfo(asset=a, margin_available=True, auto_asset_exchange="-10000")
+            for a in margin_assets
+        ),
+        symbols=symbols,
     )
 
 
