@@ -29,7 +29,7 @@ from streamsim.errors import DataError
 from streamsim.run.clock import PHASE_TIMER, VirtualClock
 
 from .config import VenueConfig
-from .lockstep import PROGRESS_METHOD, Progress
+from .lockstep import IDLE_KEY, PROGRESS_METHOD, STAMP_KEY, Progress
 from .streams import served_on
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 POLICY_VIOLATION = 1008
 #: Longest wait for a connection's frames in flight to reach the client before it closes.
 CLOSE_FLUSH_SECONDS = 10.0
+#: The replay-time key a lockstep connection's frames end with.
+_STAMP = b',"' + STAMP_KEY.encode() + b'":%d}'
 METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 _EXPECTED = ", ".join(f"`{m}`" for m in METHODS)
 
@@ -93,9 +95,9 @@ class Connection:
         (inside the payload on a raw connection)."""
         if self.combined:
             data = b'{"stream":"' + name + b'","data":' + payload
-            data += b',"ss_t":%d}' % stamp if self.lockstep and stamp is not None else b"}"
+            data += _STAMP % stamp if self.lockstep and stamp is not None else b"}"
         elif self.lockstep and stamp is not None:
-            data = payload[:-1] + b',"ss_t":%d}' % stamp
+            data = payload[:-1] + _STAMP % stamp
         else:
             data = payload
         await self.ws.send_frame(data, WSMsgType.TEXT)
@@ -181,7 +183,7 @@ class Hub:
 
     async def idle(self, next_time: int) -> None:
         """Tell every lockstep connection that nothing comes before ``next_time``."""
-        frame = b'{"ss_next":%d}' % next_time
+        frame = b'{"' + IDLE_KEY.encode() + b'":%d}' % next_time
         for connection in [c for c in self.connections if c.lockstep]:
             try:
                 await connection.ws.send_frame(frame, WSMsgType.TEXT)

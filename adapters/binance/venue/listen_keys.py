@@ -26,6 +26,7 @@ from streamsim.units import MINUTE, MS
 from ..wire import ERRORS
 from ..wire.codec import dumps
 from .desk import DeskError
+from .lockstep import STAMP_KEY
 from .weights import error
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class ListenKeys:
         self._duplicates = 0
         self._drop_until: int | None = None
         self.dropped = 0
+        #: Lockstep: every event carries its replay time (``ss_t``).
+        self.stamp = False
 
     # -- the REST side ---------------------------------------------------------------------
 
@@ -102,7 +105,7 @@ class ListenKeys:
                 self.dropped += 1
                 return
             self._drop_until = None
-        payload = dumps(event)
+        payload = dumps({**event, STAMP_KEY: now} if self.stamp else event)
         copies = 2 if self._duplicates else 1
         if self._duplicates:
             self._duplicates -= 1

@@ -36,6 +36,7 @@ PROGRESS_METHOD = "STREAMSIM_PROGRESS"
 SENT_AT_HEADER = "X-SS-Sent-At"
 REPLAY_TIME_HEADER = "X-SS-Replay-Time"
 STAMP_KEY = "ss_t"
+IDLE_KEY = "ss_next"
 
 
 class Progress:

@@ -104,6 +104,7 @@ class LoopbackVenue:
         self.desk: Desk | None = None
         self.trading: TradingApi | None = None
         self.listen_keys = ListenKeys(self.clock, self.config.listen_key_validity)
+        self.listen_keys.stamp = self.progress is not None
         if exchange is not None:
             if not isinstance(keys, Mapping):
                 keys = {k.api_key: k for k in keys}
