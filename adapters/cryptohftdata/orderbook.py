@@ -20,6 +20,7 @@ import pyarrow as pa
 from streamsim.errors import DataError
 from streamsim.feed.batches import DepthBatch
 from streamsim.feed.quarantine import Ingest
+from streamsim.feed.snapshot_times import snapshots_within_neighbours
 from streamsim.instruments import Instrument
 from streamsim.sequencing import links
 from streamsim.units import MS
@@ -200,23 +201,21 @@ def _place_snapshots(
     starts: IntArray,
     sizes: IntArray,
     snapshot: BoolArray,
-    running: IntArray,
+    floor: int,
     dropped: BoolArray,
     state: DepthState,
 ) -> Frame:
     """Give each snapshot a time within its neighbours' so the stream stays in time order.
 
-    A REST snapshot's ``E`` comes from another server and may fall after the next diff's
-    or before the previous one's; its time becomes ``max(previous, min(E, next))`` (the
-    diffs keep theirs), and each one moved is noted.
+    The rule of :mod:`streamsim.feed.snapshot_times` (a REST snapshot's ``E`` comes from
+    another server), over the messages kept in update-id order, the order this format is
+    replayed in: ``max(previous, min(E, next))``; the diffs keep their times, and each
+    snapshot moved is noted. ``floor`` is the latest time of the stream's earlier frames.
     """
     times = frame["event_time"][starts]
-    chain = np.flatnonzero(~snapshot & ~dropped)
-    after = np.searchsorted(chain, np.flatnonzero(snapshot), side="right")
+    keep = ~dropped | snapshot
     placed = times.copy()
-    for i, j in zip(np.flatnonzero(snapshot).tolist(), after.tolist(), strict=True):
-        upper = int(times[chain[j]]) if j < len(chain) else int(times[i])
-        placed[i] = max(int(running[i]), min(int(times[i]), upper))
+    placed[keep] = snapshots_within_neighbours(times[keep], snapshot[keep], floor)
     moved = np.flatnonzero(placed != times)
     if not len(moved):
         return frame
@@ -305,7 +304,7 @@ def check_messages(frame: Frame, state: DepthState, ingest: Ingest, file: str) -
         dropped = np.zeros(m, dtype=np.bool_)
         for flag, _, _ in reasons:
             dropped |= flag
-        frame = _place_snapshots(frame, starts, sizes, snapshot, running, dropped, state)
+        frame = _place_snapshots(frame, starts, sizes, snapshot, floor, dropped, state)
     if reasons:
         taken = np.zeros(m, dtype=np.bool_)
         groups = []
