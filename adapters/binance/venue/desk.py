@@ -493,30 +493,10 @@ class Desk:
         return instrument
 
     def _ticks(self, instrument: Instrument, text: str | None, name: str) -> int:
-        if text is None:
-            raise DeskError(-1102, name)
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise DeskError(-1102, name) from None
-        try:
-            return instrument.price_to_ticks(value)
-        except DataError:
-            raise DeskError(-1111) from None
+        return _on_grid(text, name, instrument.price_to_ticks)
 
     def _lots(self, instrument: Instrument, text: str | None, name: str) -> int:
-        if text is None:
-            raise DeskError(-1102, name)
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            raise DeskError(-1102, name) from None
-        if value <= 0:
-            raise DeskError(-4003)
-        try:
-            return instrument.qty_to_lots(value)
-        except DataError:
-            raise DeskError(-1111) from None
+        return _on_grid(text, name, instrument.qty_to_lots, positive=True)
 
     def _order(
         self,
@@ -803,6 +783,25 @@ class Desk:
     def _emit(self, event: dict[str, Any]) -> None:
         for listener in list(self.listeners):
             listener(event)
+
+
+def _on_grid(
+    text: str | None, name: str, convert: Callable[[Decimal], int], positive: bool = False
+) -> int:
+    """A decimal parameter in grid units: -1102 when missing or not a number, -4003 when
+    a quantity is not above zero, -1111 when it is off the grid."""
+    if text is None:
+        raise DeskError(-1102, name)
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise DeskError(-1102, name) from None
+    if positive and value <= 0:
+        raise DeskError(-4003)
+    try:
+        return convert(value)
+    except DataError:
+        raise DeskError(-1111) from None
 
 
 def _known(update: OrderUpdate) -> tuple[int, *tuple[object, ...]]:
