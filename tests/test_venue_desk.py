@@ -243,3 +243,24 @@ def test_every_answer_and_event_decodes_with_the_wire_codec(desk) -> None:
     }
     for event in events:
         assert decode_event(event).to_wire() == event
+
+
+def test_self_trade_prevention_expires_in_match_as_the_takers_mode_says(desk) -> None:
+    venue, _, events = desk
+    rest = dict(side="SELL", type="LIMIT", timeInForce="GTC", quantity="0.002", price="30000.1")
+    take = dict(side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.002", price="30000.1")
+    maker = venue.new_order(new(newClientOrderId="m1", **rest))
+    taker = venue.new_order(new(selfTradePreventionMode="EXPIRE_TAKER", **take))
+    assert (
+        venue.query_order(
+            OrderQuery.from_wire({"symbol": "BTCUSDT", "orderId": str(taker["orderId"])})
+        )["status"]
+        == "EXPIRED_IN_MATCH"
+    )
+    assert venue.open_orders("BTCUSDT")[0]["orderId"] == maker["orderId"]  # untouched
+    venue.new_order(new(selfTradePreventionMode="EXPIRE_MAKER", **take))
+    statuses = {(e["o"]["c"], e["o"]["X"]) for e in events if e["e"] == "ORDER_TRADE_UPDATE"}
+    assert ("m1", "EXPIRED_IN_MATCH") in statuses  # the resting order expired first
+    assert venue.open_orders("BTCUSDT") == [] and venue.user_trades("BTCUSDT")  # then it traded
+    with pytest.raises(DeskError, match="-1130"):
+        venue.new_order(new(selfTradePreventionMode="SOMETIMES", **take))

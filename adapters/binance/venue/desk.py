@@ -54,6 +54,8 @@ CONDITIONAL = frozenset(
     ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
 )
 TIME_IN_FORCE = {tif.value: tif for tif in TimeInForce}
+#: Self-trade prevention modes (of the taker order; ``NONE``, the default here, trades).
+STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 SIDES = {"BUY": BUY, "SELL": SELL}
 SIDE_NAMES = {BUY: "BUY", SELL: "SELL"}
 
@@ -133,6 +135,7 @@ class Desk:
         self.trades: list[wire.UserTrade] = []
         self._pending: list[OrderUpdate | AccountUpdate] = []
         self._quiet: set[int] = set()  # serials whose cancel is an amend's (not shown)
+        self._stp_expired: set[int] = set()  # serials self-trade prevention cancels
         exchange.bind(self)
 
     # -- the Venue protocol (what the simulator calls) -------------------------------------
@@ -177,7 +180,18 @@ class Desk:
             request.reduce_only,
         )
         client_id = self._client_id(request.symbol, request.new_client_order_id)
-        tracked = self._place(order, client_id, wire_type, algo=False)
+        stp = request.stp_mode or "NONE"
+        if stp not in STP_MODES:
+            raise DeskError(-1130, "selfTradePreventionMode")
+        makers = self._self_matches(order) if stp != "NONE" else []
+        if makers and stp in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
+            for maker in makers:  # the resting orders it would meet expire first
+                self._stp_expired.add(maker.serial)
+                self._send("cancel", maker.client_id, maker.order, maker.serial)
+        if makers and stp in ("EXPIRE_TAKER", "EXPIRE_BOTH"):
+            tracked = self._expire_in_match(order, client_id, wire_type)
+        else:
+            tracked = self._place(order, client_id, wire_type, algo=False)
         if request.new_order_resp_type == "RESULT":
             return self.order_state(tracked)
         return self.order_state(tracked, as_placed=True)
@@ -570,6 +584,33 @@ class Desk:
         self._publish()
         return tracked
 
+    def _self_matches(self, order: Order) -> list[Tracked]:
+        """The account's open orders on the other side that ``order`` would trade against
+        (a market order meets them all; a limit order those at or through its price)."""
+        matches = []
+        for tracked in self.orders.values():
+            other = tracked.order
+            if not tracked.is_open or tracked.algo or other.symbol != order.symbol:
+                continue
+            if other.side == order.side or other.price is None:
+                continue
+            if order.price is None or (
+                other.price <= order.price if order.side == BUY else other.price >= order.price
+            ):
+                matches.append(tracked)
+        return matches
+
+    def _expire_in_match(self, order: Order, client_id: str, wire_type: str) -> Tracked:
+        """Record a taker order that self-trade prevention expired before it traded."""
+        now = self.now()
+        order_id = next(self._ids)
+        tracked = Tracked(order_id, client_id, order, wire_type, now, serial=0, update_time=now)
+        tracked.status = "EXPIRED_IN_MATCH"
+        self.orders[order_id] = tracked
+        for execution, status in (("NEW", "NEW"), ("EXPIRED", "EXPIRED_IN_MATCH")):
+            self._emit(self._order_event(tracked, execution, status, now))
+        return tracked
+
     def _send(self, action: str, client_id: str, order: Order, serial: int) -> None:
         tracked = self._by_serial[serial]
         request = OrderRequest(action, self._sim_id(tracked), order, self.now(), serial)
@@ -669,6 +710,9 @@ class Desk:
             if amended:
                 execution = "AMENDMENT"
             wire_status = "PARTIALLY_FILLED" if tracked.filled else "NEW"
+        elif status is OrderStatus.CANCELED and update.serial in self._stp_expired:
+            self._stp_expired.discard(update.serial)  # self-trade prevention took it
+            execution, wire_status = "EXPIRED", "EXPIRED_IN_MATCH"
         else:
             wire_status = status.value
         tracked.status = wire_status
@@ -676,8 +720,22 @@ class Desk:
             self._open_ids.pop((tracked.order.symbol, tracked.client_id), None)
         if tracked.algo and status is OrderStatus.NEW and not amended:
             return self._algo_event(tracked, "NEW", now)
+        return self._order_event(tracked, execution, wire_status, now, update, trade_id)
+
+    def _order_event(
+        self,
+        tracked: Tracked,
+        execution: str,
+        wire_status: str,
+        now: int,
+        update: OrderUpdate | None = None,
+        trade_id: int = 0,
+    ) -> dict[str, Any]:
+        """The ``ORDER_TRADE_UPDATE`` of ``tracked`` now (its fill from ``update``, if any)."""
+        instrument = self.instruments[tracked.order.symbol]
         state = self.order_state(tracked)
-        last_price = self._price(instrument, update.last_price if update.last_qty else None)
+        last_qty = 0 if update is None else update.last_qty
+        last_price = self._price(instrument, update.last_price if update and last_qty else None)
         return wire.OrderTradeUpdate(
             event_type="ORDER_TRADE_UPDATE",
             event_time=_ms(now),
@@ -695,22 +753,22 @@ class Desk:
                 execution_type=execution,
                 status=wire_status,
                 order_id=tracked.order_id,
-                last_filled_qty=_text(instrument.lots_to_decimal(update.last_qty)),
+                last_filled_qty=_text(instrument.lots_to_decimal(last_qty)),
                 filled_qty=state["executedQty"],
                 last_filled_price=last_price,
                 commission_asset=instrument.margin_asset,
-                commission=repr(update.fee),
+                commission=repr(0.0 if update is None else update.fee),
                 trade_time=_ms(now),
                 trade_id=trade_id,
                 bids_notional="0",
                 asks_notional="0",
-                is_maker=update.is_maker,
+                is_maker=False if update is None else update.is_maker,
                 reduce_only=tracked.order.reduce_only,
                 working_type="CONTRACT_PRICE",
                 orig_type=tracked.wire_type,
                 position_side="BOTH",
                 close_position=False,
-                realized_profit=repr(update.realized_pnl),
+                realized_profit=repr(0.0 if update is None else update.realized_pnl),
                 price_protect=False,
                 stp_mode="NONE",
                 price_match="NONE",
