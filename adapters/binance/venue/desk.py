@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from streamsim import order_checks as oc
 from streamsim.account import AccountReason, AccountUpdate
 from streamsim.errors import DataError
 from streamsim.events import BUY, SELL
@@ -42,6 +43,15 @@ from streamsim.sim.matching import SimExchange
 
 from .. import wire
 from ..wire import ERRORS
+from ..wire.errors import (
+    ALGO_ENDPOINT,
+    INVALID_ORDER_TYPE,
+    INVALID_PARAMETER,
+    INVALID_SIDE,
+    INVALID_TIF,
+    MANDATORY_PARAMETER,
+    UNKNOWN_ERROR,
+)
 from ..wire.requests import AlgoOrderQuery, AmendOrder, NewAlgoOrder, NewOrder, OrderQuery
 
 #: The venue's client id rule (``newClientOrderId`` / ``clientAlgoId``).
@@ -165,9 +175,9 @@ class Desk:
         """``POST /fapi/v1/order``: the order's state after the venue took it."""
         wire_type = request.order_type
         if wire_type in CONDITIONAL:
-            raise DeskError(-4120)
+            raise DeskError(ALGO_ENDPOINT)
         if wire_type not in ORDER_TYPES:
-            raise DeskError(-1116)
+            raise DeskError(INVALID_ORDER_TYPE)
         instrument = self._instrument(request.symbol)
         order = self._order(
             instrument,
@@ -182,7 +192,7 @@ class Desk:
         client_id = self._client_id(request.symbol, request.new_client_order_id)
         stp = request.stp_mode or "NONE"
         if stp not in STP_MODES:
-            raise DeskError(-1130, "selfTradePreventionMode")
+            raise DeskError(INVALID_PARAMETER, "selfTradePreventionMode")
         makers = self._self_matches(order) if stp != "NONE" else []
         if makers and stp in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
             for maker in makers:  # the resting orders it would meet expire first
@@ -199,11 +209,11 @@ class Desk:
     def new_algo_order(self, request: NewAlgoOrder) -> dict[str, Any]:
         """``POST /fapi/v1/algoOrder``: a conditional order (STOP, STOP_MARKET)."""
         if request.algo_type != "CONDITIONAL":
-            raise DeskError(-1130, "algoType")
+            raise DeskError(INVALID_PARAMETER, "algoType")
         if request.order_type not in ALGO_TYPES:
-            raise DeskError(-1116)
+            raise DeskError(INVALID_ORDER_TYPE)
         if request.trigger_price is None:
-            raise DeskError(-1102, "triggerPrice")
+            raise DeskError(MANDATORY_PARAMETER, "triggerPrice")
         instrument = self._instrument(request.symbol)
         order = self._order(
             instrument,
@@ -223,7 +233,7 @@ class Desk:
         """``DELETE /fapi/v1/order``: the order's state after the cancel."""
         tracked = self._find(query.symbol, query.order_id, query.orig_client_order_id)
         if tracked is None or not tracked.is_open or tracked.algo:
-            raise DeskError(-2011)
+            raise DeskError(oc.UNKNOWN_ORDER)
         self._send("cancel", tracked.client_id, tracked.order, tracked.serial)
         return self.order_state(tracked)
 
@@ -231,7 +241,7 @@ class Desk:
         """``DELETE /fapi/v1/algoOrder``."""
         tracked = self._find_algo(query.algo_id, query.client_algo_id)
         if tracked is None or not tracked.is_open:
-            raise DeskError(-2011)
+            raise DeskError(oc.UNKNOWN_ORDER)
         self._send("cancel", tracked.client_id, tracked.order, tracked.serial)
         return {
             "algoId": tracked.order_id,
@@ -253,17 +263,17 @@ class Desk:
         and loses its place in the queue."""
         tracked = self._find(request.symbol, request.order_id, request.orig_client_order_id)
         if tracked is None or tracked.algo:
-            raise DeskError(-2013)
+            raise DeskError(oc.NO_SUCH_ORDER[0])
         if not tracked.is_open:
-            raise DeskError(-2013)
+            raise DeskError(oc.NO_SUCH_ORDER[0])
         instrument = self._instrument(request.symbol)
         side = SIDES.get(request.side)
         if side != tracked.order.side:
-            raise DeskError(-1117)
+            raise DeskError(INVALID_SIDE)
         qty = self._lots(instrument, request.quantity, "quantity")
         price = self._ticks(instrument, request.price, "price")
         if qty <= tracked.filled:
-            raise DeskError(-4003)
+            raise DeskError(oc.BAD_QTY[0])
         old = tracked.order
         new = Order(
             old.symbol,
@@ -308,13 +318,13 @@ class Desk:
     def query_order(self, query: OrderQuery) -> dict[str, Any]:
         tracked = self._find(query.symbol, query.order_id, query.orig_client_order_id)
         if tracked is None or tracked.algo:
-            raise DeskError(-2013)
+            raise DeskError(oc.NO_SUCH_ORDER[0])
         return self.order_state(tracked)
 
     def query_algo_order(self, query: AlgoOrderQuery) -> dict[str, Any]:
         tracked = self._find_algo(query.algo_id, query.client_algo_id)
         if tracked is None:
-            raise DeskError(-2013)
+            raise DeskError(oc.NO_SUCH_ORDER[0])
         return self.algo_state(tracked)
 
     def open_orders(self, symbol: str | None) -> list[dict[str, Any]]:
@@ -503,7 +513,7 @@ class Desk:
     def _instrument(self, symbol: str) -> Instrument:
         instrument = self.instruments.get(symbol)
         if instrument is None:
-            raise DeskError(-1121)
+            raise DeskError(oc.INVALID_SYMBOL[0])
         return instrument
 
     def _ticks(self, instrument: Instrument, text: str | None, name: str) -> int:
@@ -525,19 +535,19 @@ class Desk:
     ) -> Order:
         side = SIDES.get(side_text)
         if side is None:
-            raise DeskError(-1117)
+            raise DeskError(INVALID_SIDE)
         limit = order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
         if limit and tif_text is None:
-            raise DeskError(-1102, "timeInForce")
+            raise DeskError(MANDATORY_PARAMETER, "timeInForce")
         tif = TIME_IN_FORCE.get(tif_text or "GTC")
         if tif is None:
-            raise DeskError(-1115)
+            raise DeskError(INVALID_TIF)
         if reduce_text not in (None, "true", "false"):
-            raise DeskError(-1130, "reduceOnly")
+            raise DeskError(INVALID_PARAMETER, "reduceOnly")
         qty = self._lots(instrument, qty_text, "quantity")
         price = self._ticks(instrument, price_text, "price") if limit else None
         if not limit and price_text is not None:
-            raise DeskError(-1106, "price")
+            raise DeskError(oc.PRICE_NOT_REQUIRED[0], "price")
         stop = None if stop_text is None else self._ticks(instrument, stop_text, "triggerPrice")
         return Order(
             instrument.symbol,
@@ -554,9 +564,9 @@ class Desk:
         if given is None:
             return f"ss-{next(self._auto_ids)}"
         if not CLIENT_ID.match(given):
-            raise DeskError(-4015)
+            raise DeskError(oc.BAD_CLIENT_ID[0])
         if (symbol, given) in self._open_ids:
-            raise DeskError(-4116)
+            raise DeskError(oc.DUPLICATE_ID[0])
         return given
 
     @staticmethod
@@ -626,7 +636,7 @@ class Desk:
     def _find(self, symbol: str, order_id: int | None, client_id: str | None) -> Tracked | None:
         self._instrument(symbol)
         if order_id is None and client_id is None:
-            raise DeskError(-1102, "orderId")
+            raise DeskError(MANDATORY_PARAMETER, "orderId")
         if order_id is not None:
             tracked = self.orders.get(order_id)
         else:
@@ -645,7 +655,7 @@ class Desk:
 
     def _find_algo(self, algo_id: int | None, client_id: str | None) -> Tracked | None:
         if algo_id is None and client_id is None:
-            raise DeskError(-1102, "algoId")
+            raise DeskError(MANDATORY_PARAMETER, "algoId")
         for tracked in reversed(self.orders.values()):
             if tracked.algo and (
                 tracked.order_id == algo_id
@@ -849,24 +859,24 @@ def _on_grid(
     """A decimal parameter in grid units: -1102 when missing or not a number, -4003 when
     a quantity is not above zero, -1111 when it is off the grid."""
     if text is None:
-        raise DeskError(-1102, name)
+        raise DeskError(MANDATORY_PARAMETER, name)
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise DeskError(-1102, name) from None
+        raise DeskError(MANDATORY_PARAMETER, name) from None
     if positive and value <= 0:
-        raise DeskError(-4003)
+        raise DeskError(oc.BAD_QTY[0])
     try:
         return convert(value)
     except DataError:
-        raise DeskError(-1111) from None
+        raise DeskError(oc.PRECISION[0]) from None
 
 
 def _known(update: OrderUpdate) -> tuple[int, *tuple[object, ...]]:
     """The venue error of a simulator reject, with the values its message takes."""
     code = update.code
     if code not in ERRORS:
-        return (-1000,)
+        return (UNKNOWN_ERROR,)
     template = ERRORS[code].message
     if "{}" in template:
         found = re.findall(r"[0-9]+(?:\.[0-9]+)?", update.reason)

@@ -19,6 +19,7 @@ from streamsim.errors import ConfigError
 from streamsim.run.clock import PHASE_TIMER
 from streamsim.units import SECOND, utc_ns
 
+from ..wire.errors import BACKEND_TIMEOUT, MESSAGE_BUS
 from .streams import DEPTH_INTERVALS
 
 if TYPE_CHECKING:
@@ -200,8 +201,8 @@ def _fault(name: str, args: dict[str, str]) -> Fault:
         "429": lambda: RateLimited(int(args.get("retry-after", "5"))),
         "418": lambda: Banned(_seconds(args.get("for", "2m"))),
         "503": lambda: UnknownStatus(args.get("placed", "yes") == "yes"),
-        "-1006": lambda: UnknownStatus(args.get("placed", "yes") == "yes", -1006),
-        "-1007": lambda: UnknownStatus(args.get("placed", "yes") == "yes", -1007),
+        "-1006": lambda: UnknownStatus(args.get("placed", "yes") == "yes", MESSAGE_BUS),
+        "-1007": lambda: UnknownStatus(args.get("placed", "yes") == "yes", BACKEND_TIMEOUT),
         "clock": lambda: ClockJump(int(_seconds(args["by"]) * 1000)),
         "expire-key": lambda: ExpireListenKey(int(args.get("times", "2"))),
         "duplicate-user": lambda: DuplicateUserEvents(int(args.get("count", "1"))),

@@ -25,6 +25,7 @@ from streamsim.units import MINUTE, MS
 
 from ..wire import ERRORS
 from ..wire.codec import dumps
+from ..wire.errors import NO_LISTEN_KEY
 from .desk import DeskError
 from .lockstep import STAMP_KEY
 from .weights import error
@@ -76,7 +77,7 @@ class ListenKeys:
     def keep_alive(self, api_key: str) -> str:
         key = self._by_api_key.get(api_key)
         if key is None:
-            raise DeskError(-1125)
+            raise DeskError(NO_LISTEN_KEY)
         self._extend(key)
         return key.value
 
@@ -147,7 +148,7 @@ class ListenKeys:
         value = request.query.get("listenKey") or request.match_info.get("key", "")
         key = self._keys.get(value)
         if key is None:
-            return error(ERRORS[-1125])
+            return error(ERRORS[NO_LISTEN_KEY])
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()

@@ -25,7 +25,16 @@ from streamsim.sim.latency import OrderLatency
 from streamsim.units import MS
 
 from ..wire import API_KEY_HEADER, ERRORS, Credentials, SignatureError, verify
-from ..wire.errors import BANNED_MESSAGE, UNKNOWN_STATUS_MESSAGE
+from ..wire.errors import (
+    BAD_API_KEY_FORMAT,
+    BANNED_MESSAGE,
+    INVALID_PARAMETER,
+    MANDATORY_PARAMETER,
+    REJECTED_API_KEY,
+    TOO_MANY_REQUESTS,
+    UNKNOWN_ERROR,
+    UNKNOWN_STATUS_MESSAGE,
+)
 from ..wire.requests import AlgoOrderQuery, AmendOrder, NewAlgoOrder, NewOrder, OrderQuery
 from .desk import Desk, DeskError
 from .faults import Banned, Faults, RateLimited, UnknownStatus
@@ -57,6 +66,12 @@ class OrderCounter:
             times.popleft()
         ten = sum(1 for t in times if t > now - 10)
         return ten, len(times)
+
+
+def _banned(until_ms: int) -> web.Response:
+    """The answer to every request of a banned IP: 418, -1003 naming the ban's end."""
+    body = {"code": TOO_MANY_REQUESTS, "msg": BANNED_MESSAGE.format(until_ms)}
+    return json_response(body, BANNED)
 
 
 def _symbol(params: Mapping[str, str]) -> str | None:
@@ -104,7 +119,7 @@ class TradingApi:
         self.orders = OrderCounter()
         #: Set by the venue in lockstep mode: orders match at send time + entry latency.
         self.lockstep: Lockstep | None = None
-        #: Set by the venue: request faults (429, 418, 503, -1006, -1007) armed on it.
+        #: Set by the venue: request faults (429, 418, 503, -1006, BACKEND_TIMEOUT) armed on it.
         self.faults: Faults | None = None
         self._banned_until = 0.0  # wall time (monotonic) a 418 ban ends
 
@@ -176,8 +191,11 @@ class TradingApi:
                 )
                 return json_response(refused.body, status, headers)
             except DataError as bad:  # a parameter of the wrong form
-                refusal = {"code": -1130, "msg": f"Data sent for a parameter is not valid: {bad}"}
-                return json_response(refusal, ERRORS[-1130].http_status, headers)
+                refusal = {
+                    "code": INVALID_PARAMETER,
+                    "msg": f"Data sent for a parameter is not valid: {bad}",
+                }
+                return json_response(refusal, ERRORS[INVALID_PARAMETER].http_status, headers)
             if isinstance(faulty, UnknownStatus):  # placed, but the answer is lost
                 return self._unknown(faulty)
             return json_response(answer, headers=headers)
@@ -190,14 +208,20 @@ class TradingApi:
         now = time.monotonic()
         if now < self._banned_until:
             until = int((time.time() + self._banned_until - now) * 1000)
-            return json_response({"code": -1003, "msg": BANNED_MESSAGE.format(until)}, BANNED)
+            return json_response(
+                {"code": TOO_MANY_REQUESTS, "msg": BANNED_MESSAGE.format(until)}, BANNED
+            )
         fault = None if self.faults is None else self.faults.request_fault(method, path)
         if isinstance(fault, RateLimited):
-            return error(ERRORS[-1003], 2400, headers={"Retry-After": str(fault.retry_after)})
+            return error(
+                ERRORS[TOO_MANY_REQUESTS], 2400, headers={"Retry-After": str(fault.retry_after)}
+            )
         if isinstance(fault, Banned):
             self._banned_until = now + fault.seconds
             until = int((time.time() + fault.seconds) * 1000)
-            return json_response({"code": -1003, "msg": BANNED_MESSAGE.format(until)}, BANNED)
+            return json_response(
+                {"code": TOO_MANY_REQUESTS, "msg": BANNED_MESSAGE.format(until)}, BANNED
+            )
         if isinstance(fault, UnknownStatus):
             return fault if fault.placed else self._unknown(fault)
         return None
@@ -206,7 +230,7 @@ class TradingApi:
     def _unknown(fault: UnknownStatus) -> web.Response:
         """The venue's answer when it cannot tell whether the order was placed."""
         if fault.code is None:
-            return json_response({"code": -1000, "msg": UNKNOWN_STATUS_MESSAGE}, 503)
+            return json_response({"code": UNKNOWN_ERROR, "msg": UNKNOWN_STATUS_MESSAGE}, 503)
         return error(ERRORS[fault.code])
 
     async def _in_lockstep(
@@ -222,11 +246,11 @@ class TradingApi:
         if text is None or lockstep.done():
             return call(params), clock.now()
         if not text.isdigit():
-            raise DeskError(-1130, SENT_AT_HEADER)
+            raise DeskError(INVALID_PARAMETER, SENT_AT_HEADER)
         sent = int(text)
         matched = sent + lockstep.latency.entry(sent)
         if matched < clock.now():  # the venue is past it: the client broke its promise
-            raise DeskError(-1130, SENT_AT_HEADER)
+            raise DeskError(INVALID_PARAMETER, SENT_AT_HEADER)
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         def match(_: object) -> None:
@@ -247,9 +271,9 @@ class TradingApi:
         async def handler(request: web.Request) -> web.StreamResponse:
             api_key = request.headers.get(API_KEY_HEADER)
             if api_key is None:
-                return error(ERRORS[-2014])
+                return error(ERRORS[BAD_API_KEY_FORMAT])
             if api_key not in self.keys:
-                return error(ERRORS[-2015])
+                return error(ERRORS[REJECTED_API_KEY])
             params = dict(request.query)
             params.update((await request.post()).items())  # type: ignore[arg-type]
             try:
@@ -288,16 +312,16 @@ class TradingApi:
     def _cancel_all(self, params: dict[str, str]) -> Any:
         symbol = _symbol(params)
         if symbol is None:
-            raise DeskError(-1102, "symbol")
+            raise DeskError(MANDATORY_PARAMETER, "symbol")
         return self.desk.cancel_all(symbol)
 
     def _trades(self, params: dict[str, str]) -> Any:
         symbol = _symbol(params)
         if symbol is None:
-            raise DeskError(-1102, "symbol")
+            raise DeskError(MANDATORY_PARAMETER, "symbol")
         from_id = params.get("fromId")
         if from_id is not None and not from_id.isdigit():
-            raise DeskError(-1130, "fromId")
+            raise DeskError(INVALID_PARAMETER, "fromId")
         return self.desk.user_trades(symbol, None if from_id is None else int(from_id))
 
     def _listen_key_new(self, api_key: str, params: Mapping[str, str]) -> Any:

@@ -64,16 +64,25 @@ MANDATORY_PARAMETER = oc.NO_PRICE[0]
 INVALID_PARAMETER = -1130
 BAD_API_KEY_FORMAT = -2014
 REJECTED_API_KEY = -2015
+#: The protocol's codes the loopback venue answers with.
+UNKNOWN_ERROR = -1000
+MESSAGE_BUS = -1006
+BACKEND_TIMEOUT = -1007
+INVALID_TIF = -1115
+INVALID_ORDER_TYPE = -1116
+INVALID_SIDE = -1117
+NO_LISTEN_KEY = -1125
+ALGO_ENDPOINT = -4120
 
 #: The protocol's codes that the simulated exchange never emits.
 _PROTOCOL: tuple[tuple[int, int, str, ErrorKind], ...] = (
-    (-1000, 500, "An unknown error occured while processing the request.", _A),
+    (UNKNOWN_ERROR, 500, "An unknown error occured while processing the request.", _A),
     (-1001, 500, "Internal error; unable to process your request. Please try again.", _A),
     (-1002, 401, "You are not authorized to execute this request.", _U),
     (TOO_MANY_REQUESTS, 429, "Too many requests; current limit is {} requests per minute.", _L),
-    (-1006, 500, "An unexpected response was received from the message bus. "
+    (MESSAGE_BUS, 500, "An unexpected response was received from the message bus. "
      "Execution status unknown.", _A),
-    (-1007, 408, "Timeout waiting for response from backend server. Send status unknown; "
+    (BACKEND_TIMEOUT, 408, "Timeout waiting for response from backend server. Send status unknown; "
      "execution status unknown.", _A),
     (-1008, 503, "Server is currently overloaded with other requests. "
      "Please try again in a few minutes.", _L),
@@ -85,15 +94,15 @@ _PROTOCOL: tuple[tuple[int, int, str, ErrorKind], ...] = (
     (-1100, 400, "Illegal characters found in parameter '{}'; legal range is '{}'.", _R),
     (-1101, 400, "Too many parameters sent for this endpoint.", _R),
     (-1103, 400, "An unknown parameter was sent.", _R),
-    (-1115, 400, "Invalid timeInForce.", _R),
-    (-1116, 400, "Invalid orderType.", _R),
-    (-1117, 400, "Invalid side.", _R),
-    (-1125, 400, "This listenKey does not exist.", _R),
+    (INVALID_TIF, 400, "Invalid timeInForce.", _R),
+    (INVALID_ORDER_TYPE, 400, "Invalid orderType.", _R),
+    (INVALID_SIDE, 400, "Invalid side.", _R),
+    (NO_LISTEN_KEY, 400, "This listenKey does not exist.", _R),
     (INVALID_PARAMETER, 400, "Data sent for parameter '{}' is not valid.", _R),
     (BAD_API_KEY_FORMAT, 401, "API-key format invalid.", _U),
     (REJECTED_API_KEY, 401, "Invalid API-key, IP, or permissions for action.", _U),
-    (-4120, 400, "Order type not supported for this endpoint. Please use the Algo Order API "
-     "endpoints instead.", _R),
+    (ALGO_ENDPOINT, 400, "Order type not supported for this endpoint. Please use the Algo "
+     "Order API endpoints instead.", _R),
 )  # fmt: skip
 
 
