@@ -264,3 +264,79 @@ def test_self_trade_prevention_expires_in_match_as_the_takers_mode_says(desk) ->
     assert venue.open_orders("BTCUSDT") == [] and venue.user_trades("BTCUSDT")  # then it traded
     with pytest.raises(DeskError, match="-1130"):
         venue.new_order(new(selfTradePreventionMode="SOMETIMES", **take))
+
+
+def test_algo_ids_and_order_ids_are_numbered_apart_and_never_collide(desk) -> None:
+    venue, _, _ = desk
+    stop = venue.new_algo_order(
+        NewAlgoOrder.from_wire(
+            {
+                "algoType": "CONDITIONAL",
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "STOP_MARKET",
+                "quantity": "0.001",
+                "triggerPrice": "31000",
+            }
+        )
+    )
+    limit = venue.new_order(
+        new(side="BUY", type="LIMIT", timeInForce="GTC", quantity="0.002", price="29000")
+    )
+    assert stop["algoId"] == limit["orderId"] == 1
+    assert [o["orderId"] for o in venue.open_orders("BTCUSDT")] == [1]
+    assert [o["algoId"] for o in venue.open_algo_orders("BTCUSDT")] == [1]
+    venue.cancel_order(OrderQuery.from_wire({"symbol": "BTCUSDT", "orderId": "1"}))
+    assert venue.open_algo_orders("BTCUSDT")  # the stop is not the order cancelled
+
+
+def test_an_amend_to_no_more_than_filled_or_a_crossing_gtx_price_cancels_the_order(desk) -> None:
+    venue, _, _ = desk
+    gtx = venue.new_order(
+        new(side="BUY", type="LIMIT", timeInForce="GTX", quantity="0.002", price="29999.9")
+    )
+    state = venue.amend_order(
+        AmendOrder.from_wire(
+            {
+                "symbol": "BTCUSDT",
+                "orderId": str(gtx["orderId"]),
+                "side": "BUY",
+                "quantity": "0.002",
+                "price": "30000.2",
+            }  # through the ask
+        )
+    )
+    assert state["status"] == "CANCELED"
+
+
+def test_an_amend_loses_the_orders_place_in_the_queue(desk) -> None:
+    venue, clock, _ = desk
+    venue.new_order(
+        new(
+            side="BUY",
+            type="LIMIT",
+            timeInForce="GTC",
+            quantity="0.002",
+            price="30000.0",
+            newClientOrderId="q",
+        )
+    )
+    resting = venue.exchange._resting["BTCUSDT"]
+    clock.t += ss.SECOND
+    venue.on_market([trade(300_000, 4, ss.SELL, clock.t)])  # 4 of the 5 lots ahead trade
+    [moved_up] = resting.orders
+    clock.t += ss.SECOND
+    venue.on_market([depth([(300_000, 5)], [], clock.t)])  # the level refills to 5 lots
+    venue.amend_order(
+        AmendOrder.from_wire(
+            {
+                "symbol": "BTCUSDT",
+                "origClientOrderId": "q",
+                "side": "BUY",
+                "quantity": "0.003",
+                "price": "30000.0",
+            }
+        )
+    )
+    [amended] = resting.orders
+    assert moved_up.ahead < 2 < amended.ahead  # behind the level's whole queue again

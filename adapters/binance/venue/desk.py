@@ -64,6 +64,8 @@ CONDITIONAL = frozenset(
     ("STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
 )
 TIME_IN_FORCE = {tif.value: tif for tif in TimeInForce}
+#: Decimals of an average fill price (the venue writes a handful, not 28).
+AVERAGE_PLACES = Decimal("1e-8")
 #: Self-trade prevention modes (of the taker order; ``NONE``, the default here, trades).
 STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH")
 SIDES = {"BUY": BUY, "SELL": SELL}
@@ -140,8 +142,10 @@ class Desk:
         self._trade_ids = itertools.count(1)
         self._algo_ids = itertools.count(1)
         self.orders: dict[int, Tracked] = {}  # by order id
+        self.algo_orders: dict[int, Tracked] = {}  # by algo id (its own numbering)
         self._by_serial: dict[int, Tracked] = {}
-        self._open_ids: dict[tuple[str, str], int] = {}  # (symbol, client id) -> order id
+        #: (symbol, client id, algo) -> order or algo id, of open orders only.
+        self._open_ids: dict[tuple[str, str, bool], int] = {}
         self.trades: list[wire.UserTrade] = []
         self._pending: list[OrderUpdate | AccountUpdate] = []
         self._quiet: set[int] = set()  # serials whose cancel is an amend's (not shown)
@@ -225,7 +229,7 @@ class Desk:
             request.trigger_price,
             request.reduce_only,
         )
-        client_id = self._client_id(request.symbol, request.client_algo_id)
+        client_id = self._client_id(request.symbol, request.client_algo_id, algo=True)
         tracked = self._place(order, client_id, request.order_type, algo=True)
         return self.algo_state(tracked)
 
@@ -260,7 +264,8 @@ class Desk:
 
     def amend_order(self, request: AmendOrder) -> dict[str, Any]:
         """``PUT /fapi/v1/order``: a LIMIT order's new price and quantity; it keeps its ids
-        and loses its place in the queue."""
+        and loses its place in the queue. As on the venue, an order amended to no more than
+        it has filled, or a GTX order amended to a price that would cross, is cancelled."""
         tracked = self._find(request.symbol, request.order_id, request.orig_client_order_id)
         if tracked is None or tracked.algo:
             raise DeskError(oc.NO_SUCH_ORDER[0])
@@ -272,8 +277,9 @@ class Desk:
             raise DeskError(INVALID_SIDE)
         qty = self._lots(instrument, request.quantity, "quantity")
         price = self._ticks(instrument, request.price, "price")
-        if qty <= tracked.filled:
-            raise DeskError(oc.BAD_QTY[0])
+        if qty <= tracked.filled:  # the venue cancels an order amended to what it filled
+            self._send("cancel", tracked.client_id, tracked.order, tracked.serial)
+            return self.order_state(tracked)
         old = tracked.order
         new = Order(
             old.symbol,
@@ -308,6 +314,9 @@ class Desk:
             tracked.serial, tracked.order, tracked.base_filled = previous
             del self._by_serial[serial]
             self._pending.clear()
+            if rejected.code == oc.POST_ONLY[0]:  # a GTX order amended to cross: cancelled
+                self._send("cancel", tracked.client_id, tracked.order, tracked.serial)
+                return self.order_state(tracked)
             code, *values = _known(rejected)
             raise DeskError(code, *values)
         self._publish(amended=tracked)
@@ -337,8 +346,8 @@ class Desk:
     def open_algo_orders(self, symbol: str | None) -> list[dict[str, Any]]:
         return [
             self.algo_state(t)
-            for t in self.orders.values()
-            if t.is_open and t.algo and (symbol is None or t.order.symbol == symbol)
+            for t in self.algo_orders.values()
+            if t.is_open and (symbol is None or t.order.symbol == symbol)
         ]
 
     def user_trades(self, symbol: str, from_id: int | None = None) -> list[dict[str, Any]]:
@@ -479,7 +488,7 @@ class Desk:
         if not filled:
             return "0"
         average = quote / instrument.lots_to_decimal(filled) / instrument.contract_size
-        return _text(average.normalize())
+        return _text(average.quantize(AVERAGE_PLACES).normalize())
 
     def _symbols(self, symbol: str | None) -> list[str]:
         if symbol is not None:
@@ -560,12 +569,12 @@ class Desk:
             stop,
         )
 
-    def _client_id(self, symbol: str, given: str | None) -> str:
+    def _client_id(self, symbol: str, given: str | None, algo: bool = False) -> str:
         if given is None:
             return f"ss-{next(self._auto_ids)}"
         if not CLIENT_ID.match(given):
             raise DeskError(oc.BAD_CLIENT_ID[0])
-        if (symbol, given) in self._open_ids:
+        if (symbol, given, algo) in self._open_ids:
             raise DeskError(oc.DUPLICATE_ID[0])
         return given
 
@@ -589,8 +598,8 @@ class Desk:
             raise DeskError(code, *values)
         order_id = next(self._algo_ids) if algo else next(self._ids)
         tracked.order_id = order_id
-        self.orders[order_id] = tracked
-        self._open_ids[(order.symbol, client_id)] = order_id
+        (self.algo_orders if algo else self.orders)[order_id] = tracked
+        self._open_ids[(order.symbol, client_id, algo)] = order_id
         self._publish()
         return tracked
 
@@ -640,7 +649,7 @@ class Desk:
         if order_id is not None:
             tracked = self.orders.get(order_id)
         else:
-            open_id = self._open_ids.get((symbol, client_id or ""))
+            open_id = self._open_ids.get((symbol, client_id or "", False))
             tracked = self.orders.get(open_id) if open_id is not None else None
             if tracked is None:  # the latest finished order of that client id
                 matches = [
@@ -656,8 +665,8 @@ class Desk:
     def _find_algo(self, algo_id: int | None, client_id: str | None) -> Tracked | None:
         if algo_id is None and client_id is None:
             raise DeskError(MANDATORY_PARAMETER, "algoId")
-        for tracked in reversed(self.orders.values()):
-            if tracked.algo and (
+        for tracked in reversed(self.algo_orders.values()):
+            if (
                 tracked.order_id == algo_id
                 if algo_id is not None
                 else tracked.client_id == client_id
@@ -727,7 +736,7 @@ class Desk:
             wire_status = status.value
         tracked.status = wire_status
         if not tracked.is_open:
-            self._open_ids.pop((tracked.order.symbol, tracked.client_id), None)
+            self._open_ids.pop((tracked.order.symbol, tracked.client_id, tracked.algo), None)
         if tracked.algo and status is OrderStatus.NEW and not amended:
             return self._algo_event(tracked, "NEW", now)
         return self._order_event(tracked, execution, wire_status, now, update, trade_id)
