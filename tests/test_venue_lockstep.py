@@ -25,6 +25,7 @@ from test_venue_trading import KEY, SECRET, capture
 import streamsim as ss
 from adapters.binance import sources_from_capture
 from adapters.binance.venue import LoopbackVenue
+from adapters.binance.venue.faults import RateLimited
 from adapters.binance.wire import Credentials, Secret
 from streamsim.feed.batches import Batch
 
@@ -57,62 +58,89 @@ def signed(params: dict[str, Any], stamp_ms: int) -> str:
     return f"{query}&signature={signature}"
 
 
-async def lockstep_client(venue: LoopbackVenue, orders: int) -> list[tuple[str, str, int]]:
-    """Every 25th bookTicker change, a market order (buy, sell, ...) sent at that ticker's
-    replay time; the venue's fills for them, as (price, qty, time)."""
+def progress(at: int, sent: int) -> str:
+    report = {"method": "STREAMSIM_PROGRESS", "params": [at, sent, "me"], "id": 2}
+    return orjson.dumps(report).decode()
+
+
+async def lockstep_client(venue: LoopbackVenue, rounds: int) -> tuple[list[Any], list[Any]]:
+    """On two connections (bookTicker on /public, aggTrade on /market, one client): every
+    25th bookTicker, two market orders at once at that ticker's replay time (a tie the
+    X-SS-Seq header orders), a far limit order, and a cancel of the previous one. The
+    venue's fills and every answer's status and body."""
     sent = 0
     pending: list[asyncio.Task[Any]] = []
     async with aiohttp.ClientSession() as session:
-        url = venue.ws_url("public", ["btcusdt@bookTicker"])
-        async with session.ws_connect(url) as ws:
-            await ws.send_str(
-                orjson.dumps({"method": "STREAMSIM_PROGRESS", "params": [0, 0], "id": 1}).decode()
-            )
-            tickers = 0
 
-            async def order(side: str, at: int) -> Any:
-                query = signed(
-                    {"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": "0.003"},
-                    at // ss.MS,
-                )
-                headers = {"X-MBX-APIKEY": KEY, "X-SS-Sent-At": str(at)}
-                async with session.post(
-                    f"{venue.rest_url}/fapi/v1/order?{query}", headers=headers
-                ) as r:
-                    # matched at its send time + the entry latency, in replay time
+        async def call(method: str, params: dict[str, Any], at: int, seq: int) -> Any:
+            query = signed(params, at // ss.MS)
+            headers = {"X-MBX-APIKEY": KEY, "X-SS-Sent-At": str(at), "X-SS-Seq": str(seq)}
+            url = f"{venue.rest_url}/fapi/v1/order?{query}"
+            async with session.request(method, url, headers=headers) as r:
+                body = await r.json()
+                if r.status == 200:  # matched at its send time + the entry latency
                     assert int(r.headers["X-SS-Replay-Time"]) == at + LATENCY
-                    return r.status, await r.json()
+                return r.status, {k: body.get(k) for k in ("code", "status", "executedQty")}
 
+        market = venue.ws_url("market", ["btcusdt@aggTrade"])
+        public = venue.ws_url("public", ["btcusdt@bookTicker"])
+        async with session.ws_connect(public) as ws, session.ws_connect(market) as trades_ws:
+            for socket in (ws, trades_ws):
+                await socket.send_str(progress(0, 0))
+
+            async def drain_market() -> None:  # read its frames, report on its idle frames
+                async for message in trades_ws:
+                    frame = orjson.loads(message.data)
+                    if "ss_next" in frame:
+                        await trades_ws.send_str(progress(frame["ss_next"], sent))
+
+            reader = asyncio.create_task(drain_market())
+            tickers, done = 0, 0
             async for message in ws:
                 frame = orjson.loads(message.data)
-                if "ss_next" in frame:  # nothing before that time: report it
-                    report = {
-                        "method": "STREAMSIM_PROGRESS",
-                        "params": [frame["ss_next"], sent],
-                        "id": 2,
-                    }
-                    await ws.send_str(orjson.dumps(report).decode())
+                if "ss_next" in frame:
+                    await ws.send_str(progress(frame["ss_next"], sent))
                     continue
                 if frame.get("stream") != "btcusdt@bookTicker":
                     continue  # a control answer
                 tickers += 1
-                if tickers % 25 == 0 and sent < orders:
-                    side = "BUY" if sent % 2 == 0 else "SELL"
-                    pending.append(asyncio.create_task(order(side, frame["ss_t"])))
-                    sent += 1
-                if sent == orders and all(t.done() for t in pending):
+                if tickers % 25 == 0 and done < rounds:
+                    at, price = frame["ss_t"], str(int(float(frame["data"]["b"])) - 500)
+                    mkt = {"symbol": "BTCUSDT", "type": "MARKET", "quantity": "0.003"}
+                    far = {
+                        "symbol": "BTCUSDT",
+                        "side": "BUY",
+                        "type": "LIMIT",
+                        "timeInForce": "GTC",
+                        "quantity": "0.002",
+                        "price": price,
+                        "newClientOrderId": f"far{done}",
+                    }
+                    requests = [
+                        ("POST", {**mkt, "side": "BUY"}),
+                        ("POST", {**mkt, "side": "SELL"}),
+                        ("POST", far),
+                    ]
+                    if done:
+                        cancel = {"symbol": "BTCUSDT", "origClientOrderId": f"far{done - 1}"}
+                        requests.append(("DELETE", cancel))
+                    for seq, (method, params) in enumerate(requests):
+                        pending.append(asyncio.create_task(call(method, params, at, seq)))
+                    sent += len(requests)
+                    done += 1
+                if done == rounds and all(t.done() for t in pending):
                     break
+            reader.cancel()
         answers = [await t for t in pending]
-        assert all(status == 200 for status, _ in answers), answers
         query = signed({"symbol": "BTCUSDT"}, venue.now() // ss.MS)
         async with session.get(
             f"{venue.rest_url}/fapi/v1/userTrades?{query}", headers={"X-MBX-APIKEY": KEY}
         ) as response:
-            trades = await response.json()
-    return [(t["price"], t["qty"], t["time"]) for t in trades]
+            fills = await response.json()
+    return [(t["price"], t["qty"], t["time"], t["orderId"]) for t in fills], answers
 
 
-def run_once(hog: bool) -> list[tuple[str, str, int]]:
+def run_once(hog: bool) -> tuple[list[Any], list[Any]]:
     recorded = capture()
     instrument = replace(recorded["BTCUSDT"].instrument, min_notional=Decimal(100))
     sources = sources_from_capture(recorded, ("depth", "trades"))
@@ -120,7 +148,7 @@ def run_once(hog: bool) -> list[tuple[str, str, int]]:
     cut = [Cut(s, first + SECONDS * ss.SECOND) for s in sources]
     exchange = ss.SimExchange([instrument], mark_fallback="mid", initial_balance=50_000.0)
 
-    async def main() -> list[tuple[str, str, int]]:
+    async def main() -> tuple[list[Any], list[Any]]:
         venue = LoopbackVenue(
             cut,
             [instrument],
@@ -129,8 +157,10 @@ def run_once(hog: bool) -> list[tuple[str, str, int]]:
             exchange=exchange,
             keys=[Credentials(KEY, Secret(SECRET))],
         )
+        # a refused request (429) is still a request the client counted
+        venue.faults.on_request("POST", "/fapi/v1/order", RateLimited(retry_after=1), nth=5)
         async with venue:
-            return await asyncio.wait_for(lockstep_client(venue, orders=8), 120)
+            return await asyncio.wait_for(lockstep_client(venue, rounds=5), 120)
 
     spinner = None
     if hog:
@@ -146,5 +176,9 @@ def run_once(hog: bool) -> list[tuple[str, str, int]]:
 def test_the_same_lockstep_client_gets_the_same_fills_whatever_the_load() -> None:
     quiet = run_once(hog=False)
     busy = run_once(hog=True)
-    assert len(quiet) >= 8  # every order filled (some across levels)
-    assert busy == quiet
+    fills, answers = quiet
+    assert len(fills) >= 8  # the market orders filled (some across levels)
+    statuses = [status for status, _ in answers]
+    assert statuses.count(429) == 1 and statuses.count(200) == len(statuses) - 1
+    assert sum(body["status"] == "CANCELED" for _, body in answers) == 4  # every cancel
+    assert busy == quiet  # fills, answers and their order: the same

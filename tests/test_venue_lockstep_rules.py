@@ -37,11 +37,30 @@ def test_progress_announcing_an_order_not_yet_received_holds_the_horizon() -> No
     assert progress.horizon() == 501 * MS
 
 
-def test_once_every_client_has_left_the_replay_runs_free() -> None:
-    progress = Progress(min_entry_latency=MS)
+def test_once_every_client_has_left_and_its_grace_passed_the_replay_runs_free() -> None:
+    progress = Progress(min_entry_latency=MS, grace=0.0)
     progress.report("a", 10 * MS, 0)
     progress.leave("a")
     assert progress.running_free and progress.allows(10**18)
+
+
+def test_a_client_that_drops_its_connection_holds_the_venue_until_it_is_back() -> None:
+    progress = Progress(min_entry_latency=MS, grace=60.0)
+    progress.report("conn-1", 10 * MS, 2, name="me")
+    progress.order_received()
+    progress.order_received()
+    progress.leave("conn-1")  # a dropped connection: the venue must not run past it
+    assert not progress.running_free and not progress.allows(12 * MS)
+    progress.report("conn-2", 20 * MS, 2, name="me")  # back, under its name
+    assert progress.clients == 1 and progress.allows(21 * MS)
+
+
+def test_the_connections_of_one_client_count_its_orders_once() -> None:
+    progress = Progress(min_entry_latency=MS)
+    progress.report("public", 10 * MS, 1, name="me")
+    progress.report("market", 10 * MS, 1, name="me")
+    progress.order_received()  # one order, announced on both connections
+    assert progress.allows(11 * MS)
 
 
 def test_a_blocked_clock_sends_one_idle_frame_per_change_and_resumes_on_progress() -> None:

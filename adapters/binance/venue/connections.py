@@ -355,17 +355,21 @@ class Hub:
 
     def _progress(self, connection: Connection, params: Any, ident: Any) -> dict[str, Any]:
         """A lockstep client's report: ``[replay ns reached, orders sent so far]``."""
+        numbers = params[:2] if isinstance(params, list) else []
+        name = params[2] if isinstance(params, list) and len(params) == 3 else None
         if (
             not isinstance(params, list)
-            or len(params) != 2
-            or not all(isinstance(p, int) and not isinstance(p, bool) for p in params)
+            or len(params) not in (2, 3)
+            or not all(isinstance(p, int) and not isinstance(p, bool) for p in numbers)
+            or (len(params) == 3 and not isinstance(name, str))
         ):
             return {
                 "code": 2,
-                "msg": f"Invalid request: {PROGRESS_METHOD} takes [replay ns, orders sent]",
+                "msg": f"Invalid request: {PROGRESS_METHOD} takes [replay ns, order requests "
+                "sent, client name (optional)]",
                 "id": ident,
             }
         assert self.progress is not None
         connection.lockstep = True
-        self.progress.report(connection, params[0], params[1])
+        self.progress.report(connection, numbers[0], numbers[1], name)
         return {"result": None, "id": ident}

@@ -17,9 +17,11 @@ The protocol extension (``docs/venue.md``), invisible to clients that do not use
 * when the venue waits for progress it sends each lockstep connection an idle frame
   ``{"ss_next": <replay ns>}``: every event before that time has been sent on it, and
   the next one is at that time;
-* ``{"method": "STREAMSIM_PROGRESS", "params": [<replay ns>, <orders sent>], "id": n}`` on
-  any market connection registers the connection as a lockstep client and reports;
-* an order request may carry ``X-SS-Sent-At: <replay ns>``; its answer carries
+* ``{"method": "STREAMSIM_PROGRESS", "params": [<replay ns>, <order requests sent>,
+  <client name>?], "id": n}`` on any market connection registers the connection as a
+  lockstep client and reports;
+* an order request (new, amend, cancel) may carry ``X-SS-Sent-At: <replay ns>`` and
+  ``X-SS-Seq: <n>`` (its order among requests sent at one time); its answer carries
   ``X-SS-Replay-Time: <replay ns>``, the time it was matched at.
 """
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Hashable
 
 from streamsim.run.clock import VirtualClock
@@ -34,6 +37,7 @@ from streamsim.run.halt import Halt
 
 PROGRESS_METHOD = "STREAMSIM_PROGRESS"
 SENT_AT_HEADER = "X-SS-Sent-At"
+SEQ_HEADER = "X-SS-Seq"
 REPLAY_TIME_HEADER = "X-SS-Replay-Time"
 STAMP_KEY = "ss_t"
 IDLE_KEY = "ss_next"
@@ -42,16 +46,22 @@ IDLE_KEY = "ss_next"
 class Progress:
     """What the lockstep clients reported, and the horizon it allows.
 
-    A client is any connection that sent a progress report (a client with several
-    connections reports on each). Before the first report the venue waits; once every
-    client has left, it runs free to the end.
+    Every connection that sent a progress report takes part; connections that report the
+    same client name (the third parameter) are one client: its orders are counted once
+    (the largest count any of its connections reported), its progress is the smallest.
+    Before the first report the venue waits. A client whose connections all closed holds
+    the venue for ``grace`` wall seconds, so that it can reconnect (under the same name)
+    without the replay running past it; once every client is gone, the replay runs free.
     """
 
-    def __init__(self, min_entry_latency: int) -> None:
+    def __init__(self, min_entry_latency: int, grace: float = 10.0) -> None:
         if min_entry_latency < 0:
             raise ValueError(f"min_entry_latency must be >= 0, got {min_entry_latency}")
         self.min_entry_latency = min_entry_latency
-        self._reported: dict[Hashable, tuple[int, int]] = {}  # client -> (progress, orders)
+        self.grace = grace
+        #: connection -> (client name, progress, orders sent)
+        self._reported: dict[Hashable, tuple[Hashable, int, int]] = {}
+        self._gone: dict[Hashable, float] = {}  # connection -> wall time its hold ends
         self._ever = False
         self.orders_received = 0
         self._horizon: int | None = None
@@ -59,28 +69,48 @@ class Progress:
 
     @property
     def clients(self) -> int:
+        """Connections taking part (those that left within the grace included)."""
+        self._purge()
         return len(self._reported)
 
     @property
     def running_free(self) -> bool:
-        """True once every lockstep client has left."""
+        """True once every lockstep client has left (and its grace has passed)."""
+        self._purge()
         return self._ever and not self._reported
 
     def lowest(self) -> int | None:
         """The smallest progress reported (None before any): no order may be sent before it."""
-        return min((p for p, _ in self._reported.values()), default=None)
+        return min((p for _, p, _ in self._reported.values()), default=None)
 
-    def report(self, client: Hashable, progress: int, orders_sent: int) -> None:
-        """``client`` promises no order sent before ``progress`` (it has processed every
-        frame up to there) and has sent ``orders_sent`` orders so far."""
-        old = self._reported.get(client, (progress, orders_sent))
-        self._reported[client] = (max(old[0], progress), max(old[1], orders_sent))
+    def report(
+        self, client: Hashable, progress: int, orders_sent: int, name: Hashable | None = None
+    ) -> None:
+        """``client`` (a connection, of the client ``name``) promises no order sent before
+        ``progress`` (it has processed every frame up to there) and its client has sent
+        ``orders_sent`` order requests so far."""
+        name = client if name is None else name
+        for gone in [c for c, (n, _, _) in self._reported.items() if n == name and c in self._gone]:
+            self._reported.pop(gone)  # the client is back: its old connection no longer holds
+            self._gone.pop(gone)
+        old = self._reported.get(client, (name, progress, orders_sent))
+        self._reported[client] = (name, max(old[1], progress), max(old[2], orders_sent))
         self._ever = True
         self._update()
 
     def leave(self, client: Hashable) -> None:
-        """A lockstep client disconnected: it holds the venue back no more."""
-        if self._reported.pop(client, None) is not None:
+        """A lockstep connection closed: it holds the venue for the grace, then no more."""
+        if client in self._reported:
+            self._gone[client] = time.monotonic() + self.grace
+            self._update()
+
+    def _purge(self) -> None:
+        now = time.monotonic()
+        expired = [c for c, until in self._gone.items() if until <= now]
+        for client in expired:
+            self._gone.pop(client)
+            self._reported.pop(client, None)
+        if expired:
             self._update()
 
     def order_received(self) -> None:
@@ -94,8 +124,10 @@ class Progress:
     def _update(self) -> None:
         lowest = self.lowest()
         if lowest is not None:
-            sent = sum(orders for _, orders in self._reported.values())
-            if self.orders_received >= sent:  # else an order is still in flight: hold
+            per_client: dict[Hashable, int] = {}
+            for name, _, orders in self._reported.values():
+                per_client[name] = max(per_client.get(name, 0), orders)
+            if self.orders_received >= sum(per_client.values()):  # else one is in flight
                 horizon = lowest + self.min_entry_latency
                 self._horizon = horizon if self._horizon is None else max(self._horizon, horizon)
         self._changed.set()

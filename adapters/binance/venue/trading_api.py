@@ -11,6 +11,7 @@ Order endpoints report ``X-MBX-ORDER-COUNT-10S`` / ``-1M`` (wall time, the clien
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -39,7 +40,7 @@ from ..wire.requests import AlgoOrderQuery, AmendOrder, NewAlgoOrder, NewOrder, 
 from .desk import Desk, DeskError
 from .faults import Banned, Faults, RateLimited, UnknownStatus
 from .listen_keys import ListenKeys
-from .lockstep import REPLAY_TIME_HEADER, SENT_AT_HEADER, Progress
+from .lockstep import REPLAY_TIME_HEADER, SENT_AT_HEADER, SEQ_HEADER, Progress
 from .weights import Endpoint, Handler, error, fixed, json_response
 
 #: The HTTP status of a banned IP's requests.
@@ -122,6 +123,10 @@ class TradingApi:
         #: Set by the venue: request faults (429, 418, 503, -1006, BACKEND_TIMEOUT) armed on it.
         self.faults: Faults | None = None
         self._banned_until = 0.0  # wall time (monotonic) a 418 ban ends
+        #: Lockstep requests by match time: (seq, arrival, call, params, answer).
+        self._due: dict[int, list[tuple[int, int, Call, dict[str, str], asyncio.Future[Any]]]]
+        self._due = {}
+        self._arrivals = itertools.count()
 
     def server_time_ms(self) -> int:
         return self._now() // MS + self.clock_offset_ms
@@ -130,14 +135,15 @@ class TradingApi:
         p = self.rest_prefix
         desk = self.desk
         routes = [
-            Endpoint("POST", f"{p}/order", self._order(self._new_order), fixed(1)),
-            Endpoint("PUT", f"{p}/order", self._order(self._amend), fixed(1)),
-            Endpoint("DELETE", f"{p}/order", self._signed(self._cancel), fixed(1)),
+            # placing and amending weigh 0 on the IP limit (they count as orders)
+            Endpoint("POST", f"{p}/order", self._order(self._new_order), fixed(0)),
+            Endpoint("PUT", f"{p}/order", self._order(self._amend), fixed(0)),
+            Endpoint("DELETE", f"{p}/order", self._acting(self._cancel), fixed(1)),
             Endpoint("GET", f"{p}/order", self._signed(self._query), fixed(1)),
             Endpoint("GET", f"{p}/openOrders", self._signed(self._open), _open_orders_weight),
-            Endpoint("DELETE", f"{p}/allOpenOrders", self._signed(self._cancel_all), fixed(1)),
-            Endpoint("POST", f"{p}/algoOrder", self._order(self._new_algo), fixed(1)),
-            Endpoint("DELETE", f"{p}/algoOrder", self._signed(self._cancel_algo), fixed(1)),
+            Endpoint("DELETE", f"{p}/allOpenOrders", self._acting(self._cancel_all), fixed(1)),
+            Endpoint("POST", f"{p}/algoOrder", self._order(self._new_algo), fixed(0)),
+            Endpoint("DELETE", f"{p}/algoOrder", self._acting(self._cancel_algo), fixed(1)),
             Endpoint("GET", f"{p}/algoOrder", self._signed(self._query_algo), fixed(1)),
             Endpoint(
                 "GET",
@@ -166,8 +172,16 @@ class TradingApi:
 
     # -- request checks --------------------------------------------------------------------
 
-    def _signed(self, call: Call, count_order: bool = False) -> Handler:
+    def _signed(self, call: Call, count_order: bool = False, acts: bool = False) -> Handler:
+        """A signed endpoint; ``count_order``: it places an order (order-count headers);
+        ``acts``: it changes orders, so in lockstep it runs at its send time + latency."""
+        acts = acts or count_order
+
         async def handler(request: web.Request) -> web.StreamResponse:
+            stepped = acts and self.lockstep is not None and SENT_AT_HEADER in request.headers
+            if stepped:  # counted before any check: a refusal too was announced
+                assert self.lockstep is not None
+                self.lockstep.progress.order_received()
             body = await request.text()
             headers: dict[str, str] = {}
             if count_order:
@@ -180,7 +194,7 @@ class TradingApi:
                 verified = verify(
                     request.query_string, body, request.headers, self.keys, self.server_time_ms()
                 )
-                if count_order and self.lockstep is not None:
+                if stepped:
                     answer, matched = await self._in_lockstep(call, verified.params, request)
                     headers[REPLAY_TIME_HEADER] = str(matched)
                 else:
@@ -240,30 +254,41 @@ class TradingApi:
         progress cannot have passed it); the answer and that time."""
         lockstep = self.lockstep
         assert lockstep is not None
-        progress, clock = lockstep.progress, lockstep.clock
-        text = request.headers.get(SENT_AT_HEADER)
-        progress.order_received()
-        if text is None or lockstep.done():
+        clock = lockstep.clock
+        text = request.headers.get(SENT_AT_HEADER, "")
+        seq_text = request.headers.get(SEQ_HEADER, "0")
+        if lockstep.done():
             return call(params), clock.now()
         if not text.isdigit():
             raise DeskError(INVALID_PARAMETER, SENT_AT_HEADER)
+        if not seq_text.isdigit():
+            raise DeskError(INVALID_PARAMETER, SEQ_HEADER)
         sent = int(text)
         matched = sent + lockstep.latency.entry(sent)
         if matched < clock.now():  # the venue is past it: the client broke its promise
             raise DeskError(INVALID_PARAMETER, SENT_AT_HEADER)
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        due = self._due.get(matched)
+        if due is None:  # the first request matching then: one action runs them all
+            due = self._due[matched] = []
+            clock.schedule(matched, PHASE_EXCHANGE_ORDER, self._match_due, matched)
+        due.append((int(seq_text), next(self._arrivals), call, params, answer))
+        return await answer, matched
 
-        def match(_: object) -> None:
+    def _match_due(self, when: int) -> None:
+        """Run the requests matching at ``when`` in the client's order (``X-SS-Seq``), not
+        in their order of arrival, which the wall clock decides."""
+        for _, _, call, params, answer in sorted(self._due.pop(when), key=lambda d: d[:2]):
             try:
                 answer.set_result(call(params))
             except Exception as exc:  # a venue reject, answered as such
                 answer.set_exception(exc)
 
-        clock.schedule(matched, PHASE_EXCHANGE_ORDER, match, None)
-        return await answer, matched
-
     def _order(self, call: Call) -> Handler:
         return self._signed(call, count_order=True)
+
+    def _acting(self, call: Call) -> Handler:
+        return self._signed(call, acts=True)
 
     def _keyed(self, call: Callable[[str, Mapping[str, str]], Any]) -> Handler:
         """A USER_STREAM endpoint: the API key header, no signature."""
