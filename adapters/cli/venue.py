@@ -157,6 +157,8 @@ async def _serve(venue: LoopbackVenue, console: Console, symbols: list[str]) -> 
         symbol = (symbols[0] if symbols else "btcusdt").lower()
         speed = venue.config.speed
         pace = f"{speed:g}x" if isinstance(speed, float | int) else "max"
+        if venue.progress is not None:
+            pace = "the lockstep clients' pace"
         console.print(f"loopback Binance USD-M venue at {pace}, Ctrl-C stops it")
         console.print(f"  REST    {escape(venue.rest_url)}/fapi/v1/depth?symbol={symbol.upper()}")
         public = venue.ws_url("public", [f"{symbol}@depth@100ms", f"{symbol}@bookTicker"])

@@ -11,16 +11,31 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
 
 from streamsim.errors import ConfigError
 from streamsim.run.clock import PHASE_TIMER
 from streamsim.units import SECOND, utc_ns
 
-from ..wire.errors import BACKEND_TIMEOUT, MESSAGE_BUS
+from ..wire import ERRORS
+from ..wire.errors import (
+    BACKEND_TIMEOUT,
+    BANNED_MESSAGE,
+    MESSAGE_BUS,
+    TOO_MANY_REQUESTS,
+    UNKNOWN_ERROR,
+    UNKNOWN_STATUS_MESSAGE,
+)
 from .streams import DEPTH_INTERVALS
+from .weights import error, json_response
+
+#: The HTTP status of a banned IP's requests.
+BANNED = 418
 
 if TYPE_CHECKING:
     from .server import LoopbackVenue
@@ -121,7 +136,7 @@ class _Armed:
     method: str
     path: str
     nth: int
-    fault: RequestFault
+    fault: Fault
     seen: int = 0
 
 
@@ -132,6 +147,7 @@ class Faults:
     venue: LoopbackVenue
     fired: list[tuple[int, Fault]] = field(default_factory=list)
     _armed: list[_Armed] = field(default_factory=list)
+    _banned_until: float = 0.0  # wall time (monotonic) a 418 ban ends
 
     def at(self, when: int, fault: Fault) -> None:
         """Apply ``fault`` when the replay reaches ``when`` (ns)."""
@@ -139,9 +155,10 @@ class Faults:
             raise ConfigError(f"{type(fault).__name__} answers a request: use on_request")
         self.venue.clock.schedule(when, PHASE_TIMER, self._fire, fault)
 
-    def on_request(self, method: str, path: str, fault: RequestFault, nth: int = 1) -> None:
-        """Answer the ``nth`` request of ``method`` ``path`` (counted from now) with
-        ``fault``; a :class:`Banned` fault bans from that request on."""
+    def on_request(self, method: str, path: str, fault: Fault, nth: int = 1) -> None:
+        """Answer the ``nth`` request of ``method`` ``path`` (counted from now, any REST
+        endpoint) with a request ``fault`` (a :class:`Banned` fault bans every REST request
+        from that one on), or fire any other fault when that request comes."""
         if nth < 1:
             raise ConfigError(f"nth must be >= 1, got {nth}")
         self._armed.append(_Armed(method.upper(), path, nth, fault))
@@ -151,14 +168,37 @@ class Faults:
         self._fire(fault)
 
     def request_fault(self, method: str, path: str) -> RequestFault | None:
-        """The fault armed for this request, if it is the one (consumed when it fires)."""
+        """The request fault armed for this request, if it is the one (consumed when it
+        fires); a market, clock or user-stream fault armed on it fires now instead."""
         for armed in self._armed:
             if armed.method == method and armed.path == path:
                 armed.seen += 1
                 if armed.seen == armed.nth:
                     self._armed.remove(armed)
-                    self.fired.append((self.venue.now(), armed.fault))
-                    return armed.fault
+                    fault = armed.fault
+                    if isinstance(fault, RateLimited | Banned | UnknownStatus):
+                        self.fired.append((self.venue.now(), fault))
+                        return fault
+                    self._fire(fault)
+                    return None
+        return None
+
+    def answer(self, method: str, path: str) -> web.Response | UnknownStatus | None:
+        """How a REST request is answered now: a ban's 418 or an armed fault's response;
+        an :class:`UnknownStatus` whose order is placed (serve it, then answer that); or
+        None (serve it as usual)."""
+        now = time.monotonic()
+        if now < self._banned_until:
+            return _banned(int((time.time() + self._banned_until - now) * 1000))
+        fault = self.request_fault(method, path)
+        if isinstance(fault, RateLimited):
+            retry = {"Retry-After": str(fault.retry_after)}
+            return error(ERRORS[TOO_MANY_REQUESTS], 2400, headers=retry)
+        if isinstance(fault, Banned):
+            self._banned_until = now + fault.seconds
+            return _banned(int((time.time() + fault.seconds) * 1000))
+        if isinstance(fault, UnknownStatus):
+            return fault if fault.placed else unknown_status(fault)
         return None
 
     def _fire(self, fault: Fault) -> None:
@@ -179,9 +219,22 @@ class Faults:
         actions[type(fault)](fault)
 
 
+def _banned(until_ms: int) -> web.Response:
+    """The answer to every request of a banned IP: 418, -1003 naming the ban's end."""
+    body = {"code": TOO_MANY_REQUESTS, "msg": BANNED_MESSAGE.format(until_ms)}
+    return json_response(body, BANNED)
+
+
+def unknown_status(fault: UnknownStatus) -> web.Response:
+    """The venue's answer when it cannot tell whether the order was placed."""
+    if fault.code is None:
+        return json_response({"code": UNKNOWN_ERROR, "msg": UNKNOWN_STATUS_MESSAGE}, 503)
+    return error(ERRORS[fault.code])
+
+
 # -- the command line ---------------------------------------------------------------------
 
-_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(ms|s|m)?$")
+_DURATION = re.compile(r"^(-?[0-9]+(?:\.[0-9]+)?)(ms|s|m)?$")
 
 
 def _seconds(text: str) -> float:
@@ -192,6 +245,13 @@ def _seconds(text: str) -> float:
     return value * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
 
 
+def _placed(args: dict[str, str]) -> bool:
+    value = args.get("placed", "yes").lower()
+    if value not in ("yes", "no", "true", "false"):
+        raise ConfigError(f"placed={value!r}: expected yes or no")
+    return value in ("yes", "true")
+
+
 def _fault(name: str, args: dict[str, str]) -> Fault:
     makers: dict[str, Callable[[], Fault]] = {
         "drop": lambda: DropConnections(args.get("route")),
@@ -200,9 +260,9 @@ def _fault(name: str, args: dict[str, str]) -> Fault:
         "duplicate": lambda: DuplicateFrames(int(args.get("count", "1"))),
         "429": lambda: RateLimited(int(args.get("retry-after", "5"))),
         "418": lambda: Banned(_seconds(args.get("for", "2m"))),
-        "503": lambda: UnknownStatus(args.get("placed", "yes") == "yes"),
-        "-1006": lambda: UnknownStatus(args.get("placed", "yes") == "yes", MESSAGE_BUS),
-        "-1007": lambda: UnknownStatus(args.get("placed", "yes") == "yes", BACKEND_TIMEOUT),
+        "503": lambda: UnknownStatus(_placed(args)),
+        "-1006": lambda: UnknownStatus(_placed(args), MESSAGE_BUS),
+        "-1007": lambda: UnknownStatus(_placed(args), BACKEND_TIMEOUT),
         "clock": lambda: ClockJump(int(_seconds(args["by"]) * 1000)),
         "expire-key": lambda: ExpireListenKey(int(args.get("times", "2"))),
         "duplicate-user": lambda: DuplicateUserEvents(int(args.get("count", "1"))),
@@ -239,8 +299,6 @@ def parse_fault(text: str) -> tuple[int | None, tuple[str, str, int] | None, Fau
     if (when is None) == (request is None):
         raise ConfigError(f"--fault {text!r}: give exactly one of at=TIME or request=METHOD/PATH")
     if request is not None:
-        if not isinstance(fault, RateLimited | Banned | UnknownStatus):
-            raise ConfigError(f"--fault {text!r}: {name} is not a request fault: use at=TIME")
         target, _, nth = request.partition("#")
         method, _, path = target.partition("/")
         if not method or not path:

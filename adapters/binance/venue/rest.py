@@ -51,11 +51,17 @@ class MarketApi:
     """Handlers of the market endpoints over the venue's per-symbol state."""
 
     def __init__(
-        self, markets: Mapping[str, SymbolMarket], now: Callable[[], int], config: VenueConfig
+        self,
+        markets: Mapping[str, SymbolMarket],
+        now: Callable[[], int],
+        config: VenueConfig,
+        server_time: Callable[[], int] | None = None,
     ) -> None:
         self.markets = markets
         self.now = now
         self.config = config
+        #: The venue's clock in ms (default: the replay time).
+        self.server_time = server_time
 
     def endpoints(self) -> list[Endpoint]:
         """The route table (paths under ``config.rest_prefix``)."""
@@ -68,6 +74,10 @@ class MarketApi:
             Endpoint("GET", f"{prefix}/premiumIndex", self.premium_index, _premium_weight),
             Endpoint("GET", f"{prefix}/openInterest", self.open_interest, fixed(1)),
         ]
+
+    def _server_ms(self) -> int:
+        """The venue's clock (replay time plus a fault's offset), what ``/time`` says."""
+        return self.server_time() if self.server_time is not None else self._now_ms()
 
     def _now_ms(self) -> int:
         return self.now() // MS
@@ -85,7 +95,7 @@ class MarketApi:
         return json_response({})
 
     async def time(self, request: web.Request) -> web.Response:
-        return json_response({"serverTime": self._now_ms()})
+        return json_response({"serverTime": self._server_ms()})
 
     async def exchange_info(self, request: web.Request) -> web.Response:
         instruments = [m.instrument for m in self.markets.values()]
@@ -95,7 +105,7 @@ class MarketApi:
             else limit
             for limit in DEFAULT_RATE_LIMITS
         )
-        return json_response(exchange_info(instruments, self._now_ms(), limits).to_wire())
+        return json_response(exchange_info(instruments, self._server_ms(), limits).to_wire())
 
     async def depth(self, request: web.Request) -> web.Response:
         market = self._market(request)

@@ -30,12 +30,13 @@ from streamsim.run.clock import PacedClock, VirtualClock
 from streamsim.run.halt import Halt
 from streamsim.sim.latency import ConstantLatency, OrderLatency
 from streamsim.sim.matching import SimExchange
+from streamsim.units import MS
 
 from ..wire import Credentials
 from .config import VenueConfig
 from .connections import Hub
 from .desk import Desk
-from .faults import Faults
+from .faults import Faults, unknown_status
 from .listen_keys import ListenKeys
 from .lockstep import LockstepClock, Progress
 from .market import SymbolMarket
@@ -43,7 +44,7 @@ from .replay import Replay
 from .rest import MarketApi
 from .streams import PUBLIC, ROUTES
 from .trading_api import Lockstep, TradingApi
-from .weights import Endpoint, WeightCounter, weight_middleware
+from .weights import Endpoint, Handler, WeightCounter, weight_middleware
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,10 @@ class LoopbackVenue:
         if self.config.start_on == "subscribe":
             self.hub.on_subscribe = self.start_replay
         self.replay = Replay(sources, self.markets, self.clock, self.hub, self.halt)
-        self._api = MarketApi(self.markets, self.now, self.config)
+        #: Added to the replay time to give the venue's clock (``GET /time``, the
+        #: timestamp checks); a clock-jump fault moves it.
+        self.clock_offset_ms = 0
+        self._api = MarketApi(self.markets, self.now, self.config, self.server_time_ms)
         #: The trading side (None: market data only): orders matched by ``exchange``.
         self.desk: Desk | None = None
         self.trading: TradingApi | None = None
@@ -117,19 +121,25 @@ class LoopbackVenue:
                 self.desk,
                 keys,
                 self.listen_keys,
-                self.now,
+                self.server_time_ms,
                 self.config.rest_prefix,
                 self.config.account_prefixes,
             )
             if self.progress is not None:
                 entry = latency or ConstantLatency(self.config.min_entry_latency)
+                if (
+                    isinstance(entry, ConstantLatency)
+                    and entry.entry(0) < self.config.min_entry_latency
+                ):
+                    raise ConfigError(
+                        f"lockstep: the entry latency ({entry.entry(0)} ns) is below "
+                        f"min_entry_latency ({self.config.min_entry_latency} ns)"
+                    )
                 self.trading.lockstep = Lockstep(
                     self.progress, self.clock, entry, lambda: self.done
                 )
         #: Faults armed on this venue (:mod:`.faults`).
         self.faults = Faults(self)
-        if self.trading is not None:
-            self.trading.faults = self.faults
         self._runner: web.AppRunner | None = None
         self._go = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -142,7 +152,7 @@ class LoopbackVenue:
         first = await self.replay.prime()
         if first is not None:  # in lockstep even the first event waits for the clients
             self.clock.advance(first - 1 if self.progress is not None else first)
-        app = web.Application(middlewares=[self._middleware()])
+        app = web.Application(middlewares=[self._fault_middleware(), self._middleware()])
         for endpoint in self._endpoints():
             app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
         if self.trading is not None:
@@ -166,6 +176,26 @@ class LoopbackVenue:
     def _endpoints(self) -> list[Endpoint]:
         trading = [] if self.trading is None else self.trading.endpoints()
         return self._api.endpoints() + trading
+
+    def _fault_middleware(self) -> Any:
+        """Outermost: a lockstep order request is counted, then request faults answer."""
+
+        @web.middleware
+        async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if self.trading is not None:
+                self.trading.count_stepped(request)
+            if (
+                request.method == "GET"
+                and request.headers.get("Upgrade", "").lower() == "websocket"
+            ):
+                return await handler(request)  # streams are not REST
+            answer = self.faults.answer(request.method, request.path)
+            if isinstance(answer, web.Response):
+                return answer
+            response = await handler(request)
+            return unknown_status(answer) if answer is not None else response
+
+        return middleware
 
     def _middleware(self) -> Any:
         routes = {(e.method, e.path): e for e in self._endpoints()}
@@ -263,9 +293,13 @@ class LoopbackVenue:
         return f"{base}/ws/{names}" if names else f"{base}/ws"
 
     def shift_clock(self, ms: int) -> None:
-        """Move the venue's clock (what signed requests are checked against) by ``ms``."""
-        if self.trading is not None:
-            self.trading.clock_offset_ms += ms
+        """Move the venue's clock (``GET /fapi/v1/time`` and what signed requests are
+        checked against) by ``ms``."""
+        self.clock_offset_ms += ms
+
+    def server_time_ms(self) -> int:
+        """The venue's clock: the replay time (ms) plus the offset a fault may have set."""
+        return self.now() // MS + self.clock_offset_ms
 
     def now(self) -> int:
         """Replay time reached (ns)."""

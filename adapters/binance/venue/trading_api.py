@@ -4,7 +4,7 @@ Every trading request is checked as the venue checks it (:func:`adapters.binance
 the API key header, the HMAC-SHA256 or Ed25519 signature over query string + body,
 ``timestamp`` within ``recvWindow`` of the venue's clock and at most 1 s ahead of it),
 then decoded into the wire codec's request type and handed to the desk. The venue's clock
-is the replay time plus ``clock_offset_ms`` (a fault can move it to provoke -1021).
+is ``server_time_ms`` (the replay time plus the offset a clock-jump fault may have set).
 Order endpoints report ``X-MBX-ORDER-COUNT-10S`` / ``-1M`` (wall time, the client's).
 """
 
@@ -23,7 +23,6 @@ from aiohttp import web
 from streamsim.errors import DataError
 from streamsim.run.clock import PHASE_EXCHANGE_ORDER, VirtualClock
 from streamsim.sim.latency import OrderLatency
-from streamsim.units import MS
 
 from ..wire import API_KEY_HEADER, ERRORS, Credentials, SignatureError, verify
 from ..wire.errors import (
@@ -33,12 +32,10 @@ from ..wire.errors import (
     MANDATORY_PARAMETER,
     REJECTED_API_KEY,
     TOO_MANY_REQUESTS,
-    UNKNOWN_ERROR,
-    UNKNOWN_STATUS_MESSAGE,
 )
 from ..wire.requests import AlgoOrderQuery, AmendOrder, NewAlgoOrder, NewOrder, OrderQuery
 from .desk import Desk, DeskError
-from .faults import Banned, Faults, RateLimited, UnknownStatus
+from .faults import Faults
 from .listen_keys import ListenKeys
 from .lockstep import REPLAY_TIME_HEADER, SENT_AT_HEADER, SEQ_HEADER, Progress
 from .weights import Endpoint, Handler, error, fixed, json_response
@@ -105,19 +102,29 @@ class TradingApi:
         desk: Desk,
         keys: Mapping[str, Credentials],
         listen_keys: ListenKeys,
-        now: Callable[[], int],
+        server_time_ms: Callable[[], int],
         rest_prefix: str = "/fapi/v1",
         account_prefixes: tuple[str, ...] = ("/fapi/v2", "/fapi/v3"),
     ) -> None:
         self.desk = desk
         self.keys = keys
         self.listen_keys = listen_keys
-        self._now = now
+        self.server_time_ms = server_time_ms
         self.rest_prefix = rest_prefix
         self.account_prefixes = account_prefixes
-        #: Added to the replay time to give the venue's clock (a fault moves it).
-        self.clock_offset_ms = 0
         self.orders = OrderCounter()
+        #: (method, path) of the endpoints that place, amend or cancel orders.
+        self.acting = {
+            (method, f"{rest_prefix}/{name}")
+            for method, name in (
+                ("POST", "order"),
+                ("PUT", "order"),
+                ("DELETE", "order"),
+                ("DELETE", "allOpenOrders"),
+                ("POST", "algoOrder"),
+                ("DELETE", "algoOrder"),
+            )
+        }
         #: Set by the venue in lockstep mode: orders match at send time + entry latency.
         self.lockstep: Lockstep | None = None
         #: Set by the venue: request faults (429, 418, 503, -1006, BACKEND_TIMEOUT) armed on it.
@@ -127,9 +134,6 @@ class TradingApi:
         self._due: dict[int, list[tuple[int, int, Call, dict[str, str], asyncio.Future[Any]]]]
         self._due = {}
         self._arrivals = itertools.count()
-
-    def server_time_ms(self) -> int:
-        return self._now() // MS + self.clock_offset_ms
 
     def endpoints(self) -> list[Endpoint]:
         p = self.rest_prefix
@@ -179,17 +183,11 @@ class TradingApi:
 
         async def handler(request: web.Request) -> web.StreamResponse:
             stepped = acts and self.lockstep is not None and SENT_AT_HEADER in request.headers
-            if stepped:  # counted before any check: a refusal too was announced
-                assert self.lockstep is not None
-                self.lockstep.progress.order_received()
             body = await request.text()
             headers: dict[str, str] = {}
             if count_order:
                 ten, minute = self.orders.add()
                 headers = {ORDER_COUNT_10S: str(ten), ORDER_COUNT_1M: str(minute)}
-            faulty = self._fault(request.method, request.path)
-            if isinstance(faulty, web.Response):
-                return faulty
             try:
                 verified = verify(
                     request.query_string, body, request.headers, self.keys, self.server_time_ms()
@@ -210,42 +208,9 @@ class TradingApi:
                     "msg": f"Data sent for a parameter is not valid: {bad}",
                 }
                 return json_response(refusal, ERRORS[INVALID_PARAMETER].http_status, headers)
-            if isinstance(faulty, UnknownStatus):  # placed, but the answer is lost
-                return self._unknown(faulty)
             return json_response(answer, headers=headers)
 
         return handler
-
-    def _fault(self, method: str, path: str) -> web.Response | UnknownStatus | None:
-        """The answer a request fault gives now (a response, or an unknown status to
-        give after placing the order), or None."""
-        now = time.monotonic()
-        if now < self._banned_until:
-            until = int((time.time() + self._banned_until - now) * 1000)
-            return json_response(
-                {"code": TOO_MANY_REQUESTS, "msg": BANNED_MESSAGE.format(until)}, BANNED
-            )
-        fault = None if self.faults is None else self.faults.request_fault(method, path)
-        if isinstance(fault, RateLimited):
-            return error(
-                ERRORS[TOO_MANY_REQUESTS], 2400, headers={"Retry-After": str(fault.retry_after)}
-            )
-        if isinstance(fault, Banned):
-            self._banned_until = now + fault.seconds
-            until = int((time.time() + fault.seconds) * 1000)
-            return json_response(
-                {"code": TOO_MANY_REQUESTS, "msg": BANNED_MESSAGE.format(until)}, BANNED
-            )
-        if isinstance(fault, UnknownStatus):
-            return fault if fault.placed else self._unknown(fault)
-        return None
-
-    @staticmethod
-    def _unknown(fault: UnknownStatus) -> web.Response:
-        """The venue's answer when it cannot tell whether the order was placed."""
-        if fault.code is None:
-            return json_response({"code": UNKNOWN_ERROR, "msg": UNKNOWN_STATUS_MESSAGE}, 503)
-        return error(ERRORS[fault.code])
 
     async def _in_lockstep(
         self, call: Call, params: dict[str, str], request: web.Request
@@ -289,6 +254,16 @@ class TradingApi:
 
     def _acting(self, call: Call) -> Handler:
         return self._signed(call, acts=True)
+
+    def count_stepped(self, request: web.Request) -> None:
+        """In lockstep, count an order request (new, amend, cancel) the moment it arrives,
+        before any check or fault: the client counted it when it sent it, refused or not."""
+        if (
+            self.lockstep is not None
+            and (request.method, request.path) in self.acting
+            and SENT_AT_HEADER in request.headers
+        ):
+            self.lockstep.progress.order_received()
 
     def _keyed(self, call: Callable[[str, Mapping[str, str]], Any]) -> Handler:
         """A USER_STREAM endpoint: the API key header, no signature."""
