@@ -62,6 +62,8 @@ class VenueConfig:
     #: The smallest order entry latency (ns of replay time): how far past the clients'
     #: progress the lockstep venue may publish.
     min_entry_latency: int = 0
+    #: Wall seconds a lockstep client whose connections dropped holds the venue.
+    lockstep_grace: float = 10.0
 
     def __post_init__(self) -> None:
         speed = parse_speed(self.speed) if isinstance(self.speed, str) else self.speed

@@ -237,9 +237,10 @@ def unknown_status(fault: UnknownStatus) -> web.Response:
 _DURATION = re.compile(r"^(-?[0-9]+(?:\.[0-9]+)?)(ms|s|m)?$")
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str, signed: bool = False) -> float:
+    """A duration of the flag (``500ms``, ``2s``, ``1m``); negative only where ``signed``."""
     match = _DURATION.match(text)
-    if match is None:
+    if match is None or (text.startswith("-") and not signed):
         raise ConfigError(f"not a duration: {text!r} (e.g. 500ms, 2s, 1m)")
     value, unit = float(match.group(1)), match.group(2) or "s"
     return value * {"ms": 0.001, "s": 1.0, "m": 60.0}[unit]
@@ -263,7 +264,7 @@ def _fault(name: str, args: dict[str, str]) -> Fault:
         "503": lambda: UnknownStatus(_placed(args)),
         "-1006": lambda: UnknownStatus(_placed(args), MESSAGE_BUS),
         "-1007": lambda: UnknownStatus(_placed(args), BACKEND_TIMEOUT),
-        "clock": lambda: ClockJump(int(_seconds(args["by"]) * 1000)),
+        "clock": lambda: ClockJump(int(_seconds(args["by"], signed=True) * 1000)),
         "expire-key": lambda: ExpireListenKey(int(args.get("times", "2"))),
         "duplicate-user": lambda: DuplicateUserEvents(int(args.get("count", "1"))),
         "drop-user": lambda: DropUserEvents(int(_seconds(args.get("for", "5s")) * SECOND)),

@@ -86,7 +86,7 @@ class LoopbackVenue:
         #: The lockstep clients' progress (None unless ``config.lockstep``).
         self.progress: Progress | None = None
         if self.config.lockstep:
-            self.progress = Progress(self.config.min_entry_latency)
+            self.progress = Progress(self.config.min_entry_latency, self.config.lockstep_grace)
             clock = LockstepClock(self.progress)
         elif clock is None:
             clock = VirtualClock() if speed is None else PacedClock(speed)

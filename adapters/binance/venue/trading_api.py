@@ -27,21 +27,16 @@ from streamsim.sim.latency import OrderLatency
 from ..wire import API_KEY_HEADER, ERRORS, Credentials, SignatureError, verify
 from ..wire.errors import (
     BAD_API_KEY_FORMAT,
-    BANNED_MESSAGE,
     INVALID_PARAMETER,
     MANDATORY_PARAMETER,
     REJECTED_API_KEY,
-    TOO_MANY_REQUESTS,
 )
 from ..wire.requests import AlgoOrderQuery, AmendOrder, NewAlgoOrder, NewOrder, OrderQuery
 from .desk import Desk, DeskError
-from .faults import Faults
 from .listen_keys import ListenKeys
 from .lockstep import REPLAY_TIME_HEADER, SENT_AT_HEADER, SEQ_HEADER, Progress
 from .weights import Endpoint, Handler, error, fixed, json_response
 
-#: The HTTP status of a banned IP's requests.
-BANNED = 418
 ORDER_COUNT_10S = "X-MBX-ORDER-COUNT-10S"
 ORDER_COUNT_1M = "X-MBX-ORDER-COUNT-1M"
 
@@ -64,12 +59,6 @@ class OrderCounter:
             times.popleft()
         ten = sum(1 for t in times if t > now - 10)
         return ten, len(times)
-
-
-def _banned(until_ms: int) -> web.Response:
-    """The answer to every request of a banned IP: 418, -1003 naming the ban's end."""
-    body = {"code": TOO_MANY_REQUESTS, "msg": BANNED_MESSAGE.format(until_ms)}
-    return json_response(body, BANNED)
 
 
 def _symbol(params: Mapping[str, str]) -> str | None:
@@ -128,8 +117,6 @@ class TradingApi:
         #: Set by the venue in lockstep mode: orders match at send time + entry latency.
         self.lockstep: Lockstep | None = None
         #: Set by the venue: request faults (429, 418, 503, -1006, BACKEND_TIMEOUT) armed on it.
-        self.faults: Faults | None = None
-        self._banned_until = 0.0  # wall time (monotonic) a 418 ban ends
         #: Lockstep requests by match time: (seq, arrival, call, params, answer).
         self._due: dict[int, list[tuple[int, int, Call, dict[str, str], asyncio.Future[Any]]]]
         self._due = {}
