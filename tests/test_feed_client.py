@@ -21,6 +21,7 @@ from adapters.binance.feed import BinanceFeed, FeedConfig
 from adapters.binance.messages import decode
 from adapters.binance.venue import LoopbackVenue
 from adapters.binance.venue.faults import DropConnections, SkipUpdateId
+from streamsim.feed.feed_models import Constant
 from streamsim.feed.plausibility import DEFAULT_LIMITS
 
 pytestmark = pytest.mark.usefixtures("loopback_only")
@@ -186,3 +187,80 @@ def test_a_dropped_connection_is_reconnected_and_the_book_resynced() -> None:
     assert feed.connections["public"].connects == 2
     assert seen.invalid_spells == 0  # the next snapshot simply resyncs the book
     assert_book_matches_tickers(seen, 300, after=seen.fault_u)
+
+
+class BookWatcher(ss.Strategy):
+    """Keeps the top of its book after each depth message it is given, and counts trades."""
+
+    def __init__(self, instrument: ss.Instrument, seen: Seen) -> None:
+        self.instrument = instrument
+        self.seen = seen
+        self.trades = 0
+
+    async def on_depth(self, update: Any, book: Any) -> None:
+        if not book.valid or update.is_snapshot:
+            return
+        # Callbacks run after arrival: the book may be past ``update`` by now, so the top
+        # is keyed by the update id the book is at.
+        i = self.instrument
+        self.seen.applied += 1
+        self.seen.tops[book.last_update_id] = (
+            i.ticks_to_decimal(book.best_bid),
+            i.lots_to_decimal(book.best_bid_qty),
+            i.ticks_to_decimal(book.best_ask),
+            i.lots_to_decimal(book.best_ask_qty),
+        )
+
+    async def on_trade(self, trade: Any) -> None:
+        self.trades += 1
+
+
+def test_the_feed_sources_run_under_paper_live_and_the_strategy_book_matches_the_venue() -> None:
+    recorded = capture()
+    instrument = recorded[SYMBOL].instrument
+
+    async def main() -> tuple[Seen, BookWatcher, BinanceFeed, ss.RunResult]:
+        seen = Seen()
+        stop = asyncio.Event()
+        sources = sources_from_capture(recorded, ("depth", "trades"))
+        async with LoopbackVenue(sources, [instrument], speed=SPEED) as venue:
+            config = FeedConfig(
+                (SYMBOL,),
+                rest_url=venue.rest_url,
+                ws_url=f"ws://127.0.0.1:{venue.port}",
+                depth_speed="0ms",
+                mark_price=False,
+                limits=REPLAY_LIMITS,
+            )
+            feed = BinanceFeed(config, {SYMBOL: instrument})
+            tickers = asyncio.create_task(
+                watch_tickers(venue.ws_url("public", ["btcusdt@bookTicker"]), seen, stop)
+            )
+            watcher = BookWatcher(instrument, seen)
+            run = asyncio.create_task(
+                ss.paper_live(
+                    feed.sources(),
+                    watcher,
+                    # The replayed day's receive times are now, years after its venue
+                    # times: arrival is modelled from the venue time instead.
+                    feed=Constant(0),
+                    speed=SPEED,
+                    linger=0,
+                    callback_timeout=None,
+                )
+            )
+            await until(lambda: seen.applied >= 2000 and watcher.trades >= 100)
+            stop.set()
+            await feed.close()
+            result = await run
+            await venue.close()
+            tickers.cancel()
+            await asyncio.gather(tickers, return_exceptions=True)
+        return seen, watcher, feed, result
+
+    seen, watcher, feed, result = asyncio.run(main())
+    assert watcher.trades >= 100
+    assert result.events["BTCUSDT.depth"] >= 2000
+    assert result.events["BTCUSDT.trades"] >= 100
+    assert feed.depth[SYMBOL].sync.counts.snapshots == 1
+    assert_book_matches_tickers(seen, 500)

@@ -80,12 +80,12 @@ class RoutedConnection:
     async def run(self) -> None:
         """Connect and read until :meth:`close`, reconnecting after every drop."""
         try:
-            while not self.closing:
+            while not self._closing:
                 try:
                     await self._session_once()
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     log.warning("%s: connection failed: %s", self.url, exc)
-                if self.closing:
+                if self.stopped():
                     break
                 self.disconnects += 1
                 self._tell(Marker.DISCONNECTED)
@@ -131,8 +131,7 @@ class RoutedConnection:
                 self.backoff.reset()
                 queue.put_nowait((recv, data))
 
-    @property
-    def closing(self) -> bool:
+    def stopped(self) -> bool:
         """:meth:`close` was called: no more reconnects."""
         return self._closing
 
