@@ -93,7 +93,7 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 async def run_feed(
-    during: Callable[[LoopbackVenue, BinanceFeed, Seen], Any] | None = None,
+    during: Callable[[LoopbackVenue, BinanceFeed, Seen], Any] | None = None, **settings: Any
 ) -> tuple[Seen, BinanceFeed]:
     """Replay the capture's depth through a venue at ``SPEED`` and consume the feed's
     depth source; ``during`` (a coroutine function) runs while it plays."""
@@ -103,21 +103,24 @@ async def run_feed(
     seen = Seen()
     stop = asyncio.Event()
     async with LoopbackVenue(sources, [instrument], speed=SPEED) as venue:
+        options: dict[str, Any] = {
+            "depth_speed": "0ms",
+            "trades": False,
+            "mark_price": False,
+            "backoff_initial": 0.05,
+            "limits": REPLAY_LIMITS,
+        }
+        options.update(settings)
         config = FeedConfig(
-            (SYMBOL,),
-            rest_url=venue.rest_url,
-            ws_url=f"ws://127.0.0.1:{venue.port}",
-            depth_speed="0ms",
-            trades=False,
-            mark_price=False,
-            backoff_initial=0.05,
-            limits=REPLAY_LIMITS,
+            (SYMBOL,), rest_url=venue.rest_url, ws_url=f"ws://127.0.0.1:{venue.port}", **options
         )
         feed = BinanceFeed(config, {SYMBOL: instrument})
+        depth = feed.depth[SYMBOL]
+        others = [asyncio.create_task(drain(s)) for s in feed.sources() if s is not depth]
         tickers = asyncio.create_task(
             watch_tickers(venue.ws_url("public", ["btcusdt@bookTicker"]), seen, stop)
         )
-        consumer = asyncio.create_task(consume(feed.depth[SYMBOL], instrument, seen))
+        consumer = asyncio.create_task(consume(depth, instrument, seen))
         if during is not None:
             await during(venue, feed, seen)
         else:
@@ -125,6 +128,7 @@ async def run_feed(
         stop.set()
         await feed.close()
         await consumer
+        await asyncio.gather(*others)
         await venue.close()
         tickers.cancel()
         await asyncio.gather(tickers, return_exceptions=True)
@@ -264,3 +268,21 @@ def test_the_feed_sources_run_under_paper_live_and_the_strategy_book_matches_the
     assert result.events["BTCUSDT.trades"] >= 100
     assert feed.depth[SYMBOL].sync.counts.snapshots == 1
     assert_book_matches_tickers(seen, 500)
+
+
+def test_a_silent_stream_is_counted_as_stale_once_per_silence() -> None:
+    # The capture has no mark prices: the venue accepts the subscription and stays silent.
+    async def play(venue: LoopbackVenue, feed: BinanceFeed, seen: Seen) -> None:
+        await until(lambda: feed.marks[SYMBOL].stale_periods >= 1 and seen.applied >= 300)
+        await asyncio.sleep(0.3)  # a longer silence is still one period
+
+    seen, feed = asyncio.run(run_feed(play, mark_price=True, stale_after=0.1))
+    marks = feed.marks[SYMBOL]
+    assert marks.frames == 0 and marks.stale_periods == 1
+    assert "silent for more than 0.1 s 1 times" in marks.notes[0]
+    assert seen.applied >= 300  # the depth stream kept coming meanwhile
+
+
+async def drain(source: ss.Source) -> None:
+    async for _ in source:
+        pass

@@ -23,6 +23,8 @@ class FeedConfig:
     up to ``backoff_max``, each wait scaled by a random factor in ``[1 - jitter, 1]``.
     ``limits`` are the decoders' plausibility rules (a replay of a past day needs
     ``max_clock_offset=None``: its receive times are far from its venue times).
+    ``stale_after``: seconds without a frame after which a stream counts a stale period
+    (the watchdog; ``None``: off); markPrice@1s should never be quiet that long.
     """
 
     symbols: tuple[str, ...]
@@ -43,6 +45,7 @@ class FeedConfig:
     jitter: float = 0.5
     snapshot_retries: int = 20
     limits: Limits = DEFAULT_LIMITS
+    stale_after: float | None = 10.0
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -53,6 +56,8 @@ class FeedConfig:
             )
         if not 0 < self.subscribe_rate <= 10:
             raise ConfigError("subscribe_rate must be in (0, 10] messages per second")
+        if self.stale_after is not None and self.stale_after <= 0:
+            raise ConfigError("stale_after must be positive seconds (or None)")
         if not 0 <= self.jitter <= 1:
             raise ConfigError("jitter must be in [0, 1]")
         for route in ("public", "market"):

@@ -31,6 +31,9 @@ class _QueueSource:
         self.queue: asyncio.Queue[Item] = asyncio.Queue()
         self.frames = 0
         self.disconnects = 0
+        #: Silences longer than ``stale_after`` (one per silence, however long).
+        self.stale_periods = 0
+        self._stale = False
 
     @property
     def symbol(self) -> str:
@@ -43,15 +46,38 @@ class _QueueSource:
     @property
     def notes(self) -> list[str]:
         """The report's lines on this stream."""
-        if not self.disconnects:
+        out = []
+        if self.disconnects:
+            out.append(f"{self.stream}: {self.disconnects} disconnects, reconnected")
+        out.extend(self._stale_note())
+        return out
+
+    def _stale_note(self) -> list[str]:
+        if not self.stale_periods:
             return []
-        return [f"{self.stream}: {self.disconnects} disconnects, reconnected"]
+        after = self.feed.config.stale_after
+        return [
+            f"{self.stream}: silent for more than {after:g} s {self.stale_periods} times "
+            "(a stream subscribed on the wrong route is silent)"
+        ]
+
+    async def _take(self) -> list[Item]:
+        """The next entries; an empty list when the stream was silent too long (counted
+        as a stale period, once per silence)."""
+        config = self.feed.config
+        items = await take(self.queue, config.max_batch, config.stale_after)
+        if not items:
+            if not self._stale:
+                self._stale = True
+                self.stale_periods += 1
+        else:
+            self._stale = False
+        return items
 
     async def __aiter__(self) -> AsyncIterator[Batch]:
         await self.feed.start()
-        limit = self.feed.config.max_batch
         while True:
-            items = await take(self.queue, limit)
+            items = await self._take()
             frames: list[Frame] = []
             closed = False
             for item in items:
@@ -106,20 +132,21 @@ class DepthSource(_QueueSource):
     @property
     def notes(self) -> list[str]:
         c = self.sync.counts
-        if not (c.gaps or c.resyncs or c.disconnects or c.stale_snapshots):
-            return []
-        return [
-            f"{self.stream}: {c.gaps} gaps in the pu chain, {c.disconnects} disconnects, "
-            f"{c.resyncs} resyncs from a REST snapshot ({c.snapshots} snapshots, "
-            f"{c.stale_snapshots} too old to straddle, {c.dropped} diffs older than one)"
-        ]
+        out = self._stale_note()
+        if c.gaps or c.resyncs or c.disconnects or c.stale_snapshots:
+            out.insert(
+                0,
+                f"{self.stream}: {c.gaps} gaps in the pu chain, {c.disconnects} disconnects, "
+                f"{c.resyncs} resyncs from a REST snapshot ({c.snapshots} snapshots, "
+                f"{c.stale_snapshots} too old to straddle, {c.dropped} diffs older than one)",
+            )
+        return out
 
     async def __aiter__(self) -> AsyncIterator[Batch]:
         await self.feed.start()
-        config = self.feed.config
         sync = self.sync
         while True:
-            items = await take(self.queue, config.max_batch)
+            items = await self._take()
             closed = False
             for item in items:
                 if item is Marker.CLOSED:
