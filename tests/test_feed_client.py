@@ -6,6 +6,7 @@ id, through a skipped update id (resynced without a reconnect) and a dropped con
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -13,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from test_venue_sync import SYMBOL, capture, loopback_only  # noqa: F401
+from test_venue_sync import SYMBOL, capture, loopback_only, synth_data  # noqa: F401
 
 import streamsim as ss
 from adapters.binance import sources_from_capture
@@ -21,6 +22,7 @@ from adapters.binance.feed import BinanceFeed, FeedConfig
 from adapters.binance.messages import decode
 from adapters.binance.venue import LoopbackVenue
 from adapters.binance.venue.faults import DropConnections, SkipUpdateId
+from streamsim.feed.batches import OpenInterestBatch
 from streamsim.feed.feed_models import Constant
 from streamsim.feed.plausibility import DEFAULT_LIMITS
 
@@ -286,3 +288,42 @@ def test_a_silent_stream_is_counted_as_stale_once_per_silence() -> None:
 async def drain(source: ss.Source) -> None:
     async for _ in source:
         pass
+
+
+def test_open_interest_is_polled_by_rest_with_its_real_receive_time() -> None:
+    sources, instrument = synth_data(minutes=12, kinds=("depth", "open_interest"))
+    rows: list[tuple[int, int, float]] = []
+
+    async def collect(source: ss.Source) -> None:
+        async for batch in source:
+            assert isinstance(batch, OpenInterestBatch) and batch.ts_recv is not None
+            rows.append((int(batch.ts_exchange[0]), int(batch.ts_recv[0]), float(batch.value[0])))
+
+    async def main() -> BinanceFeed:
+        async with LoopbackVenue(sources, [instrument], speed=100.0) as venue:
+            config = FeedConfig(
+                (SYMBOL,),
+                rest_url=venue.rest_url,
+                ws_url=f"ws://127.0.0.1:{venue.port}",
+                trades=False,
+                mark_price=False,
+                open_interest_every=0.05,
+                limits=REPLAY_LIMITS,
+            )
+            feed = BinanceFeed(config, {SYMBOL: instrument})
+            tasks = [asyncio.create_task(drain(feed.depth[SYMBOL]))]
+            tasks.append(asyncio.create_task(collect(feed.open_interest[SYMBOL])))
+            started = time.time_ns()
+            await until(lambda: len(rows) >= 2, timeout=12.0)
+            await feed.close()
+            await asyncio.gather(*tasks)
+            await venue.close()
+        assert all(recv >= started for _, recv, _ in rows)
+        return feed
+
+    feed = asyncio.run(main())
+    poller = feed.open_interest[SYMBOL]
+    assert poller.rows == len(rows) >= 2 and poller.polls > poller.rows
+    times = [t for t, _, _ in rows]
+    assert times == sorted(set(times))  # one row per new venue time
+    assert all(value > 0 for _, _, value in rows)

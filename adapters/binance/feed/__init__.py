@@ -6,6 +6,7 @@ See ``docs/live.md`` ("The feed client").
 from .client import BinanceFeed
 from .config import FeedConfig
 from .connection import Backoff, RoutedConnection
+from .open_interest import OpenInterestSource
 from .sources import DepthSource, MarkPriceSource, TradeSource
 from .sync import DepthSync, SyncCounts
 
@@ -16,6 +17,7 @@ __all__ = [
     "DepthSync",
     "FeedConfig",
     "MarkPriceSource",
+    "OpenInterestSource",
     "RoutedConnection",
     "SyncCounts",
     "TradeSource",

@@ -15,6 +15,7 @@ from streamsim.instruments import Instrument
 from .config import FeedConfig
 from .connection import Backoff, RoutedConnection
 from .markers import Item
+from .open_interest import OpenInterestSource
 from .sources import DepthSource, MarkPriceSource, TradeSource, _QueueSource
 
 #: The payload event each source kind reads.
@@ -37,6 +38,7 @@ class BinanceFeed:
         self.depth = {s: DepthSource(self, instruments[s]) for s in config.symbols}
         self.trades = {s: TradeSource(self, instruments[s]) for s in config.symbols}
         self.marks = {s: MarkPriceSource(self, instruments[s]) for s in config.symbols}
+        self.open_interest = {s: OpenInterestSource(self, instruments[s]) for s in config.symbols}
         self._queues: dict[tuple[str, str], asyncio.Queue[Item]] = {}
         for kind, table in (("depth", self.depth), ("trades", self.trades)):
             for symbol, source in table.items():
@@ -54,12 +56,14 @@ class BinanceFeed:
         return self._session
 
     def sources(self) -> list[Source]:
-        """Depth, then (as configured) trades and mark price, of each symbol."""
+        """Depth, then (as configured) trades, mark price and open interest."""
         out: list[Source] = list(self.depth.values())
         if self.config.trades:
             out.extend(self.trades.values())
         if self.config.mark_price:
             out.extend(self.marks.values())
+        if self.config.open_interest_every is not None:
+            out.extend(self.open_interest.values())
         return out
 
     def _route(self, data: Mapping[str, Any]) -> asyncio.Queue[Item] | None:
@@ -96,6 +100,8 @@ class BinanceFeed:
 
     async def close(self) -> None:
         """Close the connections and the session; every source ends."""
+        for poller in self.open_interest.values():
+            poller.close()
         for connection in self.connections.values():
             await connection.close()
         if self._tasks:

@@ -25,6 +25,7 @@ class FeedConfig:
     ``max_clock_offset=None``: its receive times are far from its venue times).
     ``stale_after``: seconds without a frame after which a stream counts a stale period
     (the watchdog; ``None``: off); markPrice@1s should never be quiet that long.
+    ``open_interest_every``: seconds between REST polls of open interest (``None``: off).
     """
 
     symbols: tuple[str, ...]
@@ -46,6 +47,7 @@ class FeedConfig:
     snapshot_retries: int = 20
     limits: Limits = DEFAULT_LIMITS
     stale_after: float | None = 10.0
+    open_interest_every: float | None = None
 
     def __post_init__(self) -> None:
         if not self.symbols:
@@ -58,6 +60,8 @@ class FeedConfig:
             raise ConfigError("subscribe_rate must be in (0, 10] messages per second")
         if self.stale_after is not None and self.stale_after <= 0:
             raise ConfigError("stale_after must be positive seconds (or None)")
+        if self.open_interest_every is not None and self.open_interest_every <= 0:
+            raise ConfigError("open_interest_every must be positive seconds (or None)")
         if not 0 <= self.jitter <= 1:
             raise ConfigError("jitter must be in [0, 1]")
         for route in ("public", "market"):
