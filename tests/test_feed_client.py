@@ -18,7 +18,7 @@ from test_venue_sync import SYMBOL, capture, loopback_only, synth_data  # noqa: 
 
 import streamsim as ss
 from adapters.binance import sources_from_capture
-from adapters.binance.feed import BinanceFeed, FeedConfig
+from adapters.binance.feed import Backoff, BinanceFeed, FeedConfig, RoutedConnection
 from adapters.binance.messages import decode
 from adapters.binance.venue import LoopbackVenue
 from adapters.binance.venue.faults import DropConnections, SkipUpdateId
@@ -327,3 +327,37 @@ def test_open_interest_is_polled_by_rest_with_its_real_receive_time() -> None:
     times = [t for t, _, _ in rows]
     assert times == sorted(set(times))  # one row per new venue time
     assert all(value > 0 for _, _, value in rows)
+
+
+def test_subscriptions_are_paced_within_the_venue_message_limit() -> None:
+    # Twelve SUBSCRIBE messages of one stream each: unpaced, the venue would close the
+    # connection (more than 10 incoming messages in a second).
+    recorded = capture()
+    instrument = recorded[SYMBOL].instrument
+    sources = sources_from_capture(recorded, ("depth",))
+    names = [f"sym{i}usdt@aggTrade" for i in range(12)]
+
+    async def main() -> RoutedConnection:
+        async with LoopbackVenue(sources, [instrument], speed=SPEED) as venue:
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            async with aiohttp.ClientSession() as session:
+                connection = RoutedConnection(
+                    session,
+                    venue.ws_url("market", combined=False),
+                    names,
+                    lambda data: None,
+                    [queue],
+                    subscribe_rate=5.0,
+                    streams_per_message=1,
+                    backoff=Backoff(0.05, 0.1, 0.5),
+                )
+                run = asyncio.create_task(connection.run())
+                await until(lambda: connection.subscribed == len(names))
+                await asyncio.sleep(0.3)  # time for the venue to close it, were it to
+                await connection.close()
+                await run
+            await venue.close()
+        return connection
+
+    connection = asyncio.run(main())
+    assert connection.connects == 1 and connection.disconnects == 0

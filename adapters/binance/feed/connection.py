@@ -74,6 +74,8 @@ class RoutedConnection:
         self.connects = 0
         self.disconnects = 0
         self.frames = 0
+        #: Streams named in ``SUBSCRIBE`` messages sent on the current connection.
+        self.subscribed = 0
         self._closing = False
         self._ws: aiohttp.ClientWebSocketResponse | None = None
 
@@ -108,12 +110,14 @@ class RoutedConnection:
         """``SUBSCRIBE`` the streams, ``streams_per_message`` at a time, paced."""
         step = self.streams_per_message
         gap = 1.0 / self.subscribe_rate
+        self.subscribed = 0
         for n, start in enumerate(range(0, len(self.streams), step)):
             if n:
                 await asyncio.sleep(gap)
             params = self.streams[start : start + step]
             request = {"method": "SUBSCRIBE", "params": params, "id": n + 1}
             await ws.send_str(dumps(request).decode())
+            self.subscribed += len(params)
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         clock = time.time_ns
