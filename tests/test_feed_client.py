@@ -22,7 +22,7 @@ from adapters.binance.feed import Backoff, BinanceFeed, FeedConfig, RoutedConnec
 from adapters.binance.messages import decode
 from adapters.binance.venue import LoopbackVenue
 from adapters.binance.venue.faults import DropConnections, SkipUpdateId
-from streamsim.feed.batches import OpenInterestBatch
+from streamsim.feed.batches import MarkPriceBatch, OpenInterestBatch
 from streamsim.feed.feed_models import Constant
 from streamsim.feed.plausibility import DEFAULT_LIMITS
 
@@ -290,9 +290,15 @@ async def drain(source: ss.Source) -> None:
         pass
 
 
-def test_open_interest_is_polled_by_rest_with_its_real_receive_time() -> None:
-    sources, instrument = synth_data(minutes=12, kinds=("depth", "open_interest"))
+def test_open_interest_is_polled_by_rest_and_mark_prices_stream_with_real_receive_times() -> None:
+    sources, instrument = synth_data(minutes=12, kinds=("depth", "open_interest", "mark_price"))
     rows: list[tuple[int, int, float]] = []
+    marks: list[float] = []
+
+    async def collect_marks(source: ss.Source) -> None:
+        async for batch in source:
+            assert isinstance(batch, MarkPriceBatch) and batch.ts_recv is not None
+            marks.extend(batch.mark.tolist())
 
     async def collect(source: ss.Source) -> None:
         async for batch in source:
@@ -306,15 +312,15 @@ def test_open_interest_is_polled_by_rest_with_its_real_receive_time() -> None:
                 rest_url=venue.rest_url,
                 ws_url=f"ws://127.0.0.1:{venue.port}",
                 trades=False,
-                mark_price=False,
                 open_interest_every=0.05,
                 limits=REPLAY_LIMITS,
             )
             feed = BinanceFeed(config, {SYMBOL: instrument})
             tasks = [asyncio.create_task(drain(feed.depth[SYMBOL]))]
             tasks.append(asyncio.create_task(collect(feed.open_interest[SYMBOL])))
+            tasks.append(asyncio.create_task(collect_marks(feed.marks[SYMBOL])))
             started = time.time_ns()
-            await until(lambda: len(rows) >= 2, timeout=12.0)
+            await until(lambda: len(rows) >= 2 and len(marks) >= 10, timeout=12.0)
             await feed.close()
             await asyncio.gather(*tasks)
             await venue.close()
@@ -327,6 +333,7 @@ def test_open_interest_is_polled_by_rest_with_its_real_receive_time() -> None:
     times = [t for t, _, _ in rows]
     assert times == sorted(set(times))  # one row per new venue time
     assert all(value > 0 for _, _, value in rows)
+    assert all(mark > 0 for mark in marks)
 
 
 def test_subscriptions_are_paced_within_the_venue_message_limit() -> None:
