@@ -129,12 +129,12 @@ class TradingApi:
             # placing and amending weigh 0 on the IP limit (they count as orders)
             Endpoint("POST", f"{p}/order", self._order(self._new_order), fixed(0)),
             Endpoint("PUT", f"{p}/order", self._order(self._amend), fixed(0)),
-            Endpoint("DELETE", f"{p}/order", self._acting(self._cancel), fixed(1)),
+            Endpoint("DELETE", f"{p}/order", self._signed(self._cancel), fixed(1)),
             Endpoint("GET", f"{p}/order", self._signed(self._query), fixed(1)),
             Endpoint("GET", f"{p}/openOrders", self._signed(self._open), _open_orders_weight),
-            Endpoint("DELETE", f"{p}/allOpenOrders", self._acting(self._cancel_all), fixed(1)),
+            Endpoint("DELETE", f"{p}/allOpenOrders", self._signed(self._cancel_all), fixed(1)),
             Endpoint("POST", f"{p}/algoOrder", self._order(self._new_algo), fixed(0)),
-            Endpoint("DELETE", f"{p}/algoOrder", self._acting(self._cancel_algo), fixed(1)),
+            Endpoint("DELETE", f"{p}/algoOrder", self._signed(self._cancel_algo), fixed(1)),
             Endpoint("GET", f"{p}/algoOrder", self._signed(self._query_algo), fixed(1)),
             Endpoint(
                 "GET",
@@ -163,13 +163,13 @@ class TradingApi:
 
     # -- request checks --------------------------------------------------------------------
 
-    def _signed(self, call: Call, count_order: bool = False, acts: bool = False) -> Handler:
+    def _signed(self, call: Call, count_order: bool = False) -> Handler:
         """A signed endpoint; ``count_order``: it places an order (order-count headers);
-        ``acts``: it changes orders, so in lockstep it runs at its send time + latency."""
-        acts = acts or count_order
+        an endpoint in :attr:`acting` changes orders, so in lockstep it runs at its send
+        time + latency."""
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            stepped = acts and self.lockstep is not None and SENT_AT_HEADER in request.headers
+            stepped = self._stepped(request)
             body = await request.text()
             headers: dict[str, str] = {}
             if count_order:
@@ -239,18 +239,20 @@ class TradingApi:
     def _order(self, call: Call) -> Handler:
         return self._signed(call, count_order=True)
 
-    def _acting(self, call: Call) -> Handler:
-        return self._signed(call, acts=True)
-
     def count_stepped(self, request: web.Request) -> None:
         """In lockstep, count an order request (new, amend, cancel) the moment it arrives,
         before any check or fault: the client counted it when it sent it, refused or not."""
-        if (
+        if self._stepped(request):
+            assert self.lockstep is not None
+            self.lockstep.progress.order_received()
+
+    def _stepped(self, request: web.Request) -> bool:
+        """True for an order request a lockstep client sent with its send time."""
+        return (
             self.lockstep is not None
             and (request.method, request.path) in self.acting
             and SENT_AT_HEADER in request.headers
-        ):
-            self.lockstep.progress.order_received()
+        )
 
     def _keyed(self, call: Callable[[str, Mapping[str, str]], Any]) -> Handler:
         """A USER_STREAM endpoint: the API key header, no signature."""
